@@ -1,0 +1,24 @@
+//! Execution environments and their pools.
+//!
+//! ```text
+//!   Runtime ──prepare(code)──> kind        (deploy time: validate, compile, cache)
+//!   Runtime ──load(code)─────> Template    (once per code hash, in memory)
+//!   Template ──start(config)─> Environment (a cold start)
+//!   Environment ──invoke(inv)─> Outcome    (one invocation at a time)
+//! ```
+//!
+//! A runtime (wasm, native process, ...) implements [`Runtime`],
+//! [`Template`] and [`Environment`]; nothing else in updraft knows which
+//! kind of code it runs. The [`Pools`] keep idle environments per function
+//! version, hand out the most recently used one first, start new ones when
+//! none is free, and drop those idle for longer than the idle timeout so a
+//! function scales to zero.
+
+mod environment;
+mod pools;
+
+pub use environment::{
+    Body, BoxError, CodeError, EnvConfig, Environment, FunctionError, Input, Invocation, LogSink,
+    Outcome, Protocol, Runtime, Template,
+};
+pub use pools::{Lease, PoolKey, Pools, PoolsConfig, StartError};
