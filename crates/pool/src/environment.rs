@@ -98,6 +98,7 @@ impl LogSink {
 }
 
 /// The input of one invocation.
+#[allow(clippy::large_enum_variant)] // moved once per invocation, never stored
 pub enum Input {
     /// An event payload (Invoke API, async events).
     Event(Bytes),

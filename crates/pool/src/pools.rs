@@ -292,7 +292,13 @@ mod tests {
             timeout: Duration::from_secs(3),
             env: Default::default(),
         };
-        (Pools::new(PoolsConfig { idle_timeout: idle }), key, template, starts, config)
+        (
+            Pools::new(PoolsConfig { idle_timeout: idle }),
+            key,
+            template,
+            starts,
+            config,
+        )
     }
 
     async fn run(lease: &mut Lease) -> String {
@@ -313,7 +319,10 @@ mod tests {
         let (pools, key, template, starts, config) = setup(Duration::from_secs(60));
         let log = LogSink::new(1024);
         let mut lease = pools.acquire(&key, &template, &config, &log).await.unwrap();
-        assert!(lease.init_duration.is_some(), "first acquire is a cold start");
+        assert!(
+            lease.init_duration.is_some(),
+            "first acquire is a cold start"
+        );
         assert_eq!(run(&mut lease).await, "1");
         lease.release(false);
 
@@ -322,10 +331,17 @@ mod tests {
         assert_eq!(run(&mut lease).await, "2");
         lease.release(true);
         assert_eq!(starts.0.load(Ordering::SeqCst), 1);
-        assert_eq!(pools.live_by_function().get("f"), None, "discarded env is gone");
+        assert_eq!(
+            pools.live_by_function().get("f"),
+            None,
+            "discarded env is gone"
+        );
 
         let lease = pools.acquire(&key, &template, &config, &log).await.unwrap();
-        assert!(lease.init_duration.is_some(), "after a discard the next is cold");
+        assert!(
+            lease.init_duration.is_some(),
+            "after a discard the next is cold"
+        );
         assert_eq!(starts.0.load(Ordering::SeqCst), 2);
     }
 

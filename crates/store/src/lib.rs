@@ -12,6 +12,9 @@
 //! - published versions are immutable and numbered 1, 2, 3... per function,
 //!   never reused, even after a version is deleted;
 //! - every write is durable when the call returns.
+//!
+//! Reads of something that does not exist return `Ok(None)`; writes and
+//! deletes of something that does not exist return [`StoreError::NotFound`].
 
 mod artifacts;
 pub mod conformance;
@@ -38,7 +41,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// One invocation's log: everything between START and REPORT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
-    /// Assigned by the store on append, increasing; 0 before that.
+    /// Assigned by the store on append, greater than every `seq` assigned
+    /// before (never reused, even after pruning); 0 before that.
     pub seq: i64,
     pub function: String,
     /// Lambda's log stream name: `YYYY/MM/DD/[VERSION]ENVIRONMENT_ID`.
@@ -65,18 +69,23 @@ pub struct LogQuery {
     pub until_ms: Option<i64>,
     pub request_id: Option<String>,
     pub errors_only: bool,
+    /// At most this many records (the oldest that match); 0 for no limit.
     pub limit: usize,
 }
 
 /// The metadata store.
 pub trait Store: Send + Sync {
     /// Creates a function's `$LATEST`. `Conflict` if the name is taken.
+    /// The stored record's `version` is `$LATEST` whatever `latest.version`
+    /// says; so is `update_latest`'s.
     fn create_function(&self, latest: &FunctionConfig) -> Result<()>;
 
     /// Replaces `$LATEST`. `NotFound` if the function does not exist.
     fn update_latest(&self, latest: &FunctionConfig) -> Result<()>;
 
-    /// One version (`$LATEST` or a number) of a function.
+    /// One version (`$LATEST` or a number) of a function; `None` if the
+    /// function or the version does not exist, or `version` is neither
+    /// `$LATEST` nor a number as `publish_version` writes it (`"01"` is not).
     fn get_version(&self, name: &FunctionName, version: &str) -> Result<Option<FunctionConfig>>;
 
     /// Every function's `$LATEST`, ordered by name.
@@ -91,30 +100,49 @@ pub trait Store: Send + Sync {
     fn publish_version(&self, config: &FunctionConfig) -> Result<FunctionConfig>;
 
     /// Deletes a function with all its versions, aliases and URL configs.
-    /// `NotFound` if it does not exist.
+    /// `NotFound` if it does not exist. A function created again under the
+    /// same name starts afresh: no aliases or URL configs, versions from 1.
+    /// Log records are not the function's and stay until pruned.
     fn delete_function(&self, name: &FunctionName) -> Result<()>;
 
-    /// Deletes one published version. `NotFound` if it does not exist.
+    /// Deletes one published version. `NotFound` if it does not exist;
+    /// `$LATEST` is not a published version (delete the function instead).
     fn delete_version(&self, name: &FunctionName, version: &str) -> Result<()>;
 
     /// Creates an alias (`Conflict` if it exists) or, with `replace`,
-    /// replaces one (`NotFound` if it does not exist).
+    /// replaces one (`NotFound` if it does not exist). `NotFound` if the
+    /// function does not exist. Whether the target version exists is the
+    /// caller's to check.
     fn put_alias(&self, alias: &AliasConfig, replace: bool) -> Result<()>;
     fn get_alias(&self, name: &FunctionName, alias: &str) -> Result<Option<AliasConfig>>;
-    /// Ordered by alias name.
+    /// Ordered by alias name. `NotFound` if the function does not exist.
     fn list_aliases(&self, name: &FunctionName) -> Result<Vec<AliasConfig>>;
+    /// `NotFound` if the alias does not exist. The alias's URL config, if
+    /// any, is the caller's to delete.
     fn delete_alias(&self, name: &FunctionName, alias: &str) -> Result<()>;
 
     /// Creates a URL config (`Conflict` if one exists for the function and
     /// qualifier) or, with `replace`, replaces one (`NotFound` if absent).
+    /// `NotFound` if the function does not exist. The qualifier `None` (the
+    /// unqualified function) and `Some(alias)` are separate configs.
     fn put_url_config(&self, config: &UrlConfig, replace: bool) -> Result<()>;
-    fn get_url_config(&self, name: &FunctionName, qualifier: Option<&str>)
-        -> Result<Option<UrlConfig>>;
+    fn get_url_config(
+        &self,
+        name: &FunctionName,
+        qualifier: Option<&str>,
+    ) -> Result<Option<UrlConfig>>;
+    /// The unqualified config first, then by alias name. `NotFound` if the
+    /// function does not exist.
     fn list_url_configs(&self, name: &FunctionName) -> Result<Vec<UrlConfig>>;
+    /// `NotFound` if no config exists for the function and qualifier.
     fn delete_url_config(&self, name: &FunctionName, qualifier: Option<&str>) -> Result<()>;
 
-    /// Appends log records; their `seq` is assigned by the store.
+    /// Appends log records, all or none; their `seq` is assigned by the
+    /// store (the records' own `seq` is ignored), increasing in slice order.
+    /// Any function name is accepted, existing or not.
     fn append_logs(&self, records: &[LogRecord]) -> Result<()>;
+    /// The records of `query.function` that match every filter, oldest
+    /// (lowest `seq`) first.
     fn query_logs(&self, query: &LogQuery) -> Result<Vec<LogRecord>>;
     /// Deletes log records that ended before `before_ms`; returns how many.
     fn prune_logs(&self, before_ms: i64) -> Result<u64>;

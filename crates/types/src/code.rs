@@ -21,7 +21,10 @@ pub struct CodeArchive {
 
 impl CodeArchive {
     /// Files whose name ends with `suffix` (for example `.wasm`).
-    pub fn files_with_suffix<'a>(&'a self, suffix: &'a str) -> impl Iterator<Item = &'a ArchiveFile> {
+    pub fn files_with_suffix<'a>(
+        &'a self,
+        suffix: &'a str,
+    ) -> impl Iterator<Item = &'a ArchiveFile> {
         self.files.iter().filter(move |f| f.path.ends_with(suffix))
     }
 

@@ -14,9 +14,7 @@ pub use function::{
     AliasConfig, FunctionConfig, UrlAuthType, UrlConfig, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S,
     MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S,
 };
-pub use name::{
-    Account, FunctionName, FunctionRef, InvalidName, Qualifier, LATEST,
-};
+pub use name::{Account, FunctionName, FunctionRef, InvalidName, Qualifier, LATEST};
 
 /// A new request id, in the UUID form Lambda uses.
 pub fn new_request_id() -> String {

@@ -1,0 +1,33 @@
+//! Who may call updraft, and how a request proves it.
+//!
+//! - [`credentials`]: the access key pair the server generates on first
+//!   start, kept in an AWS shared-credentials file (`[default]` profile), so
+//!   the aws CLI, boto3 and the updraft CLI all read the same file.
+//! - [`verify`]: AWS Signature Version 4 verification of incoming requests,
+//!   in the `Authorization` header or in a presigned query string.
+//! - [`sign`]: SigV4 signing for updraft's own CLI, done by `aws-sigv4`.
+//!
+//! The verifier follows the canonical-request rules the real clients sign
+//! with (botocore and the Rust SDK's `aws-sigv4` with default settings):
+//!
+//! ```text
+//! METHOD \n
+//! canonical URI      path as received, dot segments removed, URI-encoded again
+//! canonical query    pairs decoded, re-encoded, sorted by name then value
+//! canonical headers  name:value per SignedHeaders entry, values trimmed
+//! signed headers     the SignedHeaders list as sent (must contain host)
+//! payload hash       hex SHA-256 of the body, computed here
+//! ```
+//!
+//! Nothing in this crate reads the environment: the binary decides where the
+//! credentials file lives and hands the keys to [`Verifier::new`].
+
+pub mod credentials;
+mod error;
+pub mod sign;
+pub mod verify;
+
+pub use credentials::{load_or_create, read_profile, Credentials};
+pub use error::AuthError;
+pub use sign::{sign, SignError};
+pub use verify::{SignedRequest, VerifiedIdentity, Verifier, MAX_CLOCK_SKEW};

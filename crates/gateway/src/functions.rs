@@ -1,0 +1,287 @@
+//! The Lambda control plane: functions, versions, aliases, URL configs.
+//!
+//! Each handler: parse the wire shape (`updraft_api`), validate it, call the
+//! registry, render the answer. Status codes are Lambda's: 201 for creates,
+//! 204 for deletes, 200 otherwise.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use http::StatusCode;
+use updraft_api::{parse_json, render, LambdaError};
+use updraft_types::{FunctionName, FunctionRef, Qualifier};
+
+use crate::{ApiError, Shared};
+
+type Params = Query<HashMap<String, String>>;
+type Answer = Result<Response, ApiError>;
+
+fn ok(status: StatusCode, body: serde_json::Value) -> Answer {
+    Ok((status, Json(body)).into_response())
+}
+
+/// The function a path names (a name, `name:qualifier`, or an ARN), with
+/// the qualifier from the path or from `?Qualifier=`.
+fn function_ref(raw: &str, params: &HashMap<String, String>) -> Result<FunctionRef, ApiError> {
+    crate::invoke::target_ref(raw, params)
+}
+
+fn name_only(raw: &str) -> Result<FunctionName, ApiError> {
+    Ok(FunctionRef::parse(raw)?.name)
+}
+
+fn qualifier_string(q: &Option<Qualifier>) -> Option<String> {
+    q.as_ref().map(|q| q.to_string())
+}
+
+fn page<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    params: &HashMap<String, String>,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let max = updraft_api::parse_max_items(params.get("MaxItems").map(String::as_str))?;
+    Ok(updraft_api::paginate(
+        items,
+        key,
+        params.get("Marker").map(String::as_str),
+        max,
+    )?)
+}
+
+pub async fn list_functions(State(s): Shared, Query(params): Params) -> Answer {
+    let all = s.registry.list_functions()?;
+    let (items, next) = page(all, |f| f.name.to_string(), &params)?;
+    ok(
+        StatusCode::OK,
+        render::list_functions(&items, s.registry.account(), next),
+    )
+}
+
+pub async fn create_function(State(s): Shared, body: Bytes) -> Answer {
+    let req: updraft_api::CreateFunctionRequest = parse_json(&body)?;
+    let config = s.registry.create_function(req.validate()?)?;
+    ok(
+        StatusCode::CREATED,
+        render::function_configuration(&config, s.registry.account()),
+    )
+}
+
+pub async fn get_function(
+    State(s): Shared,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let r = function_ref(&name, &params)?;
+    let q = qualifier_string(&r.qualifier);
+    let config = s.registry.get_function(r.name.as_str(), q.as_deref())?;
+    let location = format!(
+        "{}/updraft/v1/code/{}",
+        s.registry.base_url(),
+        config.code_sha256
+    );
+    ok(
+        StatusCode::OK,
+        render::get_function(&config, s.registry.account(), &location, None, None),
+    )
+}
+
+pub async fn get_configuration(
+    State(s): Shared,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let r = function_ref(&name, &params)?;
+    let q = qualifier_string(&r.qualifier);
+    let config = s.registry.get_function(r.name.as_str(), q.as_deref())?;
+    ok(
+        StatusCode::OK,
+        render::function_configuration(&config, s.registry.account()),
+    )
+}
+
+pub async fn update_configuration(
+    State(s): Shared,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let name = name_only(&name)?;
+    let req: updraft_api::UpdateFunctionConfigurationRequest = parse_json(&body)?;
+    let config = s
+        .registry
+        .update_configuration(name.as_str(), req.validate(&name)?)?;
+    ok(
+        StatusCode::OK,
+        render::function_configuration(&config, s.registry.account()),
+    )
+}
+
+pub async fn update_code(State(s): Shared, Path(name): Path<String>, body: Bytes) -> Answer {
+    let name = name_only(&name)?;
+    let req: updraft_api::UpdateFunctionCodeRequest = parse_json(&body)?;
+    let config = s.registry.update_code(name.as_str(), req.validate()?)?;
+    ok(
+        StatusCode::OK,
+        render::function_configuration(&config, s.registry.account()),
+    )
+}
+
+pub async fn delete_function(
+    State(s): Shared,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let r = function_ref(&name, &params)?;
+    let q = qualifier_string(&r.qualifier);
+    s.registry.delete_function(r.name.as_str(), q.as_deref())?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn list_versions(
+    State(s): Shared,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let name = name_only(&name)?;
+    let all = s.registry.list_versions(name.as_str())?;
+    let (items, next) = page(all, |v| v.version.clone(), &params)?;
+    ok(
+        StatusCode::OK,
+        render::list_versions(&items, s.registry.account(), next),
+    )
+}
+
+pub async fn publish_version(State(s): Shared, Path(name): Path<String>, body: Bytes) -> Answer {
+    let name = name_only(&name)?;
+    let req: updraft_api::PublishVersionRequest = parse_json(&body)?;
+    let config = s.registry.publish_version(name.as_str(), req.validate()?)?;
+    ok(
+        StatusCode::CREATED,
+        render::function_configuration(&config, s.registry.account()),
+    )
+}
+
+pub async fn create_alias(State(s): Shared, Path(name): Path<String>, body: Bytes) -> Answer {
+    let name = name_only(&name)?;
+    let req: updraft_api::CreateAliasRequest = parse_json(&body)?;
+    let alias = s.registry.create_alias(name.as_str(), req.validate()?)?;
+    ok(
+        StatusCode::CREATED,
+        render::alias(&alias, s.registry.account()),
+    )
+}
+
+pub async fn get_alias(State(s): Shared, Path((name, alias)): Path<(String, String)>) -> Answer {
+    let name = name_only(&name)?;
+    let alias = s.registry.get_alias(name.as_str(), &alias)?;
+    ok(StatusCode::OK, render::alias(&alias, s.registry.account()))
+}
+
+pub async fn update_alias(
+    State(s): Shared,
+    Path((name, alias)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    let name = name_only(&name)?;
+    let req: updraft_api::UpdateAliasRequest = parse_json(&body)?;
+    let alias = s
+        .registry
+        .update_alias(name.as_str(), &alias, req.validate()?)?;
+    ok(StatusCode::OK, render::alias(&alias, s.registry.account()))
+}
+
+pub async fn delete_alias(State(s): Shared, Path((name, alias)): Path<(String, String)>) -> Answer {
+    let name = name_only(&name)?;
+    s.registry.delete_alias(name.as_str(), &alias)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn list_aliases(
+    State(s): Shared,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let name = name_only(&name)?;
+    let all = s.registry.list_aliases(
+        name.as_str(),
+        params.get("FunctionVersion").map(String::as_str),
+    )?;
+    let (items, next) = page(all, |a| a.name.clone(), &params)?;
+    ok(
+        StatusCode::OK,
+        render::list_aliases(&items, s.registry.account(), next),
+    )
+}
+
+fn url_qualifier(params: &HashMap<String, String>) -> Option<&str> {
+    params.get("Qualifier").map(String::as_str)
+}
+
+fn render_url(s: &crate::AppState, u: &updraft_types::UrlConfig) -> serde_json::Value {
+    let url = s.registry.function_url(&u.function, u.qualifier.as_deref());
+    render::url_config(u, s.registry.account(), &url)
+}
+
+pub async fn create_url_config(
+    State(s): Shared,
+    Path(name): Path<String>,
+    Query(params): Params,
+    body: Bytes,
+) -> Answer {
+    let name = name_only(&name)?;
+    let req: updraft_api::CreateFunctionUrlConfigRequest = parse_json(&body)?;
+    let u = s
+        .registry
+        .create_url_config(name.as_str(), url_qualifier(&params), req.validate()?)?;
+    ok(StatusCode::CREATED, render_url(&s, &u))
+}
+
+pub async fn get_url_config(
+    State(s): Shared,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let name = name_only(&name)?;
+    let u = s
+        .registry
+        .get_url_config(name.as_str(), url_qualifier(&params))?;
+    ok(StatusCode::OK, render_url(&s, &u))
+}
+
+pub async fn update_url_config(
+    State(s): Shared,
+    Path(name): Path<String>,
+    Query(params): Params,
+    body: Bytes,
+) -> Answer {
+    let name = name_only(&name)?;
+    let req: updraft_api::UpdateFunctionUrlConfigRequest = parse_json(&body)?;
+    let u = s
+        .registry
+        .update_url_config(name.as_str(), url_qualifier(&params), req.validate()?)?;
+    ok(StatusCode::OK, render_url(&s, &u))
+}
+
+pub async fn delete_url_config(
+    State(s): Shared,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let name = name_only(&name)?;
+    s.registry
+        .delete_url_config(name.as_str(), url_qualifier(&params))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /updraft/v1/code/{sha256}`: the deployment package GetFunction's
+/// `Code.Location` points at.
+pub async fn download_code(State(s): Shared, Path(sha): Path<String>) -> Answer {
+    match s.registry.code_package(&sha)? {
+        Some(zip) => Ok(([(http::header::CONTENT_TYPE, "application/zip")], zip).into_response()),
+        None => Err(ApiError(LambdaError::ResourceNotFound(format!(
+            "Code package {sha} does not exist"
+        )))),
+    }
+}

@@ -1,0 +1,117 @@
+//! The HTTP front door.
+//!
+//! One listener serves every API, routed by path (REST-JSON: Lambda) or by
+//! `X-Amz-Target` (JSON protocol: CloudWatch Logs), plus function URLs
+//! under `/fn/` and `/metrics`. Handlers parse the wire shape, call the
+//! registry or the invoker, and render the answer; they hold no state.
+//!
+//! ```text
+//!  request ─> signed (SigV4, body buffered) ─┬─> /2015-03-31/functions...  control plane, Invoke
+//!                                            ├─> /2021-10-31/functions/{f}/url
+//!                                            └─> POST / (X-Amz-Target)     logs
+//!  request ─> /fn/{name}[:{alias}]/{path}   (auth per URL config: NONE streams, AWS_IAM verifies)
+//!  request ─> /metrics                      (Prometheus text, unauthenticated)
+//! ```
+
+mod error;
+mod functions;
+mod invoke;
+mod logs;
+mod signed;
+mod urls;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::{any, get, post};
+use axum::Router;
+use updraft_auth::Verifier;
+use updraft_invoker::Invoker;
+use updraft_registry::Registry;
+use updraft_store::Store;
+
+pub use error::ApiError;
+
+/// What every handler shares.
+pub struct AppState {
+    pub invoker: Arc<Invoker>,
+    pub registry: Arc<Registry>,
+    pub store: Arc<dyn Store>,
+    pub verifier: Verifier,
+}
+
+type Shared = State<Arc<AppState>>;
+
+/// The complete router.
+pub fn router(state: Arc<AppState>) -> Router {
+    let lambda = Router::new()
+        .route(
+            "/2015-03-31/functions",
+            get(functions::list_functions).post(functions::create_function),
+        )
+        .route("/2015-03-31/functions/", get(functions::list_functions))
+        .route(
+            "/2015-03-31/functions/{name}",
+            get(functions::get_function).delete(functions::delete_function),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/configuration",
+            get(functions::get_configuration).put(functions::update_configuration),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/code",
+            axum::routing::put(functions::update_code),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/versions",
+            get(functions::list_versions).post(functions::publish_version),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases",
+            get(functions::list_aliases).post(functions::create_alias),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases/{alias}",
+            get(functions::get_alias)
+                .put(functions::update_alias)
+                .delete(functions::delete_alias),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            post(invoke::invoke),
+        )
+        .route(
+            "/2021-10-31/functions/{name}/url",
+            get(functions::get_url_config)
+                .post(functions::create_url_config)
+                .put(functions::update_url_config)
+                .delete(functions::delete_url_config),
+        )
+        .route("/updraft/v1/code/{sha}", get(functions::download_code))
+        .route("/", post(logs::json_protocol))
+        .fallback(error::unknown_operation)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            signed::verify,
+        ));
+
+    Router::new()
+        .route("/fn/{target}", any(urls::function_url))
+        .route("/fn/{target}/", any(urls::function_url))
+        .route("/fn/{target}/{*path}", any(urls::function_url))
+        .route("/metrics", get(metrics))
+        .merge(lambda)
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+async fn metrics(State(state): Shared) -> impl axum::response::IntoResponse {
+    let live = state.invoker.pools().live_by_function();
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.invoker.metrics().render(&live),
+    )
+}

@@ -1,0 +1,116 @@
+//! Function URLs: `/fn/{name}[:{alias}]/{path...}`.
+//!
+//! The function sees the request as a client sent it, with the path under
+//! the prefix. `NONE` URLs stream the body straight through; `AWS_IAM`
+//! URLs buffer it to check the SigV4 signature first.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use http_body_util::BodyExt;
+use updraft_invoker::{InvokeError, UrlCall};
+use updraft_pool::BoxError;
+use updraft_types::{FunctionName, UrlAuthType};
+
+use crate::signed::{check, read_body};
+use crate::Shared;
+
+/// The largest request a function URL takes when it must be buffered.
+const MAX_URL_REQUEST: usize = 6 * 1024 * 1024;
+
+fn message(status: StatusCode, msg: &str) -> Response {
+    (
+        status,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({ "Message": msg }).to_string(),
+    )
+        .into_response()
+}
+
+pub async fn function_url(State(state): Shared, req: Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    // `/fn/{target}/{rest}`: split by hand so the rest stays percent-encoded.
+    let raw = parts.uri.path().strip_prefix("/fn/").unwrap_or("");
+    let (target, rest) = match raw.find('/') {
+        Some(i) => (&raw[..i], &raw[i..]),
+        None => (raw, "/"),
+    };
+    let target = percent_encoding::percent_decode_str(target)
+        .decode_utf8_lossy()
+        .into_owned();
+    let (name, alias) = match target.split_once(':') {
+        Some((n, a)) => (n.to_string(), Some(a.to_string())),
+        None => (target.clone(), None),
+    };
+    let Ok(name) = FunctionName::new(name) else {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let Some((url, resolved)) = state.registry.url_target(&name, alias.as_deref()) else {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+
+    let source_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let domain = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_string();
+
+    let (body, authorized_key) = match url.auth_type {
+        UrlAuthType::None => (
+            body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
+            None,
+        ),
+        UrlAuthType::AwsIam => {
+            let bytes = match read_body(body, MAX_URL_REQUEST).await {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+                }
+                Err(e) => return e.into_response(),
+            };
+            match check(&state, &parts, &bytes, "lambda") {
+                Ok(identity) => (
+                    http_body_util::Full::new(bytes)
+                        .map_err(|never| match never {})
+                        .boxed_unsync(),
+                    Some(identity.access_key_id),
+                ),
+                Err(_) => return message(StatusCode::FORBIDDEN, "Forbidden"),
+            }
+        }
+    };
+
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    parts.uri = match format!("{rest}{query}").parse() {
+        Ok(u) => u,
+        Err(_) => return message(StatusCode::BAD_REQUEST, "Bad Request"),
+    };
+    let request = http::Request::from_parts(parts, body);
+    let call = UrlCall {
+        request,
+        source_ip,
+        domain,
+        authorized_key,
+    };
+    match state.invoker.invoke_url(resolved, call).await {
+        Ok(resp) => resp.map(Body::new),
+        Err(InvokeError::Throttled) => message(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded."),
+        Err(InvokeError::Registry(e)) => {
+            tracing::error!(error = %e, function = %name, "function URL request failed");
+            message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    }
+}

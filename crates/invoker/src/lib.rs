@@ -1,0 +1,434 @@
+//! The invoke path.
+//!
+//! ```text
+//! trigger (Invoke API, function URL, async event)
+//!   -> Invoker::invoke / invoke_url / invoke_async
+//!   -> throttle (account concurrency)
+//!   -> Registry::template (loaded once per code)
+//!   -> Pools::acquire (warm environment, or a cold start)
+//!   -> Environment::invoke
+//!   -> logs framed START/END/REPORT -> LogWriter; metrics
+//! ```
+//! Every trigger goes through [`Invoker::run`]; a new trigger only builds
+//! an [`Input`] and reads the [`Ran`] it gets back.
+
+pub mod url_event;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio_util::task::TaskTracker;
+use updraft_pool::{
+    Body, EnvConfig, FunctionError, Input, Invocation, LogSink, PoolKey, Pools, Protocol,
+    StartError,
+};
+use updraft_registry::{Registry, RegistryError, Resolved};
+use updraft_store::LogRecord;
+use updraft_telemetry::{report, LogWriter, Metrics, Outcome as MetricOutcome};
+use updraft_types::{new_request_id, Account};
+
+/// The most log output kept per invocation.
+const LOG_LIMIT: usize = 256 * 1024;
+/// What `X-Amz-Log-Type: Tail` returns: the last 4 KB.
+const TAIL_BYTES: usize = 4096;
+
+#[derive(Debug, Clone)]
+pub struct InvokerConfig {
+    /// Account-level concurrency limit (Lambda's default is 1,000).
+    pub max_concurrency: usize,
+}
+
+/// Why an invocation did not run. Function errors are not here: they are
+/// results ([`InvokeResult::function_error`]).
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("Rate Exceeded.")]
+    Throttled,
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// The result of a synchronous invocation.
+#[derive(Debug)]
+pub struct InvokeResult {
+    pub request_id: String,
+    pub payload: Bytes,
+    /// `Some("Unhandled")` when the function failed.
+    pub function_error: Option<&'static str>,
+    pub executed_version: String,
+    /// Base64 of the last 4 KB of the invocation's log, when asked for.
+    pub log_tail: Option<String>,
+}
+
+/// What one run produced.
+struct Ran {
+    request_id: String,
+    result: Result<Option<Bytes>, FunctionError>,
+    log: String,
+}
+
+/// A function URL request, as the gateway hands it over.
+pub struct UrlCall {
+    pub request: http::Request<Body>,
+    pub source_ip: String,
+    pub domain: String,
+    /// The access key that signed the request (AWS_IAM URLs).
+    pub authorized_key: Option<String>,
+}
+
+pub struct Invoker {
+    registry: Arc<Registry>,
+    pools: Pools,
+    metrics: Arc<Metrics>,
+    logs: LogWriter,
+    concurrency: Arc<Semaphore>,
+    tracker: TaskTracker,
+}
+
+impl Invoker {
+    pub fn new(
+        registry: Arc<Registry>,
+        pools: Pools,
+        metrics: Arc<Metrics>,
+        logs: LogWriter,
+        config: InvokerConfig,
+    ) -> Arc<Self> {
+        Arc::new(Invoker {
+            registry,
+            pools,
+            metrics,
+            logs,
+            concurrency: Arc::new(Semaphore::new(config.max_concurrency)),
+            tracker: TaskTracker::new(),
+        })
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    pub fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    fn account(&self) -> &Account {
+        self.registry.account()
+    }
+
+    /// A synchronous invocation (`RequestResponse`).
+    pub async fn invoke(
+        self: &Arc<Self>,
+        target: Resolved,
+        payload: Bytes,
+        tail: bool,
+    ) -> Result<InvokeResult, InvokeError> {
+        let permit = self.try_permit(&target)?;
+        let ran = self.run(&target, Input::Event(payload), permit).await?;
+        let log_tail = tail.then(|| {
+            let bytes = ran.log.as_bytes();
+            let start = bytes.len().saturating_sub(TAIL_BYTES);
+            base64::engine::general_purpose::STANDARD.encode(&bytes[start..])
+        });
+        let (payload, function_error) = match ran.result {
+            Ok(p) => (p.unwrap_or_default(), None),
+            Err(e) => (e.to_payload(), Some("Unhandled")),
+        };
+        Ok(InvokeResult {
+            request_id: ran.request_id,
+            payload,
+            function_error,
+            executed_version: target.executed_version,
+            log_tail,
+        })
+    }
+
+    /// An asynchronous invocation (`Event`): runs in the background; waits
+    /// for concurrency rather than being throttled. Returns the request id.
+    pub fn invoke_async(self: &Arc<Self>, target: Resolved, payload: Bytes) -> String {
+        let request_id = new_request_id();
+        let this = self.clone();
+        let rid = request_id.clone();
+        self.tracker.spawn(async move {
+            let permit = match this.concurrency.clone().acquire_owned().await {
+                Ok(p) => p,
+                Err(_) => return,
+            };
+            let ran = this
+                .run_with_id(&target, Input::Event(payload), permit, rid)
+                .await;
+            if let Err(e) = ran {
+                tracing::warn!(error = %e, function = %target.config.name, "async invocation failed to run");
+            }
+        });
+        request_id
+    }
+
+    /// A function URL request.
+    pub async fn invoke_url(
+        self: &Arc<Self>,
+        target: Resolved,
+        call: UrlCall,
+    ) -> Result<http::Response<Body>, InvokeError> {
+        let permit = self.try_permit(&target)?;
+        let template = self.registry.template(&target.config)?;
+        match template.protocol() {
+            Protocol::Http => {
+                let (tx, rx) = oneshot::channel();
+                let this = self.clone();
+                let t = target.clone();
+                let input = Input::Http {
+                    request: call.request,
+                    respond: tx,
+                };
+                let done = self
+                    .tracker
+                    .spawn(async move { this.run(&t, input, permit).await });
+                match rx.await {
+                    Ok(resp) => Ok(resp),
+                    // No response was sent: the function failed first.
+                    Err(_) => {
+                        let ran = done.await.map_err(|e| {
+                            RegistryError::Internal(format!("invocation task failed: {e}"))
+                        })??;
+                        Ok(error_response(ran.result.err()))
+                    }
+                }
+            }
+            Protocol::Event => {
+                let (parts, body) = call.request.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_default();
+                let request_id = new_request_id();
+                let path_and_query = parts.uri.path_and_query();
+                let event = url_event::request_event(&url_event::UrlRequest {
+                    method: parts.method.as_str(),
+                    path: parts.uri.path(),
+                    query: path_and_query.and_then(|p| p.query()).unwrap_or(""),
+                    headers: &parts.headers,
+                    body: &body,
+                    request_id: &request_id,
+                    account_id: &self.account().account_id,
+                    url_id: target.config.name.as_str(),
+                    domain: &call.domain,
+                    source_ip: &call.source_ip,
+                    authorized_key: call.authorized_key.as_deref(),
+                });
+                let payload = Bytes::from(event.to_string());
+                let ran = self
+                    .run_with_id(&target, Input::Event(payload), permit, request_id)
+                    .await?;
+                match ran.result {
+                    Ok(result) => {
+                        let resp = url_event::response_from_result(&result.unwrap_or_default());
+                        Ok(resp.map(full_body))
+                    }
+                    Err(e) => Ok(error_response(Some(e))),
+                }
+            }
+        }
+    }
+
+    /// Waits for in-flight invocations (sync, URL and async) to finish, at
+    /// most `bound`. Returns whether all finished.
+    pub async fn drain(&self, bound: Duration) -> bool {
+        self.tracker.close();
+        tokio::time::timeout(bound, self.tracker.wait())
+            .await
+            .is_ok()
+    }
+
+    fn try_permit(&self, target: &Resolved) -> Result<OwnedSemaphorePermit, InvokeError> {
+        self.concurrency.clone().try_acquire_owned().map_err(|_| {
+            self.metrics
+                .invocation(target.config.name.as_str(), MetricOutcome::Throttled, None);
+            InvokeError::Throttled
+        })
+    }
+
+    async fn run(
+        &self,
+        target: &Resolved,
+        input: Input,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<Ran, InvokeError> {
+        self.run_with_id(target, input, permit, new_request_id())
+            .await
+    }
+
+    /// The one path every invocation takes.
+    async fn run_with_id(
+        &self,
+        target: &Resolved,
+        input: Input,
+        _permit: OwnedSemaphorePermit,
+        request_id: String,
+    ) -> Result<Ran, InvokeError> {
+        let config = &target.config;
+        let function = config.name.as_str();
+        let template = self.registry.template(config)?;
+        let key = PoolKey {
+            function: function.to_string(),
+            version: config.version.clone(),
+            revision: config.revision_id.clone(),
+        };
+        let env_config = self.env_config(target);
+        let log = LogSink::new(LOG_LIMIT);
+        let started_ms = chrono::Utc::now().timestamp_millis();
+        let span = tracing::debug_span!("invoke", function, request_id = %request_id);
+        let _enter = span.enter();
+
+        let acquired = self.pools.acquire(&key, &template, &env_config, &log).await;
+        log.write(report::start_line(&request_id, &target.executed_version).as_bytes());
+        let start = Instant::now();
+        let (result, max_memory, init_duration) = match acquired {
+            Ok(mut lease) => {
+                let init = lease.init_duration;
+                if let Some(d) = init {
+                    self.metrics.cold_start(function, d.as_secs_f64());
+                }
+                let outcome = lease
+                    .env()
+                    .invoke(Invocation {
+                        request_id: request_id.clone(),
+                        input,
+                        timeout: env_config.timeout,
+                        log: log.clone(),
+                    })
+                    .await;
+                lease.release(outcome.discard);
+                (outcome.result, outcome.max_memory_bytes, init)
+            }
+            Err(StartError::Init(e)) => (
+                Err(FunctionError::new(
+                    if e.error_type.is_empty() {
+                        "Runtime.InitError".to_string()
+                    } else {
+                        e.error_type
+                    },
+                    e.error_message,
+                )),
+                0,
+                None,
+            ),
+        };
+        let duration = start.elapsed();
+        let timed_out = matches!(&result, Err(e) if e.error_type == "Sandbox.Timedout");
+        if let Err(e) = &result {
+            log.write(
+                format!(
+                    "{} {} {}\n",
+                    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                    request_id,
+                    e.error_message
+                )
+                .as_bytes(),
+            );
+        }
+        log.write(
+            report::end_lines(&report::Report {
+                request_id: &request_id,
+                version: &target.executed_version,
+                duration,
+                memory_size_mb: config.memory_size,
+                max_memory_used_bytes: max_memory,
+                init_duration,
+                status: timed_out.then_some("timeout"),
+            })
+            .as_bytes(),
+        );
+        let outcome = match &result {
+            Ok(_) => MetricOutcome::Success,
+            Err(_) if timed_out => MetricOutcome::Timeout,
+            Err(_) => MetricOutcome::Error,
+        };
+        self.metrics
+            .invocation(function, outcome, Some(duration.as_secs_f64()));
+        let text = String::from_utf8_lossy(&log.take()).into_owned();
+        self.logs.write(LogRecord {
+            seq: 0,
+            function: function.to_string(),
+            stream: format!(
+                "{}/[{}]{}",
+                chrono::Utc::now().format("%Y/%m/%d"),
+                target.executed_version,
+                config.revision_id
+            ),
+            request_id: request_id.clone(),
+            start_ms: started_ms,
+            end_ms: chrono::Utc::now().timestamp_millis(),
+            is_error: result.is_err(),
+            text: text.clone(),
+        });
+        Ok(Ran {
+            request_id,
+            result,
+            log: text,
+        })
+    }
+
+    fn env_config(&self, target: &Resolved) -> EnvConfig {
+        let c = &target.config;
+        let account = self.account();
+        let mut env: BTreeMap<String, String> = c.environment.clone();
+        env.insert("AWS_LAMBDA_FUNCTION_NAME".into(), c.name.to_string());
+        env.insert("AWS_LAMBDA_FUNCTION_VERSION".into(), c.version.clone());
+        env.insert(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
+            c.memory_size.to_string(),
+        );
+        env.insert("AWS_REGION".into(), account.region.clone());
+        env.insert("AWS_DEFAULT_REGION".into(), account.region.clone());
+        env.insert(
+            "AWS_LAMBDA_LOG_GROUP_NAME".into(),
+            format!("/aws/lambda/{}", c.name),
+        );
+        env.insert("TZ".into(), ":UTC".into());
+        EnvConfig {
+            function_name: c.name.to_string(),
+            version: c.version.clone(),
+            memory_mb: c.memory_size,
+            timeout: Duration::from_secs(c.timeout.into()),
+            env,
+        }
+    }
+}
+
+fn full_body(b: Bytes) -> Body {
+    http_body_util::Full::new(b)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// What a function URL answers when the function failed: Lambda answers
+/// 502 with a short JSON message.
+fn error_response(error: Option<FunctionError>) -> http::Response<Body> {
+    let msg = match &error {
+        Some(e) if e.error_type == "Sandbox.Timedout" => "Task timed out",
+        _ => "Internal Server Error",
+    };
+    let body = serde_json::json!({ "Message": msg }).to_string();
+    let mut resp = http::Response::new(full_body(Bytes::from(body)));
+    *resp.status_mut() = http::StatusCode::BAD_GATEWAY;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    if let Some(e) = error {
+        if let Ok(v) = http::HeaderValue::from_str(&e.error_type) {
+            resp.headers_mut().insert("x-amz-function-error", v);
+        }
+    }
+    resp
+}

@@ -1,0 +1,283 @@
+//! The control plane.
+//!
+//! The registry owns what is deployed: functions (`$LATEST` and published
+//! versions), aliases and function URL configs. Every change is validated,
+//! the code compiled by its runtime, the package stored content-addressed,
+//! and the record persisted in the [`Store`] before the call returns.
+//!
+//! For the invoke path it keeps an in-memory snapshot per function
+//! ([`Registry::resolve`] is a read lock and an `Arc` clone) and one loaded
+//! [`Template`] per piece of code, so no invocation touches the store or
+//! compiles anything.
+
+pub mod code;
+mod functions;
+mod snapshot;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use updraft_pool::{CodeError, Pools, Runtime, Template};
+use updraft_store::{ArtifactStore, Store, StoreError};
+use updraft_types::{Account, FunctionConfig, FunctionName, Qualifier, UrlConfig};
+
+use snapshot::Snapshot;
+
+/// Why a control-plane operation failed. Messages are shown to users.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for RegistryError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => RegistryError::NotFound(m),
+            StoreError::Conflict(m) => RegistryError::Conflict(m),
+            StoreError::Backend(m) => RegistryError::Internal(m),
+        }
+    }
+}
+
+pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+/// What the registry is configured with.
+pub struct RegistryConfig {
+    pub account: Account,
+    /// Where function URLs are served, e.g. `http://127.0.0.1:9000`.
+    pub base_url: String,
+    pub limits: code::Limits,
+}
+
+/// The resolved target of an invocation.
+#[derive(Clone)]
+pub struct Resolved {
+    pub config: Arc<FunctionConfig>,
+    /// The version that runs (`$LATEST` or a number), as reported in
+    /// `X-Amz-Executed-Version`.
+    pub executed_version: String,
+}
+
+/// Deployed functions and everything attached to them.
+pub struct Registry {
+    store: Arc<dyn Store>,
+    artifacts: ArtifactStore,
+    runtimes: Vec<Arc<dyn Runtime>>,
+    pools: Pools,
+    config: RegistryConfig,
+    snapshots: RwLock<HashMap<FunctionName, Arc<Snapshot>>>,
+    templates: Mutex<HashMap<String, Arc<dyn Template>>>,
+    /// Serialises changes so the store and the snapshots agree.
+    writes: Mutex<()>,
+}
+
+impl Registry {
+    /// Opens the registry and loads every function's snapshot.
+    pub fn open(
+        store: Arc<dyn Store>,
+        artifacts: ArtifactStore,
+        runtimes: Vec<Arc<dyn Runtime>>,
+        pools: Pools,
+        config: RegistryConfig,
+    ) -> Result<Self> {
+        let registry = Registry {
+            store,
+            artifacts,
+            runtimes,
+            pools,
+            config,
+            snapshots: RwLock::new(HashMap::new()),
+            templates: Mutex::new(HashMap::new()),
+            writes: Mutex::new(()),
+        };
+        for f in registry.store.list_functions()? {
+            registry.refresh(&f.name)?;
+        }
+        Ok(registry)
+    }
+
+    pub fn account(&self) -> &Account {
+        &self.config.account
+    }
+
+    /// Where function URLs and code downloads are served.
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
+    /// A stored deployment package, if `sha256` names one.
+    pub fn code_package(&self, sha256: &str) -> Result<Option<bytes::Bytes>> {
+        match self.artifacts.get(sha256) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Ok(None),
+            Err(e) => Err(RegistryError::Internal(format!(
+                "reading code {sha256}: {e}"
+            ))),
+        }
+    }
+
+    /// The runtime names CreateFunction accepts.
+    pub fn runtime_names(&self) -> Vec<&str> {
+        self.runtimes
+            .iter()
+            .flat_map(|r| r.names().iter().copied())
+            .collect()
+    }
+
+    /// The function URL for a function (and alias).
+    pub fn function_url(&self, name: &FunctionName, qualifier: Option<&str>) -> String {
+        match qualifier {
+            Some(q) => format!("{}/fn/{name}:{q}/", self.config.base_url),
+            None => format!("{}/fn/{name}/", self.config.base_url),
+        }
+    }
+
+    /// Resolves a function and qualifier to the version that runs.
+    pub fn resolve(&self, name: &FunctionName, qualifier: Option<&Qualifier>) -> Result<Resolved> {
+        let snap = self
+            .snapshot(name)
+            .ok_or_else(|| self.not_found(name, qualifier))?;
+        snap.resolve(qualifier)
+            .ok_or_else(|| self.not_found(name, qualifier))
+    }
+
+    /// The URL config and target for a function URL request.
+    pub fn url_target(
+        &self,
+        name: &FunctionName,
+        qualifier: Option<&str>,
+    ) -> Option<(UrlConfig, Resolved)> {
+        let snap = self.snapshot(name)?;
+        let url = snap.urls.get(&qualifier.map(str::to_string))?.clone();
+        let q = qualifier.map(|a| Qualifier::Alias(a.to_string()));
+        let resolved = snap.resolve(q.as_ref())?;
+        Some((url, resolved))
+    }
+
+    /// The loaded template for a version's code, loading it on first use.
+    pub fn template(&self, config: &FunctionConfig) -> Result<Arc<dyn Template>> {
+        let key = format!("{}/{}", config.runtime, config.code_sha256);
+        if let Some(t) = self.lock_templates().get(&key) {
+            return Ok(t.clone());
+        }
+        let runtime = self.runtime_for(&config.runtime)?;
+        let archive = || {
+            let zip = self
+                .artifacts
+                .get(&config.code_sha256)
+                .map_err(|e| CodeError(format!("reading code {}: {e}", config.code_sha256)))?
+                .ok_or_else(|| CodeError(format!("code {} is missing", config.code_sha256)))?;
+            code::unpack(&zip, &self.config.limits).map_err(CodeError)
+        };
+        let template = runtime
+            .load(
+                &config.runtime,
+                &config.code_sha256,
+                &config.code_kind,
+                &archive,
+            )
+            .map_err(|e| RegistryError::Internal(format!("loading code: {e}")))?;
+        self.lock_templates().insert(key, template.clone());
+        Ok(template)
+    }
+
+    fn lock_templates(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<dyn Template>>> {
+        self.templates.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn runtime_for(&self, name: &str) -> Result<Arc<dyn Runtime>> {
+        self.runtimes
+            .iter()
+            .find(|r| r.names().contains(&name))
+            .cloned()
+            .ok_or_else(|| {
+                RegistryError::InvalidParameter(format!(
+                    "Value {name} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                    self.runtime_names().join(", ")
+                ))
+            })
+    }
+
+    fn snapshot(&self, name: &FunctionName) -> Option<Arc<Snapshot>> {
+        self.snapshots
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// Reloads one function's snapshot from the store (after a change).
+    fn refresh(&self, name: &FunctionName) -> Result<()> {
+        let snap = Snapshot::load(&*self.store, name)?;
+        let mut snaps = self.snapshots.write().unwrap_or_else(|e| e.into_inner());
+        match snap {
+            Some(s) => snaps.insert(name.clone(), Arc::new(s)),
+            None => snaps.remove(name),
+        };
+        Ok(())
+    }
+
+    fn not_found(&self, name: &FunctionName, qualifier: Option<&Qualifier>) -> RegistryError {
+        let arn = match qualifier {
+            Some(q) => self.config.account.qualified_arn(name, &q.to_string()),
+            None => self.config.account.function_arn(name),
+        };
+        RegistryError::NotFound(format!("Function not found: {arn}"))
+    }
+}
+
+/// Creates `name` from a zip (runtime `wasm`, defaults otherwise) or
+/// updates its code, and gives it a public (`NONE`) function URL. Used by
+/// `updraft serve --deploy`.
+pub fn deploy_or_update(registry: &Registry, name: &str, zip: Vec<u8>) -> Result<FunctionConfig> {
+    let function = FunctionName::new(name).map_err(|e| RegistryError::InvalidParameter(e.0))?;
+    let config = if registry.snapshot(&function).is_some() {
+        registry.update_code(
+            name,
+            updraft_api::CodeUpdate {
+                zip,
+                publish: false,
+                dry_run: false,
+                revision_id: None,
+            },
+        )?
+    } else {
+        registry.create_function(updraft_api::NewFunction {
+            name: function.clone(),
+            runtime: "wasm".into(),
+            role: format!(
+                "arn:aws:iam::{}:role/updraft",
+                registry.account().account_id
+            ),
+            handler: None,
+            description: String::new(),
+            memory_size: updraft_types::DEFAULT_MEMORY_MB,
+            timeout: updraft_types::DEFAULT_TIMEOUT_S,
+            environment: Default::default(),
+            zip,
+            publish: false,
+            tags: Default::default(),
+        })?
+    };
+    if registry.url_target(&function, None).is_none() {
+        registry.create_url_config(
+            name,
+            None,
+            updraft_api::NewUrlConfig {
+                auth_type: updraft_types::UrlAuthType::None,
+                cors: None,
+                invoke_mode: "BUFFERED".into(),
+            },
+        )?;
+    }
+    Ok(config)
+}

@@ -1,0 +1,14 @@
+//! Operational visibility: what ran, how long, how often.
+//!
+//! - [`Metrics`]: the `/metrics` registry (Prometheus text format).
+//! - [`report`]: the `START` / `END` / `REPORT` lines Lambda frames every
+//!   invocation's log with.
+//! - [`LogWriter`]: moves finished invocation logs to the store on a
+//!   background thread, in batches, off the invoke path.
+
+mod logs;
+mod metrics;
+pub mod report;
+
+pub use logs::LogWriter;
+pub use metrics::{Metrics, Outcome};

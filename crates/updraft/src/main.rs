@@ -1,0 +1,200 @@
+//! `updraft`: the server (`updraft serve`) and its command-line client.
+//!
+//! This binary is the only composition root: it reads flags and the
+//! environment, builds the store, runtimes, pools, registry, invoker and
+//! gateway, and wires them together. Libraries receive typed config.
+
+mod cli;
+mod client;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "updraft", version, about = "A self-hosted serverless platform")]
+struct Cli {
+    /// The server's data directory (the client reads its credentials there).
+    #[arg(
+        long,
+        global = true,
+        env = "UPDRAFT_DATA_DIR",
+        default_value = "./.updraft"
+    )]
+    data_dir: PathBuf,
+    /// Where the server listens (client commands).
+    #[arg(
+        long,
+        global = true,
+        env = "UPDRAFT_ENDPOINT",
+        default_value = "http://127.0.0.1:9000"
+    )]
+    endpoint: String,
+    /// The region requests are signed for.
+    #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform.
+    Serve(serve::ServeArgs),
+    /// Create or update a function from a .wasm (or .zip) file.
+    Deploy {
+        name: String,
+        file: PathBuf,
+        /// Memory size in MB (128-10240).
+        #[arg(long)]
+        memory: Option<u32>,
+        /// Timeout in seconds (1-900).
+        #[arg(long)]
+        timeout: Option<u32>,
+        /// An environment variable, KEY=VALUE; repeatable.
+        #[arg(long = "env", value_parser = parse_kv)]
+        env: Vec<(String, String)>,
+        /// Also create a public function URL (AuthType NONE).
+        #[arg(long)]
+        url: bool,
+    },
+    /// Invoke a function and print its result.
+    Invoke {
+        name: String,
+        /// The event: JSON text, or @file.
+        #[arg(long)]
+        payload: Option<String>,
+        /// Queue the event and return at once.
+        #[arg(long = "async")]
+        asynchronous: bool,
+        /// A version or alias.
+        #[arg(long)]
+        qualifier: Option<String>,
+    },
+    /// List functions.
+    Ls,
+    /// Print a function's logs.
+    Logs {
+        name: String,
+        /// Keep printing new logs.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only logs newer than this (30s, 10m, 2h, 1d).
+        #[arg(long, value_parser = cli::parse_duration)]
+        since: Option<std::time::Duration>,
+        /// Only this invocation.
+        #[arg(long)]
+        request_id: Option<String>,
+        /// Only invocations that failed.
+        #[arg(long)]
+        errors: bool,
+    },
+    /// Delete a function.
+    Rm { name: String },
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("'{s}' is not KEY=VALUE"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<bool> {
+    let json = cli.json;
+    if let Command::Serve(args) = cli.command {
+        serve::run(args, cli.data_dir).await?;
+        return Ok(true);
+    }
+    let c = client::Client::new(&cli.endpoint, &cli.data_dir, &cli.region)?;
+    match cli.command {
+        Command::Serve(_) => unreachable!("handled above"),
+        Command::Deploy {
+            name,
+            file,
+            memory,
+            timeout,
+            env,
+            url,
+        } => {
+            cli::deploy(
+                &c,
+                cli::DeployArgs {
+                    name: &name,
+                    file: &file,
+                    memory,
+                    timeout,
+                    env: &env,
+                    url,
+                },
+                json,
+            )
+            .await?
+        }
+        Command::Invoke {
+            name,
+            payload,
+            asynchronous,
+            qualifier,
+        } => {
+            return cli::invoke(
+                &c,
+                &name,
+                payload.as_deref(),
+                asynchronous,
+                qualifier.as_deref(),
+                json,
+            )
+            .await
+        }
+        Command::Ls => cli::ls(&c, json).await?,
+        Command::Logs {
+            name,
+            follow,
+            since,
+            request_id,
+            errors,
+        } => {
+            cli::logs(
+                &c,
+                cli::LogsArgs {
+                    name: &name,
+                    follow,
+                    since,
+                    request_id: request_id.as_deref(),
+                    errors,
+                },
+                json,
+            )
+            .await?
+        }
+        Command::Rm { name } => cli::rm(&c, &name, json).await?,
+    }
+    Ok(true)
+}

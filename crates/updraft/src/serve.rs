@@ -1,0 +1,210 @@
+//! `updraft serve`: builds the node and runs it until SIGTERM or ctrl-c.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use updraft_gateway::AppState;
+use updraft_invoker::{Invoker, InvokerConfig};
+use updraft_pool::{Pools, PoolsConfig, Runtime};
+use updraft_registry::{Registry, RegistryConfig};
+use updraft_runtime_wasm::{WasmConfig, WasmRuntime};
+use updraft_store::{ArtifactStore, Store};
+use updraft_store_sqlite::SqliteStore;
+use updraft_telemetry::{LogWriter, Metrics};
+use updraft_types::Account;
+
+use crate::cli::parse_duration;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    listen: String,
+    /// Idle environments are dropped after this long (scale to zero).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// Account-level concurrency limit.
+    #[arg(long, default_value_t = 1000)]
+    max_concurrency: usize,
+    /// Most WebAssembly instances alive at once (pooling allocator slots).
+    #[arg(long, default_value_t = 1000)]
+    max_instances: u32,
+    /// How long shutdown waits for in-flight invocations.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    shutdown_timeout: Duration,
+    /// How long invocation logs are kept.
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    log_retention: Duration,
+    /// Deploy NAME=FILE.wasm at startup with a public function URL.
+    #[arg(long = "deploy", value_name = "NAME=FILE")]
+    deploy: Vec<String>,
+    /// Server log format: text or json.
+    #[arg(long, default_value = "text")]
+    log_format: String,
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UPDRAFT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))
+}
+
+pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
+    init_tracing(&args.log_format);
+    create_private_dir(&data_dir)?;
+    let cred_path = data_dir.join("credentials");
+    let (creds, created) = updraft_auth::load_or_create(&cred_path)
+        .with_context(|| format!("credentials at {}", cred_path.display()))?;
+    if created {
+        tracing::info!(path = %cred_path.display(), "created credentials");
+    }
+
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("updraft.db"))?);
+    let artifacts = ArtifactStore::open(data_dir.join("code"))?;
+    let wasm = WasmRuntime::new(WasmConfig {
+        max_instances: args.max_instances,
+        ..WasmConfig::new(data_dir.join("compiled"))
+    })?;
+    let allocator = wasm.allocator();
+    let runtimes: Vec<Arc<dyn Runtime>> = vec![Arc::new(wasm)];
+    let pools = Pools::new(PoolsConfig {
+        idle_timeout: args.idle_timeout,
+    });
+
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let base_url = format!("http://{addr}");
+
+    let account = Account::default();
+    let registry = Arc::new(Registry::open(
+        store.clone(),
+        artifacts,
+        runtimes,
+        pools.clone(),
+        RegistryConfig {
+            account: account.clone(),
+            base_url: base_url.clone(),
+            limits: Default::default(),
+        },
+    )?);
+    let invoker = Invoker::new(
+        registry.clone(),
+        pools,
+        Arc::new(Metrics::new()),
+        LogWriter::spawn(store.clone()),
+        InvokerConfig {
+            max_concurrency: args.max_concurrency,
+        },
+    );
+
+    let mut deployed = Vec::new();
+    for spec in &args.deploy {
+        deployed.push(deploy_at_startup(&registry, spec)?);
+    }
+
+    let state = Arc::new(AppState {
+        invoker: invoker.clone(),
+        registry: registry.clone(),
+        store: store.clone(),
+        verifier: updraft_auth::Verifier::new(vec![creds]),
+    });
+    spawn_log_pruning(store.clone(), args.log_retention);
+
+    println!("updraft listening on {base_url}");
+    println!("data directory: {}", data_dir.display());
+    println!("credentials: {} (profile default)", cred_path.display());
+    println!("wasm allocator: {allocator}");
+    for name in &deployed {
+        println!();
+        println!("function {name} is deployed. Call it:");
+        println!("  curl {base_url}/fn/{name}/");
+        println!(
+            "  AWS_SHARED_CREDENTIALS_FILE={} aws --endpoint-url {base_url} --region {} lambda invoke --function-name {name} out.json && cat out.json",
+            cred_path.display(),
+            account.region
+        );
+    }
+
+    let app = updraft_gateway::router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+
+    tracing::info!("shutting down: waiting for in-flight invocations");
+    if !invoker.drain(args.shutdown_timeout).await {
+        tracing::warn!(timeout = ?args.shutdown_timeout, "in-flight invocations did not finish in time");
+    }
+    Ok(())
+}
+
+/// `--deploy NAME=FILE`: creates or updates the function and gives it a
+/// public function URL.
+fn deploy_at_startup(registry: &Registry, spec: &str) -> anyhow::Result<String> {
+    let (name, file) = spec
+        .split_once('=')
+        .with_context(|| format!("--deploy {spec}: expected NAME=FILE"))?;
+    let bytes = std::fs::read(file).with_context(|| format!("--deploy: reading {file}"))?;
+    let zip = crate::cli::package_bytes(file, bytes)?;
+    updraft_registry::deploy_or_update(registry, name, zip)
+        .with_context(|| format!("--deploy {name}"))?;
+    Ok(name.to_string())
+}
+
+fn spawn_log_pruning(store: Arc<dyn Store>, retention: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let cutoff = chrono::Utc::now().timestamp_millis() - retention.as_millis() as i64;
+            let store = store.clone();
+            match tokio::task::spawn_blocking(move || store.prune_logs(cutoff)).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!(records = n, "pruned old invocation logs"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "pruning logs failed"),
+                _ => {}
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
