@@ -283,13 +283,16 @@ impl Invoker {
             version: config.version.clone(),
             revision: config.revision_id.clone(),
         };
-        let env_config = self.env_config(target);
+        let timeout = Duration::from_secs(config.timeout.into());
         let log = LogSink::new(LOG_LIMIT);
         let started_ms = chrono::Utc::now().timestamp_millis();
         let span = tracing::debug_span!("invoke", function, request_id = %request_id);
         let _enter = span.enter();
 
-        let acquired = self.pools.acquire(&key, &template, &env_config, &log).await;
+        let acquired = self
+            .pools
+            .acquire(&key, &template, || self.env_config(target), &log)
+            .await;
         log.write(report::start_line(&request_id, &target.executed_version).as_bytes());
         let start = Instant::now();
         let (result, max_memory, init_duration) = match acquired {
@@ -303,7 +306,7 @@ impl Invoker {
                     .invoke(Invocation {
                         request_id: request_id.clone(),
                         input,
-                        timeout: env_config.timeout,
+                        timeout,
                         log: log.clone(),
                     })
                     .await;

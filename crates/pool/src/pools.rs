@@ -133,12 +133,13 @@ impl Pools {
         Pools { inner }
     }
 
-    /// A warm environment for `key` if one is idle, else a cold start.
+    /// A warm environment for `key` if one is idle, else a cold start with
+    /// the configuration `config` builds (only called on a cold start).
     pub async fn acquire(
         &self,
         key: &PoolKey,
         template: &Arc<dyn Template>,
-        config: &EnvConfig,
+        config: impl FnOnce() -> EnvConfig,
         log: &LogSink,
     ) -> Result<Lease, StartError> {
         let warm = {
@@ -155,8 +156,9 @@ impl Pools {
         if let Some(env) = warm {
             return Ok(self.lease(key, env, None));
         }
+        let config = config();
         let started = Instant::now();
-        match template.start(config, log).await {
+        match template.start(&config, log).await {
             Ok(env) => Ok(self.lease(key, env, Some(started.elapsed()))),
             Err(e) => {
                 if let Some(pool) = self.lock().get_mut(key) {
@@ -318,7 +320,10 @@ mod tests {
     async fn warm_environment_is_reused_and_keeps_state() {
         let (pools, key, template, starts, config) = setup(Duration::from_secs(60));
         let log = LogSink::new(1024);
-        let mut lease = pools.acquire(&key, &template, &config, &log).await.unwrap();
+        let mut lease = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
         assert!(
             lease.init_duration.is_some(),
             "first acquire is a cold start"
@@ -326,7 +331,10 @@ mod tests {
         assert_eq!(run(&mut lease).await, "1");
         lease.release(false);
 
-        let mut lease = pools.acquire(&key, &template, &config, &log).await.unwrap();
+        let mut lease = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
         assert!(lease.init_duration.is_none(), "second acquire is warm");
         assert_eq!(run(&mut lease).await, "2");
         lease.release(true);
@@ -337,7 +345,10 @@ mod tests {
             "discarded env is gone"
         );
 
-        let lease = pools.acquire(&key, &template, &config, &log).await.unwrap();
+        let lease = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
         assert!(
             lease.init_duration.is_some(),
             "after a discard the next is cold"
@@ -349,8 +360,14 @@ mod tests {
     async fn idle_environments_are_reaped() {
         let (pools, key, template, _starts, config) = setup(Duration::from_millis(100));
         let log = LogSink::new(1024);
-        let a = pools.acquire(&key, &template, &config, &log).await.unwrap();
-        let b = pools.acquire(&key, &template, &config, &log).await.unwrap();
+        let a = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
+        let b = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
         a.release(false);
         b.release(false);
         assert_eq!(pools.live_by_function()["f"], 2);
@@ -363,7 +380,7 @@ mod tests {
     async fn dropped_lease_frees_its_slot() {
         let (pools, key, template, _starts, config) = setup(Duration::from_secs(60));
         let lease = pools
-            .acquire(&key, &template, &config, &LogSink::new(16))
+            .acquire(&key, &template, || config.clone(), &LogSink::new(16))
             .await
             .unwrap();
         assert_eq!(pools.live_by_function()["f"], 1);

@@ -169,4 +169,3 @@ pub fn json(bytes: &[u8]) -> serde_json::Value {
 }
 
 pub const SECS_3: Duration = Duration::from_secs(3);
-mod pytmp;
