@@ -48,7 +48,7 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
     let Ok(name) = FunctionName::new(name) else {
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
-    let Some((url, resolved)) = state.registry.url_target(&name, alias.as_deref()) else {
+    let Some((auth_type, resolved)) = state.registry.url_target(&name, alias.as_deref()) else {
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
 
@@ -64,7 +64,7 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
         .unwrap_or("localhost")
         .to_string();
 
-    let (body, authorized_key) = match url.auth_type {
+    let (body, authorized_key) = match auth_type {
         UrlAuthType::None => (
             body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
             None,

@@ -25,7 +25,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 use updraft_pool::{
     Body, EnvConfig, FunctionError, Input, Invocation, LogSink, PoolKey, Pools, Protocol,
-    StartError,
+    StartError, Template,
 };
 use updraft_registry::{Registry, RegistryError, Resolved};
 use updraft_store::LogRecord;
@@ -162,9 +162,13 @@ impl Invoker {
                 Ok(p) => p,
                 Err(_) => return,
             };
-            let ran = this
-                .run_with_id(&target, Input::Event(payload), permit, rid)
-                .await;
+            let ran = match this.registry.template(&target.config) {
+                Ok(template) => {
+                    this.run_with_id(&target, &template, Input::Event(payload), permit, rid)
+                        .await
+                }
+                Err(e) => Err(e.into()),
+            };
             if let Err(e) = ran {
                 tracing::warn!(error = %e, function = %target.config.name, "async invocation failed to run");
             }
@@ -189,9 +193,10 @@ impl Invoker {
                     request: call.request,
                     respond: tx,
                 };
-                let done = self
-                    .tracker
-                    .spawn(async move { this.run(&t, input, permit).await });
+                let done = self.tracker.spawn(async move {
+                    this.run_with_id(&t, &template, input, permit, new_request_id())
+                        .await
+                });
                 match rx.await {
                     Ok(resp) => Ok(resp),
                     // No response was sent: the function failed first.
@@ -227,7 +232,13 @@ impl Invoker {
                 });
                 let payload = Bytes::from(event.to_string());
                 let ran = self
-                    .run_with_id(&target, Input::Event(payload), permit, request_id)
+                    .run_with_id(
+                        &target,
+                        &template,
+                        Input::Event(payload),
+                        permit,
+                        request_id,
+                    )
                     .await?;
                 match ran.result {
                     Ok(result) => {
@@ -263,7 +274,8 @@ impl Invoker {
         input: Input,
         permit: OwnedSemaphorePermit,
     ) -> Result<Ran, InvokeError> {
-        self.run_with_id(target, input, permit, new_request_id())
+        let template = self.registry.template(&target.config)?;
+        self.run_with_id(target, &template, input, permit, new_request_id())
             .await
     }
 
@@ -271,13 +283,13 @@ impl Invoker {
     async fn run_with_id(
         &self,
         target: &Resolved,
+        template: &Arc<dyn Template>,
         input: Input,
         _permit: OwnedSemaphorePermit,
         request_id: String,
     ) -> Result<Ran, InvokeError> {
         let config = &target.config;
         let function = config.name.as_str();
-        let template = self.registry.template(config)?;
         let key = PoolKey {
             function: function.to_string(),
             version: config.version.clone(),
@@ -291,7 +303,7 @@ impl Invoker {
 
         let acquired = self
             .pools
-            .acquire(&key, &template, || self.env_config(target), &log)
+            .acquire(&key, template, || self.env_config(target), &log)
             .await;
         log.write(report::start_line(&request_id, &target.executed_version).as_bytes());
         let start = Instant::now();

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use updraft_pool::{CodeError, Pools, Runtime, Template};
 use updraft_store::{ArtifactStore, Store, StoreError};
-use updraft_types::{Account, FunctionConfig, FunctionName, Qualifier, UrlConfig};
+use updraft_types::{Account, FunctionConfig, FunctionName, Qualifier, UrlAuthType};
 
 use snapshot::Snapshot;
 
@@ -150,17 +150,18 @@ impl Registry {
             .ok_or_else(|| self.not_found(name, qualifier))
     }
 
-    /// The URL config and target for a function URL request.
+    /// How a function URL authenticates, and what it runs, for a function
+    /// URL request; `None` when the function has no such URL.
     pub fn url_target(
         &self,
         name: &FunctionName,
         qualifier: Option<&str>,
-    ) -> Option<(UrlConfig, Resolved)> {
+    ) -> Option<(UrlAuthType, Resolved)> {
         let snap = self.snapshot(name)?;
-        let url = snap.urls.get(&qualifier.map(str::to_string))?.clone();
+        let auth = snap.urls.get(&qualifier.map(str::to_string))?.auth_type;
         let q = qualifier.map(|a| Qualifier::Alias(a.to_string()));
         let resolved = snap.resolve(q.as_ref())?;
-        Some((url, resolved))
+        Some((auth, resolved))
     }
 
     /// The loaded template for a version's code, loading it on first use.
@@ -273,7 +274,7 @@ pub fn deploy_or_update(registry: &Registry, name: &str, zip: Vec<u8>) -> Result
             name,
             None,
             updraft_api::NewUrlConfig {
-                auth_type: updraft_types::UrlAuthType::None,
+                auth_type: UrlAuthType::None,
                 cors: None,
                 invoke_mode: "BUFFERED".into(),
             },

@@ -147,14 +147,28 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     }
 
     let app = updraft_gateway::router(state);
-    axum::serve(
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    // After the signal, connections get `shutdown_timeout` to finish their
+    // requests; then the server stops regardless.
+    let bound = async {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|stopped| *stopped).await;
+        tokio::time::sleep(args.shutdown_timeout).await;
+    };
+    tokio::select! {
+        r = server => r?,
+        _ = bound => tracing::warn!(timeout = ?args.shutdown_timeout, "requests still open at the shutdown bound; stopping anyway"),
+    }
 
-    tracing::info!("shutting down: waiting for in-flight invocations");
+    tracing::info!("shutting down: waiting for background invocations");
     if !invoker.drain(args.shutdown_timeout).await {
         tracing::warn!(timeout = ?args.shutdown_timeout, "in-flight invocations did not finish in time");
     }
