@@ -329,11 +329,20 @@ impl Runtime for WasmRuntime {
             )));
         }
         let bytes = Self::wasm_file(archive)?;
-        let compiled = self.compile(bytes)?;
+        let path = self.artifact_path(code_sha256);
+        // The cache is content-addressed: the same package deployed again
+        // (a restart with --deploy, another function with the same code)
+        // reuses its compiled artifact.
+        let compiled = match self.read_cache(&path) {
+            Some(compiled) => compiled,
+            None => {
+                let compiled = self.compile(bytes)?;
+                self.write_cache(&path, &compiled)?;
+                compiled
+            }
+        };
         let kind = self.detect_kind(&compiled)?;
         // Link now so missing imports are reported at deploy time.
-        let path = self.artifact_path(code_sha256);
-        self.write_cache(&path, &compiled)?;
         self.template(compiled, kind)?;
         tracing::info!(code_sha256, kind, path = %path.display(), "wasm code prepared");
         Ok(kind.to_string())

@@ -38,6 +38,26 @@ async fn load_reuses_the_artifact_across_restarts() {
     );
 }
 
+#[test]
+fn deploying_the_same_code_again_reuses_the_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let sha = sha_of(guests::HTTP_ECHO);
+    let archive = guest_archive(guests::HTTP_ECHO);
+    runtime_in(dir.path())
+        .prepare("wasm", &sha, &archive)
+        .unwrap();
+
+    // A restart that deploys the same package (`serve --deploy`).
+    let rt = runtime_in(dir.path());
+    assert_eq!(rt.prepare("wasm", &sha, &archive).unwrap(), "http");
+    assert_eq!(rt.compilations(), 0);
+
+    // A damaged artifact is not trusted: compiled again.
+    std::fs::write(rt.artifact_path(&sha), b"garbage").unwrap();
+    assert_eq!(rt.prepare("wasm", &sha, &archive).unwrap(), "http");
+    assert_eq!(rt.compilations(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_or_damaged_artifact_is_rebuilt() {
     let (rt, _dir) = runtime();
