@@ -5,8 +5,16 @@ use updraft_test_support as guests;
 
 use crate::*;
 
+/// Prepares under a hash of the archive's contents: artifacts are
+/// content-addressed, so distinct code must have distinct hashes.
 fn prepare(rt: &WasmRuntime, archive: &CodeArchive) -> Result<String, String> {
-    rt.prepare("wasm", "abc123", archive).map_err(|e| e.0)
+    let mut digest = Sha256::new();
+    for f in &archive.files {
+        digest.update(f.path.as_bytes());
+        digest.update(&f.data);
+    }
+    let sha = hex::encode(digest.finalize());
+    rt.prepare("wasm", &sha, archive).map_err(|e| e.0)
 }
 
 #[test]
