@@ -548,6 +548,41 @@ fn unimplemented_members(
     Ok(())
 }
 
+/// The members CreateFunction and UpdateFunctionConfiguration share:
+/// records every violation in `v`, returns the valid memory size and
+/// timeout (`None` when absent or invalid).
+fn check_sizing_and_text(
+    v: &mut Violations,
+    memory_size: Option<i64>,
+    timeout: Option<i64>,
+    description: Option<&str>,
+    handler: Option<&str>,
+) -> (Option<u32>, Option<u32>) {
+    let memory_size = memory_size.and_then(|m| {
+        v.range(
+            m,
+            "memorySize",
+            updraft_types::MIN_MEMORY_MB,
+            updraft_types::MAX_MEMORY_MB,
+        )
+    });
+    let timeout = timeout.and_then(|t| {
+        v.range(
+            t,
+            "timeout",
+            updraft_types::MIN_TIMEOUT_S,
+            updraft_types::MAX_TIMEOUT_S,
+        )
+    });
+    if let Some(d) = description {
+        v.max_len(d, "description", validate::MAX_DESCRIPTION_CHARS);
+    }
+    if let Some(h) = handler {
+        validate::handler_into(h, v);
+    }
+    (memory_size, timeout)
+}
+
 impl CreateFunctionRequest {
     pub fn validate(self) -> Result<NewFunction, LambdaError> {
         let mut v = Violations::new();
@@ -578,28 +613,13 @@ impl CreateFunctionRequest {
         if self.code.is_none() {
             v.null("code");
         }
-        let memory_size = self.memory_size.map(|m| {
-            v.range(
-                m,
-                "memorySize",
-                updraft_types::MIN_MEMORY_MB,
-                updraft_types::MAX_MEMORY_MB,
-            )
-        });
-        let timeout = self.timeout.map(|t| {
-            v.range(
-                t,
-                "timeout",
-                updraft_types::MIN_TIMEOUT_S,
-                updraft_types::MAX_TIMEOUT_S,
-            )
-        });
-        if let Some(d) = &self.description {
-            v.max_len(d, "description", validate::MAX_DESCRIPTION_CHARS);
-        }
-        if let Some(h) = &self.handler {
-            validate::handler_into(h, &mut v);
-        }
+        let (memory_size, timeout) = check_sizing_and_text(
+            &mut v,
+            self.memory_size,
+            self.timeout,
+            self.description.as_deref(),
+            self.handler.as_deref(),
+        );
         let environment = self
             .environment
             .and_then(|e| e.variables)
@@ -675,8 +695,8 @@ impl CreateFunctionRequest {
             role: self.role.expect("validated"),
             handler: self.handler,
             description: self.description.unwrap_or_default(),
-            memory_size: memory_size.flatten().unwrap_or(DEFAULT_MEMORY_MB),
-            timeout: timeout.flatten().unwrap_or(DEFAULT_TIMEOUT_S),
+            memory_size: memory_size.unwrap_or(DEFAULT_MEMORY_MB),
+            timeout: timeout.unwrap_or(DEFAULT_TIMEOUT_S),
             environment,
             zip,
             publish: self.publish.unwrap_or(false),
@@ -717,28 +737,13 @@ impl UpdateFunctionConfigurationRequest {
     /// `function` is the name from the path (to check a `LoggingConfig.LogGroup`).
     pub fn validate(self, function: &FunctionName) -> Result<ConfigUpdate, LambdaError> {
         let mut v = Violations::new();
-        let memory_size = self.memory_size.map(|m| {
-            v.range(
-                m,
-                "memorySize",
-                updraft_types::MIN_MEMORY_MB,
-                updraft_types::MAX_MEMORY_MB,
-            )
-        });
-        let timeout = self.timeout.map(|t| {
-            v.range(
-                t,
-                "timeout",
-                updraft_types::MIN_TIMEOUT_S,
-                updraft_types::MAX_TIMEOUT_S,
-            )
-        });
-        if let Some(d) = &self.description {
-            v.max_len(d, "description", validate::MAX_DESCRIPTION_CHARS);
-        }
-        if let Some(h) = &self.handler {
-            validate::handler_into(h, &mut v);
-        }
+        let (memory_size, timeout) = check_sizing_and_text(
+            &mut v,
+            self.memory_size,
+            self.timeout,
+            self.description.as_deref(),
+            self.handler.as_deref(),
+        );
         let environment = self.environment.map(|e| e.variables.unwrap_or_default());
         let env_semantic = match &environment {
             Some(env) => validate::environment_into(env, &mut v),
@@ -768,8 +773,8 @@ impl UpdateFunctionConfigurationRequest {
             role: self.role,
             handler: self.handler,
             description: self.description,
-            timeout: timeout.flatten(),
-            memory_size: memory_size.flatten(),
+            timeout,
+            memory_size,
             environment,
             runtime: self.runtime,
             revision_id: self.revision_id,
