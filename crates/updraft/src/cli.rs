@@ -49,6 +49,21 @@ pub struct DeployArgs<'a> {
     pub url: bool,
 }
 
+/// The configuration members `deploy` was given.
+fn config_body(a: &DeployArgs<'_>, env: &Option<Value>) -> Value {
+    let mut body = json!({});
+    if let Some(m) = a.memory {
+        body["MemorySize"] = json!(m);
+    }
+    if let Some(t) = a.timeout {
+        body["Timeout"] = json!(t);
+    }
+    if let Some(e) = env {
+        body["Environment"] = e.clone();
+    }
+    body
+}
+
 pub async fn deploy(c: &Client, a: DeployArgs<'_>, as_json: bool) -> anyhow::Result<()> {
     let zip = base64::engine::general_purpose::STANDARD.encode(package(a.file)?);
     let fpath = format!("/2015-03-31/functions/{}", seg(a.name));
@@ -62,21 +77,11 @@ pub async fn deploy(c: &Client, a: DeployArgs<'_>, as_json: bool) -> anyhow::Res
         json!({ "Variables": vars })
     });
     let config = if exists.status == 404 {
-        let mut body = json!({
-            "FunctionName": a.name,
-            "Runtime": "wasm",
-            "Role": "arn:aws:iam::000000000000:role/updraft",
-            "Code": {"ZipFile": zip},
-        });
-        if let Some(m) = a.memory {
-            body["MemorySize"] = json!(m);
-        }
-        if let Some(t) = a.timeout {
-            body["Timeout"] = json!(t);
-        }
-        if let Some(e) = &env {
-            body["Environment"] = e.clone();
-        }
+        let mut body = config_body(&a, &env);
+        body["FunctionName"] = json!(a.name);
+        body["Runtime"] = json!("wasm");
+        body["Role"] = json!("arn:aws:iam::000000000000:role/updraft");
+        body["Code"] = json!({ "ZipFile": zip });
         c.lambda(Method::POST, "/2015-03-31/functions", Some(body))
             .await?
             .error_for_status()?
@@ -92,17 +97,8 @@ pub async fn deploy(c: &Client, a: DeployArgs<'_>, as_json: bool) -> anyhow::Res
             .await?
             .error_for_status()?
             .json()?;
-        if a.memory.is_some() || a.timeout.is_some() || env.is_some() {
-            let mut body = json!({});
-            if let Some(m) = a.memory {
-                body["MemorySize"] = json!(m);
-            }
-            if let Some(t) = a.timeout {
-                body["Timeout"] = json!(t);
-            }
-            if let Some(e) = &env {
-                body["Environment"] = e.clone();
-            }
+        let body = config_body(&a, &env);
+        if body.as_object().is_some_and(|o| !o.is_empty()) {
             cfg = c
                 .lambda(Method::PUT, &format!("{fpath}/configuration"), Some(body))
                 .await?
