@@ -411,6 +411,7 @@ impl Invoker {
         );
         env.insert("TZ".into(), ":UTC".into());
         EnvConfig {
+            handler: c.handler.clone(),
             function_name: c.name.to_string(),
             version: c.version.clone(),
             memory_mb: c.memory_size,

@@ -139,6 +139,8 @@ pub struct Outcome {
 pub struct EnvConfig {
     pub function_name: String,
     pub version: String,
+    /// The function's `Handler` (`module.function` for managed runtimes).
+    pub handler: Option<String>,
     pub memory_mb: u32,
     pub timeout: Duration,
     /// The complete environment: the function's variables plus the

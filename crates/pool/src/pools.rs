@@ -288,6 +288,7 @@ mod tests {
             revision: "r1".into(),
         };
         let config = EnvConfig {
+            handler: None,
             function_name: "f".into(),
             version: "$LATEST".into(),
             memory_mb: 128,

@@ -68,6 +68,7 @@ pub fn config() -> EnvConfig {
     );
     env.insert("GREETING".to_string(), "hi".to_string());
     EnvConfig {
+        handler: None,
         function_name: "test-fn".into(),
         version: "$LATEST".into(),
         memory_mb: 128,
