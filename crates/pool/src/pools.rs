@@ -82,7 +82,11 @@ impl Lease {
             return;
         };
         let mut pools = inner.pools.lock().unwrap_or_else(|e| e.into_inner());
-        let pool = pools.entry(self.key.clone()).or_default();
+        // No pool for the key: the function changed or was deleted while
+        // this environment was busy; it goes away with the lease.
+        let Some(pool) = pools.get_mut(&self.key) else {
+            return;
+        };
         match env {
             Some(env) if !discard => pool.idle.push(Idle {
                 env,
@@ -169,20 +173,18 @@ impl Pools {
         }
     }
 
-    /// Drops every idle environment of `function` (its code or
-    /// configuration changed, or it was deleted).
+    /// Forgets every environment of `function` (its code or configuration
+    /// changed, or it was deleted): idle ones are dropped now, busy ones
+    /// when their invocation ends.
     pub fn evict_function(&self, function: &str) {
-        let evicted: Vec<Idle> = {
+        let evicted: Vec<Pool> = {
             let mut pools = self.lock();
-            let mut out = Vec::new();
-            for (key, pool) in pools.iter_mut() {
-                if key.function == function {
-                    pool.live -= pool.idle.len();
-                    out.append(&mut pool.idle);
-                }
-            }
-            pools.retain(|_, p| p.live > 0);
-            out
+            let keys: Vec<PoolKey> = pools
+                .keys()
+                .filter(|k| k.function == function)
+                .cloned()
+                .collect();
+            keys.iter().filter_map(|k| pools.remove(k)).collect()
         };
         drop(evicted);
     }
@@ -387,6 +389,31 @@ mod tests {
         assert_eq!(pools.live_by_function()["f"], 1);
         drop(lease);
         assert_eq!(pools.live_by_function().get("f"), None);
+    }
+
+    #[tokio::test]
+    async fn evicted_functions_do_not_take_busy_environments_back() {
+        let (pools, key, template, starts, config) = setup(Duration::from_secs(60));
+        let log = LogSink::new(16);
+        let busy = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
+        let idle = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
+        idle.release(false);
+        pools.evict_function("f");
+        assert_eq!(pools.live_by_function().get("f"), None);
+        busy.release(false);
+        assert_eq!(pools.idle_count(&key), 0, "the busy one was not kept");
+        let lease = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
+        assert!(lease.init_duration.is_some());
+        assert_eq!(starts.0.load(Ordering::SeqCst), 3);
     }
 
     #[test]
