@@ -29,5 +29,5 @@ pub mod verify;
 
 pub use credentials::{load_or_create, read_profile, Credentials};
 pub use error::AuthError;
-pub use sign::{sign, SignError};
+pub use sign::{presign_get, sign, SignError};
 pub use verify::{SignedRequest, VerifiedIdentity, Verifier, MAX_CLOCK_SKEW};

@@ -552,3 +552,36 @@ fn presigned_query_requests_verify_and_expire() {
         AuthError::InvalidSignature
     );
 }
+
+#[test]
+fn presigned_download_urls_verify_until_they_expire() {
+    let url = "http://127.0.0.1:9001/updraft/v1/code/abc123";
+    let signed = updraft_auth::presign_get(
+        url,
+        &creds(),
+        "us-east-1",
+        "lambda",
+        t0(),
+        Duration::from_secs(600),
+    )
+    .unwrap();
+    let uri: http::Uri = signed.parse().unwrap();
+    assert_eq!(uri.path(), "/updraft/v1/code/abc123");
+    let mut headers = HeaderMap::new();
+    headers.insert("host", "127.0.0.1:9001".parse().unwrap());
+    let req = SignedRequest {
+        method: "GET",
+        path: uri.path(),
+        query: uri.query().unwrap(),
+        headers: &headers,
+        body: b"",
+        authority: None,
+    };
+    let id = verifier()
+        .verify(&req, "lambda", t0() + Duration::from_secs(599))
+        .unwrap();
+    assert!(id.presigned);
+    assert!(verifier()
+        .verify(&req, "lambda", t0() + Duration::from_secs(601))
+        .is_err());
+}

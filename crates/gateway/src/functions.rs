@@ -17,6 +17,10 @@ use updraft_types::{FunctionName, FunctionRef, Qualifier};
 use crate::{ApiError, Shared};
 
 type Params = Query<HashMap<String, String>>;
+
+/// How long GetFunction's `Code.Location` download URL stays valid (as on
+/// Lambda: 10 minutes).
+const CODE_LOCATION_VALIDITY: std::time::Duration = std::time::Duration::from_secs(600);
 type Answer = Result<Response, ApiError>;
 
 fn ok(status: StatusCode, body: serde_json::Value) -> Answer {
@@ -52,8 +56,24 @@ fn page<T>(
 }
 
 pub async fn list_functions(State(s): Shared, Query(params): Params) -> Answer {
-    let all = s.registry.list_functions()?;
-    let (items, next) = page(all, |f| f.name.to_string(), &params)?;
+    let mut all = s.registry.list_functions()?;
+    match params.get("FunctionVersion").map(String::as_str) {
+        None => {}
+        // Every version of every function, `$LATEST` first for each.
+        Some("ALL") => {
+            let mut versions = Vec::new();
+            for f in &all {
+                versions.extend(s.registry.list_versions(f.name.as_str())?);
+            }
+            all = versions;
+        }
+        Some(other) => {
+            return Err(ApiError(LambdaError::Validation(format!(
+                "1 validation error detected: Value '{other}' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]"
+            ))))
+        }
+    }
+    let (items, next) = page(all, |f| format!("{}:{}", f.name, f.version), &params)?;
     ok(
         StatusCode::OK,
         render::list_functions(&items, s.registry.account(), next),
@@ -77,11 +97,23 @@ pub async fn get_function(
     let r = function_ref(&name, &params)?;
     let q = qualifier_string(&r.qualifier);
     let config = s.registry.get_function(r.name.as_str(), q.as_deref())?;
-    let location = format!(
-        "{}/updraft/v1/code/{}",
-        s.registry.base_url(),
-        config.code_sha256
-    );
+    let location = updraft_auth::presign_get(
+        &format!(
+            "{}/updraft/v1/code/{}",
+            s.registry.base_url(),
+            config.code_sha256
+        ),
+        &s.credentials,
+        &s.registry.account().region,
+        "lambda",
+        std::time::SystemTime::now(),
+        CODE_LOCATION_VALIDITY,
+    )
+    .map_err(|e| {
+        ApiError(LambdaError::Service(format!(
+            "signing the code location: {e}"
+        )))
+    })?;
     ok(
         StatusCode::OK,
         render::get_function(&config, s.registry.account(), &location, None, None),
@@ -222,6 +254,27 @@ fn url_qualifier(params: &HashMap<String, String>) -> Option<&str> {
 fn render_url(s: &crate::AppState, u: &updraft_types::UrlConfig) -> serde_json::Value {
     let url = s.registry.function_url(&u.function, u.qualifier.as_deref());
     render::url_config(u, s.registry.account(), &url)
+}
+
+pub async fn list_url_configs(
+    State(s): Shared,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let name = name_only(&name)?;
+    let all = s.registry.list_url_configs(name.as_str())?;
+    let (items, next) = page(all, |u| u.qualifier.clone().unwrap_or_default(), &params)?;
+    let with_urls: Vec<_> = items
+        .into_iter()
+        .map(|u| {
+            let url = s.registry.function_url(&u.function, u.qualifier.as_deref());
+            (u, url)
+        })
+        .collect();
+    ok(
+        StatusCode::OK,
+        render::list_url_configs(&with_urls, s.registry.account(), next),
+    )
 }
 
 pub async fn create_url_config(

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{any, get, post};
 use axum::Router;
-use updraft_auth::Verifier;
+use updraft_auth::{Credentials, Verifier};
 use updraft_invoker::Invoker;
 use updraft_registry::Registry;
 use updraft_store::Store;
@@ -38,6 +38,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub store: Arc<dyn Store>,
     pub verifier: Verifier,
+    /// The server's own key pair: signs the download URLs it hands out.
+    pub credentials: Credentials,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -86,6 +88,10 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .post(functions::create_url_config)
                 .put(functions::update_url_config)
                 .delete(functions::delete_url_config),
+        )
+        .route(
+            "/2021-10-31/functions/{name}/urls",
+            get(functions::list_url_configs),
         )
         .route("/updraft/v1/code/{sha}", get(functions::download_code))
         .route("/", post(logs::json_protocol))

@@ -477,6 +477,13 @@ impl Registry {
             })
     }
 
+    /// The function's URL configs: the unqualified one first, then by alias.
+    pub fn list_url_configs(&self, function: &str) -> Result<Vec<UrlConfig>> {
+        let name = parse_name(function)?;
+        self.latest(&name)?;
+        Ok(self.store.list_url_configs(&name)?)
+    }
+
     pub fn delete_url_config(&self, function: &str, qualifier: Option<&str>) -> Result<()> {
         let name = parse_name(function)?;
         let _w = self.write_guard();

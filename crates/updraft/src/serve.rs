@@ -127,7 +127,8 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         invoker: invoker.clone(),
         registry: registry.clone(),
         store: store.clone(),
-        verifier: updraft_auth::Verifier::new(vec![creds]),
+        verifier: updraft_auth::Verifier::new(vec![creds.clone()]),
+        credentials: creds,
     });
     spawn_log_pruning(store.clone(), args.log_retention);
 

@@ -1,0 +1,20 @@
+//! End-to-end tests: a real `updraft serve` driven by the real clients
+//! (aws CLI v1 and v2, boto3, the updraft CLI, plain HTTP).
+//!
+//! One test binary (`cargo test -p updraft --test all`), one module per
+//! area; `support` starts servers and runs the clients. Modules whose
+//! tests do not interfere share one server and use unique function names.
+
+mod support;
+
+mod aws_cli;
+mod bad_input;
+mod boto3;
+mod cli;
+mod control_plane;
+mod examples;
+mod faults;
+mod metrics;
+mod persistence;
+mod shutdown;
+mod urls;

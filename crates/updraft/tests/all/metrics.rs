@@ -1,0 +1,150 @@
+//! `/metrics`: Prometheus/OpenMetrics text with per-function counters.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[test]
+fn invocations_durations_and_cold_starts_are_counted() {
+    let s = Server::start(&[]);
+    s.deploy("ok", guests::HTTP_STATE, json!({}));
+    s.deploy("bad", guests::HTTP_500, json!({}));
+    s.deploy("slow", guests::HTTP_LOOP, json!({"Timeout": 1}));
+    s.create_url("ok", "NONE", None);
+
+    for _ in 0..3 {
+        assert_eq!(s.invoke("ok", b"{}").status, 200);
+    }
+    let r = s.signed(
+        "POST",
+        "/2015-03-31/functions/ok/invocations",
+        &[("x-amz-invocation-type", "Event")],
+        b"{}",
+    );
+    assert_eq!(r.status, 202);
+    let ok_success = r#"updraft_invocations_total{function="ok",outcome="Success"}"#;
+    eventually(
+        Duration::from_secs(10),
+        "the async invocation in /metrics",
+        || (metric(&s.metrics(), ok_success) == Some(4.0)).then_some(()),
+    );
+    // Once the async run released the environment: still one environment.
+    assert_eq!(s.get("/fn/ok/").status, 200, "URL invocations count too");
+    for _ in 0..2 {
+        assert_eq!(
+            s.invoke("bad", b"{}").header("x-amz-function-error"),
+            Some("Unhandled")
+        );
+    }
+    assert_eq!(
+        s.invoke("slow", b"{}").header("x-amz-function-error"),
+        Some("Unhandled")
+    );
+    // DryRun and refused requests run nothing.
+    let r = s.signed(
+        "POST",
+        "/2015-03-31/functions/ok/invocations",
+        &[("x-amz-invocation-type", "DryRun")],
+        b"{}",
+    );
+    assert_eq!(r.status, 204);
+
+    let text = eventually(
+        Duration::from_secs(10),
+        "the URL invocation in /metrics",
+        || {
+            let text = s.metrics();
+            (metric(&text, ok_success) == Some(5.0)).then_some(text)
+        },
+    );
+    let r = s.get("/metrics");
+    let content_type = r.header("content-type").unwrap_or("");
+    assert!(
+        content_type.starts_with("application/openmetrics-text")
+            || content_type.starts_with("text/plain"),
+        "{content_type}"
+    );
+    assert!(
+        text.trim_end().ends_with("# EOF"),
+        "OpenMetrics text ends with # EOF"
+    );
+    let m = |sample: &str| metric(&text, sample);
+    assert_eq!(m(ok_success), Some(5.0), "{text}");
+    assert_eq!(
+        m(r#"updraft_invocation_duration_seconds_count{function="ok"}"#),
+        Some(5.0),
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"updraft_cold_starts_total{function="ok"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"updraft_environments{function="ok"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"updraft_invocations_total{function="ok",outcome="Error"}"#),
+        None,
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"updraft_invocations_total{function="bad",outcome="Error"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"updraft_invocation_duration_seconds_count{function="bad"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"updraft_invocations_total{function="slow",outcome="Timeout"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    let slow_sum = m(r#"updraft_invocation_duration_seconds_sum{function="slow"}"#).expect("sum");
+    assert!(
+        (0.9..5.0).contains(&slow_sum),
+        "the timeout took {slow_sum}s"
+    );
+    // Cumulative histogram buckets: +Inf holds every observation.
+    assert_eq!(
+        m(r#"updraft_invocation_duration_seconds_bucket{le="+Inf",function="ok"}"#).or_else(|| m(
+            r#"updraft_invocation_duration_seconds_bucket{function="ok",le="+Inf"}"#
+        )),
+        Some(5.0),
+        "{text}"
+    );
+}
+
+#[test]
+fn over_the_concurrency_limit_is_429_and_counted() {
+    let s = Server::start(&["--max-concurrency", "1"]);
+    s.deploy("sleepy", guests::HTTP_SLEEP, json!({}));
+    s.create_url("sleepy", "NONE", None);
+    let url = format!("{}/fn/sleepy/?ms=1500", s.url);
+    let busy = std::thread::spawn(move || http().get(&url));
+    std::thread::sleep(Duration::from_millis(400));
+    let r = s.invoke("sleepy", b"{}");
+    let msg = r.assert_error(429, "TooManyRequestsException");
+    assert_eq!(msg, "Rate Exceeded.");
+    assert_eq!(r.json()["Reason"], "ConcurrentInvocationLimitExceeded");
+    let r = busy.join().unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "slept 1500"));
+    let text = s.metrics();
+    assert_eq!(
+        metric(
+            &text,
+            r#"updraft_invocations_total{function="sleepy",outcome="Throttled"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    // Free again.
+    assert_eq!(s.invoke("sleepy", b"{}").status, 200);
+}
