@@ -33,9 +33,7 @@ impl From<RegistryError> for ApiError {
 impl From<InvokeError> for ApiError {
     fn from(e: InvokeError) -> Self {
         match e {
-            InvokeError::Throttled => {
-                ApiError(LambdaError::throttled("ConcurrentInvocationLimitExceeded"))
-            }
+            InvokeError::Throttled(t) => ApiError(LambdaError::throttled(t.reason())),
             InvokeError::Registry(e) => e.into(),
         }
     }

@@ -116,7 +116,13 @@ pub async fn get_function(
     })?;
     ok(
         StatusCode::OK,
-        render::get_function(&config, s.registry.account(), &location, None, None),
+        render::get_function(
+            &config,
+            s.registry.account(),
+            &location,
+            None,
+            s.registry.reserved_concurrency(r.name.as_str())?,
+        ),
     )
 }
 
@@ -254,6 +260,27 @@ fn url_qualifier(params: &HashMap<String, String>) -> Option<&str> {
 fn render_url(s: &crate::AppState, u: &updraft_types::UrlConfig) -> serde_json::Value {
     let url = s.registry.function_url(&u.function, u.qualifier.as_deref());
     render::url_config(u, s.registry.account(), &url)
+}
+
+pub async fn put_concurrency(State(s): Shared, Path(name): Path<String>, body: Bytes) -> Answer {
+    let name = name_only(&name)?;
+    let req: updraft_api::PutFunctionConcurrencyRequest = parse_json(&body)?;
+    let n = req.validate()?;
+    s.registry
+        .set_reserved_concurrency(name.as_str(), Some(n))?;
+    ok(StatusCode::OK, render::concurrency(Some(n)))
+}
+
+pub async fn get_concurrency(State(s): Shared, Path(name): Path<String>) -> Answer {
+    let name = name_only(&name)?;
+    let n = s.registry.reserved_concurrency(name.as_str())?;
+    ok(StatusCode::OK, render::concurrency(n))
+}
+
+pub async fn delete_concurrency(State(s): Shared, Path(name): Path<String>) -> Answer {
+    let name = name_only(&name)?;
+    s.registry.set_reserved_concurrency(name.as_str(), None)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn list_url_configs(

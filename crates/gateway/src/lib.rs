@@ -20,6 +20,7 @@ mod logs;
 mod signed;
 mod urls;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -29,6 +30,7 @@ use updraft_auth::{Credentials, Verifier};
 use updraft_invoker::Invoker;
 use updraft_registry::Registry;
 use updraft_store::Store;
+use updraft_telemetry::FunctionGauges;
 
 pub use error::ApiError;
 
@@ -90,6 +92,14 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .delete(functions::delete_url_config),
         )
         .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            axum::routing::put(functions::put_concurrency).delete(functions::delete_concurrency),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/concurrency",
+            get(functions::get_concurrency),
+        )
+        .route(
             "/2021-10-31/functions/{name}/urls",
             get(functions::list_url_configs),
         )
@@ -112,12 +122,21 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn metrics(State(state): Shared) -> impl axum::response::IntoResponse {
-    let live = state.invoker.pools().live_by_function();
+    let mut gauges: HashMap<String, FunctionGauges> = HashMap::new();
+    for (function, s) in state.invoker.pools().stats() {
+        let g = gauges.entry(function).or_default();
+        g.environments = (s.idle + s.busy) as u64;
+        g.idle = s.idle as u64;
+        g.memory_reserved_bytes = s.memory_reserved_mb << 20;
+    }
+    for (function, n) in state.registry.limits().running() {
+        gauges.entry(function).or_default().concurrent = n as u64;
+    }
     (
         [(
             http::header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.invoker.metrics().render(&live),
+        state.invoker.metrics().render(&gauges),
     )
 }

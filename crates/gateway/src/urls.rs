@@ -107,7 +107,7 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
     };
     match state.invoker.invoke_url(resolved, call).await {
         Ok(resp) => resp.map(Body::new),
-        Err(InvokeError::Throttled) => message(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded."),
+        Err(InvokeError::Throttled(_)) => message(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded."),
         Err(InvokeError::Registry(e)) => {
             tracing::error!(error = %e, function = %name, "function URL request failed");
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")

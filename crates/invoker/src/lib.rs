@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 use updraft_pool::{
-    Body, EnvConfig, FunctionError, Input, Invocation, LogSink, PoolKey, Pools, Protocol,
-    StartError, Template,
+    Body, EnvConfig, FunctionError, Input, Invocation, LogSink, Permit, PoolKey, Pools, Protocol,
+    StartError, Template, Throttle,
 };
 use updraft_registry::{Registry, RegistryError, Resolved};
 use updraft_store::LogRecord;
@@ -37,18 +37,13 @@ const LOG_LIMIT: usize = 256 * 1024;
 /// What `X-Amz-Log-Type: Tail` returns: the last 4 KB.
 const TAIL_BYTES: usize = 4096;
 
-#[derive(Debug, Clone)]
-pub struct InvokerConfig {
-    /// Account-level concurrency limit (Lambda's default is 1,000).
-    pub max_concurrency: usize,
-}
-
 /// Why an invocation did not run. Function errors are not here: they are
 /// results ([`InvokeResult::function_error`]).
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
+    /// Over a concurrency limit; Lambda's reason says which.
     #[error("Rate Exceeded.")]
-    Throttled,
+    Throttled(Throttle),
     #[error(transparent)]
     Registry(#[from] RegistryError),
 }
@@ -86,7 +81,6 @@ pub struct Invoker {
     pools: Pools,
     metrics: Arc<Metrics>,
     logs: LogWriter,
-    concurrency: Arc<Semaphore>,
     tracker: TaskTracker,
 }
 
@@ -96,14 +90,12 @@ impl Invoker {
         pools: Pools,
         metrics: Arc<Metrics>,
         logs: LogWriter,
-        config: InvokerConfig,
     ) -> Arc<Self> {
         Arc::new(Invoker {
             registry,
             pools,
             metrics,
             logs,
-            concurrency: Arc::new(Semaphore::new(config.max_concurrency)),
             tracker: TaskTracker::new(),
         })
     }
@@ -158,10 +150,11 @@ impl Invoker {
         let this = self.clone();
         let rid = request_id.clone();
         self.tracker.spawn(async move {
-            let permit = match this.concurrency.clone().acquire_owned().await {
-                Ok(p) => p,
-                Err(_) => return,
-            };
+            let permit = this
+                .registry
+                .limits()
+                .acquire(target.config.name.as_str())
+                .await;
             let ran = match this.registry.template(&target.config) {
                 Ok(template) => {
                     this.run_with_id(&target, &template, Input::Event(payload), permit, rid)
@@ -260,11 +253,12 @@ impl Invoker {
             .is_ok()
     }
 
-    fn try_permit(&self, target: &Resolved) -> Result<OwnedSemaphorePermit, InvokeError> {
-        self.concurrency.clone().try_acquire_owned().map_err(|_| {
+    fn try_permit(&self, target: &Resolved) -> Result<Permit, InvokeError> {
+        let function = target.config.name.as_str();
+        self.registry.limits().try_acquire(function).map_err(|t| {
             self.metrics
-                .invocation(target.config.name.as_str(), MetricOutcome::Throttled, None);
-            InvokeError::Throttled
+                .invocation(function, MetricOutcome::Throttled, None);
+            InvokeError::Throttled(t)
         })
     }
 
@@ -272,7 +266,7 @@ impl Invoker {
         &self,
         target: &Resolved,
         input: Input,
-        permit: OwnedSemaphorePermit,
+        permit: Permit,
     ) -> Result<Ran, InvokeError> {
         let template = self.registry.template(&target.config)?;
         self.run_with_id(target, &template, input, permit, new_request_id())
@@ -285,7 +279,7 @@ impl Invoker {
         target: &Resolved,
         template: &Arc<dyn Template>,
         input: Input,
-        _permit: OwnedSemaphorePermit,
+        _permit: Permit,
         request_id: String,
     ) -> Result<Ran, InvokeError> {
         let config = &target.config;

@@ -15,10 +15,12 @@
 //! function scales to zero.
 
 mod environment;
+mod limits;
 mod pools;
 
 pub use environment::{
     Body, BoxError, CodeError, EnvConfig, Environment, FunctionError, Input, Invocation, LogSink,
     Outcome, Protocol, Runtime, Template,
 };
-pub use pools::{Lease, PoolKey, Pools, PoolsConfig, StartError};
+pub use limits::{Limits, Permit, Throttle};
+pub use pools::{FunctionStats, Lease, PoolKey, Pools, PoolsConfig, StartError};

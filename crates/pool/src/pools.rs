@@ -48,6 +48,17 @@ struct Pool {
     idle: Vec<Idle>,
     /// Environments alive for this key, idle or busy.
     live: usize,
+    /// `MemorySize` of this key's environments.
+    memory_mb: u32,
+}
+
+/// What the pools hold for one function, for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionStats {
+    pub idle: usize,
+    pub busy: usize,
+    /// The sum of `MemorySize` over the live environments.
+    pub memory_reserved_mb: u64,
 }
 
 struct Inner {
@@ -161,6 +172,9 @@ impl Pools {
             return Ok(self.lease(key, env, None));
         }
         let config = config();
+        if let Some(pool) = self.lock().get_mut(key) {
+            pool.memory_mb = config.memory_mb;
+        }
         let started = Instant::now();
         match template.start(&config, log).await {
             Ok(env) => Ok(self.lease(key, env, Some(started.elapsed()))),
@@ -194,6 +208,18 @@ impl Pools {
         let mut out = HashMap::new();
         for (key, pool) in self.lock().iter().filter(|(_, p)| p.live > 0) {
             *out.entry(key.function.clone()).or_default() += pool.live;
+        }
+        out
+    }
+
+    /// Idle and busy environments and reserved memory, per function.
+    pub fn stats(&self) -> HashMap<String, FunctionStats> {
+        let mut out: HashMap<String, FunctionStats> = HashMap::new();
+        for (key, pool) in self.lock().iter().filter(|(_, p)| p.live > 0) {
+            let s = out.entry(key.function.clone()).or_default();
+            s.idle += pool.idle.len();
+            s.busy += pool.live - pool.idle.len();
+            s.memory_reserved_mb += pool.live as u64 * u64::from(pool.memory_mb);
         }
         out
     }

@@ -85,6 +85,7 @@ impl Registry {
             code_kind: kind,
             last_modified: now_lambda_timestamp(),
             revision_id: new_request_id(),
+            reserved_concurrency: None,
         };
         let _w = self.write_guard();
         self.store.create_function(&config).map_err(|e| match e {
@@ -192,6 +193,7 @@ impl Registry {
                     updraft_store::StoreError::NotFound(_) => self.not_found(&name, None),
                     e => e.into(),
                 })?;
+                self.limits.set_reserved(name.as_str(), None);
             }
             Some(q) => match Qualifier::parse(q)
                 .map_err(|e| RegistryError::InvalidParameter(e.0))?
@@ -269,6 +271,37 @@ impl Registry {
             to_publish.description = d;
         }
         Ok(self.store.publish_version(&to_publish)?)
+    }
+
+    /// PutFunctionConcurrency (`Some`) / DeleteFunctionConcurrency (`None`).
+    /// As on Lambda, part of the account limit always stays unreserved:
+    /// 100, or a tenth of the limit when that is smaller.
+    pub fn set_reserved_concurrency(&self, name: &str, reserved: Option<u32>) -> Result<()> {
+        let name = parse_name(name)?;
+        let _w = self.write_guard();
+        let mut latest = self.latest(&name)?;
+        if let Some(n) = reserved {
+            let account = self.limits.account_limit();
+            let min_unreserved = (account / 10).min(100);
+            let others = self.limits.reserved_total_except(name.as_str());
+            if others + n as usize > account.saturating_sub(min_unreserved) {
+                return Err(RegistryError::InvalidParameter(format!(
+                    "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{min_unreserved}]."
+                )));
+            }
+        }
+        latest.reserved_concurrency = reserved;
+        self.store.update_latest(&latest)?;
+        self.refresh(&name)?;
+        self.limits
+            .set_reserved(name.as_str(), reserved.map(|n| n as usize));
+        Ok(())
+    }
+
+    /// The function's reserved concurrency, if any.
+    pub fn reserved_concurrency(&self, name: &str) -> Result<Option<u32>> {
+        let name = parse_name(name)?;
+        Ok(self.latest(&name)?.reserved_concurrency)
     }
 
     /// `$LATEST` and the published versions, ascending.

@@ -17,7 +17,7 @@ mod snapshot;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use updraft_pool::{CodeError, Pools, Runtime, Template};
+use updraft_pool::{CodeError, Limits, Pools, Runtime, Template};
 use updraft_store::{ArtifactStore, Store, StoreError};
 use updraft_types::{Account, FunctionConfig, FunctionName, Qualifier, UrlAuthType};
 
@@ -73,6 +73,7 @@ pub struct Registry {
     artifacts: ArtifactStore,
     runtimes: Vec<Arc<dyn Runtime>>,
     pools: Pools,
+    limits: Limits,
     config: RegistryConfig,
     snapshots: RwLock<HashMap<FunctionName, Arc<Snapshot>>>,
     templates: Mutex<HashMap<String, Arc<dyn Template>>>,
@@ -81,12 +82,14 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Opens the registry and loads every function's snapshot.
+    /// Opens the registry, loads every function's snapshot and applies
+    /// the stored reserved concurrency to `limits`.
     pub fn open(
         store: Arc<dyn Store>,
         artifacts: ArtifactStore,
         runtimes: Vec<Arc<dyn Runtime>>,
         pools: Pools,
+        limits: Limits,
         config: RegistryConfig,
     ) -> Result<Self> {
         let registry = Registry {
@@ -94,6 +97,7 @@ impl Registry {
             artifacts,
             runtimes,
             pools,
+            limits,
             config,
             snapshots: RwLock::new(HashMap::new()),
             templates: Mutex::new(HashMap::new()),
@@ -101,8 +105,18 @@ impl Registry {
         };
         for f in registry.store.list_functions()? {
             registry.refresh(&f.name)?;
+            if let Some(n) = f.reserved_concurrency {
+                registry
+                    .limits
+                    .set_reserved(f.name.as_str(), Some(n as usize));
+            }
         }
         Ok(registry)
+    }
+
+    /// The node's concurrency accounting.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     pub fn account(&self) -> &Account {

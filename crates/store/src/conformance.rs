@@ -96,6 +96,7 @@ pub fn function_config(name: &str, revision: &str) -> FunctionConfig {
         code_kind: "http".into(),
         last_modified: "2026-01-01T00:00:00.000+0000".into(),
         revision_id: revision.into(),
+        reserved_concurrency: None,
     }
 }
 

@@ -11,4 +11,4 @@ mod metrics;
 pub mod report;
 
 pub use logs::LogWriter;
-pub use metrics::{Metrics, Outcome};
+pub use metrics::{FunctionGauges, Metrics, Outcome};

@@ -52,6 +52,21 @@ pub struct Metrics {
     init_duration: Family<FunctionLabels, Histogram, fn() -> Histogram>,
     cold_starts: Family<FunctionLabels, Counter>,
     environments: Family<FunctionLabels, Gauge>,
+    environments_idle: Family<FunctionLabels, Gauge>,
+    concurrent: Family<FunctionLabels, Gauge>,
+    memory_reserved: Family<FunctionLabels, Gauge>,
+}
+
+/// The state of one function's environments at scrape time.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionGauges {
+    /// Live environments, idle or busy.
+    pub environments: u64,
+    pub idle: u64,
+    /// Invocations running now.
+    pub concurrent: u64,
+    /// The sum of `MemorySize` over live environments, in bytes.
+    pub memory_reserved_bytes: u64,
 }
 
 impl Default for Metrics {
@@ -93,6 +108,24 @@ impl Metrics {
             "Live execution environments (idle or busy) by function",
             environments.clone(),
         );
+        let environments_idle = Family::<FunctionLabels, Gauge>::default();
+        registry.register(
+            "environments_idle",
+            "Idle execution environments (warm, waiting for an invocation) by function",
+            environments_idle.clone(),
+        );
+        let concurrent = Family::<FunctionLabels, Gauge>::default();
+        registry.register(
+            "concurrent_executions",
+            "Invocations running now by function",
+            concurrent.clone(),
+        );
+        let memory_reserved = Family::<FunctionLabels, Gauge>::default();
+        registry.register(
+            "memory_reserved_bytes",
+            "MemorySize of the live execution environments by function",
+            memory_reserved.clone(),
+        );
         Metrics {
             registry,
             invocations,
@@ -100,6 +133,9 @@ impl Metrics {
             init_duration,
             cold_starts,
             environments,
+            environments_idle,
+            concurrent,
+            memory_reserved,
         }
     }
 
@@ -131,16 +167,28 @@ impl Metrics {
             .observe(init_seconds);
     }
 
-    /// The text exposition, with the environment gauges set from `live`
-    /// (live environments per function, read from the pools at scrape time).
-    pub fn render(&self, live: &HashMap<String, usize>) -> String {
-        self.environments.clear();
-        for (function, n) in live {
-            self.environments
-                .get_or_create(&FunctionLabels {
-                    function: function.clone(),
-                })
-                .set(*n as i64);
+    /// The text exposition, with the gauges set from `gauges` (read from
+    /// the pools and the concurrency limits at scrape time).
+    pub fn render(&self, gauges: &HashMap<String, FunctionGauges>) -> String {
+        for family in [
+            &self.environments,
+            &self.environments_idle,
+            &self.concurrent,
+            &self.memory_reserved,
+        ] {
+            family.clear();
+        }
+        for (function, g) in gauges {
+            let labels = FunctionLabels {
+                function: function.clone(),
+            };
+            let set = |family: &Family<FunctionLabels, Gauge>, v: u64| {
+                family.get_or_create(&labels).set(v as i64);
+            };
+            set(&self.environments, g.environments);
+            set(&self.environments_idle, g.idle);
+            set(&self.concurrent, g.concurrent);
+            set(&self.memory_reserved, g.memory_reserved_bytes);
         }
         let mut out = String::new();
         // Writing into a String cannot fail.
@@ -160,7 +208,15 @@ mod tests {
         m.invocation("hello", Outcome::Success, Some(0.003));
         m.invocation("hello", Outcome::Timeout, Some(3.0));
         m.cold_start("hello", 0.0004);
-        let text = m.render(&HashMap::from([("hello".to_string(), 2)]));
+        let text = m.render(&HashMap::from([(
+            "hello".to_string(),
+            FunctionGauges {
+                environments: 2,
+                idle: 1,
+                concurrent: 1,
+                memory_reserved_bytes: 256 << 20,
+            },
+        )]));
         assert!(
             text.contains(r#"updraft_invocations_total{function="hello",outcome="Success"} 2"#),
             "{text}"
@@ -168,6 +224,9 @@ mod tests {
         assert!(text.contains(r#"updraft_invocations_total{function="hello",outcome="Timeout"} 1"#));
         assert!(text.contains(r#"updraft_cold_starts_total{function="hello"} 1"#));
         assert!(text.contains(r#"updraft_environments{function="hello"} 2"#));
+        assert!(text.contains(r#"updraft_environments_idle{function="hello"} 1"#));
+        assert!(text.contains(r#"updraft_concurrent_executions{function="hello"} 1"#));
+        assert!(text.contains(r#"updraft_memory_reserved_bytes{function="hello"} 268435456"#));
         assert!(text.contains(r#"updraft_invocation_duration_seconds_count{function="hello"} 3"#));
         assert!(text.ends_with("# EOF\n"));
         // Environments disappear from the gauge once scaled to zero.

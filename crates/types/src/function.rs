@@ -39,6 +39,9 @@ pub struct FunctionConfig {
     pub last_modified: String,
     /// Changes on every update; `$LATEST` environments are keyed by it.
     pub revision_id: String,
+    /// Reserved concurrency (PutFunctionConcurrency); kept on `$LATEST`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrency: Option<u32>,
 }
 
 /// An alias: a name that points at a published version (or `$LATEST`).

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use updraft_gateway::AppState;
-use updraft_invoker::{Invoker, InvokerConfig};
-use updraft_pool::{Pools, PoolsConfig, Runtime};
+use updraft_invoker::Invoker;
+use updraft_pool::{Limits, Pools, PoolsConfig, Runtime};
 use updraft_registry::{Registry, RegistryConfig};
 use updraft_runtime_wasm::{WasmConfig, WasmRuntime};
 use updraft_store::{ArtifactStore, Store};
@@ -102,6 +102,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         artifacts,
         runtimes,
         pools.clone(),
+        Limits::new(args.max_concurrency),
         RegistryConfig {
             account: account.clone(),
             base_url: base_url.clone(),
@@ -113,9 +114,6 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         pools,
         Arc::new(Metrics::new()),
         LogWriter::spawn(store.clone()),
-        InvokerConfig {
-            max_concurrency: args.max_concurrency,
-        },
     );
 
     let mut deployed = Vec::new();
