@@ -148,3 +148,82 @@ fn over_the_concurrency_limit_is_429_and_counted() {
     // Free again.
     assert_eq!(s.invoke("sleepy", b"{}").status, 200);
 }
+
+#[test]
+fn reserved_concurrency_limits_one_function_and_is_kept_apart() {
+    let s = Server::start(&["--max-concurrency", "20"]);
+    s.deploy("held", guests::HTTP_SLEEP, json!({}));
+    s.create_url("held", "NONE", None);
+    s.deploy("free", guests::HTTP_STATE, json!({}));
+
+    // Lambda keeps part of the account unreserved (here a tenth: 2).
+    let out = s.aws_v1(&[
+        "lambda",
+        "put-function-concurrency",
+        "--function-name",
+        "held",
+        "--reserved-concurrent-executions",
+        "19",
+    ]);
+    assert!(
+        failed(&out, "reserving too much").contains("InvalidParameterValueException"),
+        "{out:?}"
+    );
+    let reserved = ok_json(
+        &s.aws_v1(&[
+            "lambda",
+            "put-function-concurrency",
+            "--function-name",
+            "held",
+            "--reserved-concurrent-executions",
+            "1",
+        ]),
+        "put-function-concurrency",
+    );
+    assert_eq!(reserved["ReservedConcurrentExecutions"], 1);
+    let got = ok_json(
+        &s.aws_v2(&[
+            "lambda",
+            "get-function-concurrency",
+            "--function-name",
+            "held",
+        ]),
+        "get-function-concurrency",
+    );
+    assert_eq!(got["ReservedConcurrentExecutions"], 1);
+
+    // One invocation of `held` runs; a second one is throttled with
+    // Lambda's reason, while other functions keep running.
+    let url = format!("{}/fn/held/?ms=1500", s.url);
+    let busy = std::thread::spawn(move || http().get(&url));
+    std::thread::sleep(Duration::from_millis(400));
+    let text = s.metrics();
+    assert_eq!(
+        metric(&text, r#"updraft_concurrent_executions{function="held"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    let r = s.invoke("held", b"{}");
+    r.assert_error(429, "TooManyRequestsException");
+    assert_eq!(
+        r.json()["Reason"],
+        "ReservedFunctionConcurrentInvocationLimitExceeded"
+    );
+    assert_eq!(s.invoke("free", b"{}").status, 200);
+    assert_eq!(busy.join().unwrap().status, 200);
+
+    // The reservation survives a restart, then goes away when deleted.
+    let mut s = s;
+    s.restart();
+    let got = s.api("GET", "/2019-09-30/functions/held/concurrency", None);
+    assert_eq!(got.json()["ReservedConcurrentExecutions"], 1);
+    let out = s.aws_v1(&[
+        "lambda",
+        "delete-function-concurrency",
+        "--function-name",
+        "held",
+    ]);
+    ok(&out, "delete-function-concurrency");
+    let got = s.api("GET", "/2019-09-30/functions/held/concurrency", None);
+    assert_eq!(got.json(), json!({}));
+}
