@@ -23,6 +23,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 use updraft_pool::{
     Body, EnvConfig, FunctionError, Input, Invocation, LogSink, Permit, PoolKey, Pools, Protocol,
     StartError, Template, Throttle,
@@ -150,20 +151,35 @@ impl Invoker {
         let this = self.clone();
         let rid = request_id.clone();
         self.tracker.spawn(async move {
-            let permit = this
-                .registry
-                .limits()
-                .acquire(target.config.name.as_str())
-                .await;
-            let ran = match this.registry.template(&target.config) {
-                Ok(template) => {
-                    this.run_with_id(&target, &template, Input::Event(payload), permit, rid)
+            let function = target.config.name.as_str();
+            let mut backoff = Duration::from_millis(50);
+            // A throttled event waits and tries again; it is never dropped.
+            loop {
+                let permit = this.registry.limits().acquire(function).await;
+                let ran = match this.registry.template(&target.config) {
+                    Ok(template) => {
+                        this.run_with_id(
+                            &target,
+                            &template,
+                            Input::Event(payload.clone()),
+                            permit,
+                            rid.clone(),
+                        )
                         .await
+                    }
+                    Err(e) => Err(e.into()),
+                };
+                match ran {
+                    Err(InvokeError::Throttled(_)) => {
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, function, "async invocation failed to run");
+                        return;
+                    }
+                    Ok(_) => return,
                 }
-                Err(e) => Err(e.into()),
-            };
-            if let Err(e) = ran {
-                tracing::warn!(error = %e, function = %target.config.name, "async invocation failed to run");
             }
         });
         request_id
@@ -255,11 +271,17 @@ impl Invoker {
 
     fn try_permit(&self, target: &Resolved) -> Result<Permit, InvokeError> {
         let function = target.config.name.as_str();
-        self.registry.limits().try_acquire(function).map_err(|t| {
-            self.metrics
-                .invocation(function, MetricOutcome::Throttled, None);
-            InvokeError::Throttled(t)
-        })
+        self.registry
+            .limits()
+            .try_acquire(function)
+            .map_err(|t| self.throttled(function, t))
+    }
+
+    /// Counts a throttle and says so.
+    fn throttled(&self, function: &str, why: Throttle) -> InvokeError {
+        self.metrics
+            .invocation(function, MetricOutcome::Throttled, None);
+        InvokeError::Throttled(why)
     }
 
     async fn run(
@@ -273,8 +295,27 @@ impl Invoker {
             .await
     }
 
-    /// The one path every invocation takes.
+    /// The one path every invocation takes, in a span carrying its
+    /// function and request id.
     async fn run_with_id(
+        &self,
+        target: &Resolved,
+        template: &Arc<dyn Template>,
+        input: Input,
+        permit: Permit,
+        request_id: String,
+    ) -> Result<Ran, InvokeError> {
+        let span = tracing::debug_span!(
+            "invoke",
+            function = %target.config.name,
+            request_id = %request_id
+        );
+        self.run_in_span(target, template, input, permit, request_id)
+            .instrument(span)
+            .await
+    }
+
+    async fn run_in_span(
         &self,
         target: &Resolved,
         template: &Arc<dyn Template>,
@@ -292,13 +333,18 @@ impl Invoker {
         let timeout = Duration::from_secs(config.timeout.into());
         let log = LogSink::new(LOG_LIMIT);
         let started_ms = chrono::Utc::now().timestamp_millis();
-        let span = tracing::debug_span!("invoke", function, request_id = %request_id);
-        let _enter = span.enter();
-
-        let acquired = self
+        let acquired = match self
             .pools
             .acquire(&key, template, || self.env_config(target), &log)
-            .await;
+            .await
+        {
+            Ok(lease) => Ok(lease),
+            Err(StartError::Init(e)) => Err(e),
+            Err(StartError::NoMemory) => return Err(self.throttled(function, Throttle::NodeMemory)),
+            Err(StartError::ScaleUpLimit) => {
+                return Err(self.throttled(function, Throttle::ScaleUp))
+            }
+        };
         log.write(report::start_line(&request_id, &target.executed_version).as_bytes());
         let start = Instant::now();
         let (result, max_memory, init_duration) = match acquired {
@@ -319,7 +365,7 @@ impl Invoker {
                 lease.release(outcome.discard);
                 (outcome.result, outcome.max_memory_bytes, init)
             }
-            Err(StartError::Init(e)) => (
+            Err(e) => (
                 Err(FunctionError::new(
                     if e.error_type.is_empty() {
                         "Runtime.InitError".to_string()

@@ -23,4 +23,4 @@ pub use environment::{
     Outcome, Protocol, Runtime, Template,
 };
 pub use limits::{Limits, Permit, Throttle};
-pub use pools::{FunctionStats, Lease, PoolKey, Pools, PoolsConfig, StartError};
+pub use pools::{FunctionStats, Lease, PoolKey, Pools, PoolsConfig, ScaleUp, StartError};

@@ -24,6 +24,10 @@ pub enum Throttle {
     Account,
     /// The function's reserved concurrency is in use (or is 0).
     Reserved,
+    /// The node's memory budget is taken by busy environments.
+    NodeMemory,
+    /// The function is adding environments faster than its scale-up limit.
+    ScaleUp,
 }
 
 impl Throttle {
@@ -31,6 +35,8 @@ impl Throttle {
         match self {
             Throttle::Account => "ConcurrentInvocationLimitExceeded",
             Throttle::Reserved => "ReservedFunctionConcurrentInvocationLimitExceeded",
+            Throttle::NodeMemory => "ConcurrentInvocationLimitExceeded",
+            Throttle::ScaleUp => "FunctionInvocationRateLimitExceeded",
         }
     }
 }

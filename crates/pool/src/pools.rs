@@ -1,24 +1,52 @@
-//! Per-version pools of idle environments.
+//! Per-version pools of idle environments, within the node's memory budget.
 //!
 //! ```text
 //!  Pools ─┬─ PoolKey(fn, version, revision) ─> [idle env, idle env, ...] (most recent last)
-//!         └─ ...
+//!         ├─ ...
+//!         ├─ reserved: Σ MemorySize of live environments  ≤  memory budget
+//!         └─ per function: new environments in the last window ≤ scale-up limit
 //! ```
 //! `acquire` pops the most recently used idle environment (so surplus ones
 //! stay idle long enough to be reaped) or starts a new one; `Lease::release`
 //! pushes it back unless it must be discarded. A reaper task drops
 //! environments idle for longer than `idle_timeout`: scale to zero.
+//!
+//! A cold start first reserves its `MemorySize`. When the budget is full,
+//! idle environments are evicted, least recently used first, whatever their
+//! function; only when nothing idle is left is the start refused. Each
+//! function may start at most `scale_up.limit` environments per
+//! `scale_up.window` (Lambda: 1,000 per 10 s), so one burst cannot take
+//! the whole node.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::{EnvConfig, Environment, FunctionError, LogSink, Template};
+
+/// How fast one function may add environments.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaleUp {
+    pub limit: u32,
+    pub window: Duration,
+}
+
+impl Default for ScaleUp {
+    fn default() -> Self {
+        ScaleUp {
+            limit: 1000,
+            window: Duration::from_secs(10),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct PoolsConfig {
     /// Idle environments older than this are dropped.
     pub idle_timeout: Duration,
+    /// The most `MemorySize` (MB) live environments may add up to.
+    pub memory_budget_mb: u64,
+    pub scale_up: ScaleUp,
 }
 
 /// Identifies the environments that may serve an invocation: same function,
@@ -36,6 +64,12 @@ pub enum StartError {
     /// The init phase failed: a function error.
     #[error("{}: {}", .0.error_type, .0.error_message)]
     Init(FunctionError),
+    /// The node's memory budget is taken by busy environments.
+    #[error("the node's memory budget is in use")]
+    NoMemory,
+    /// The function started too many environments in the current window.
+    #[error("the function is scaling up faster than its limit")]
+    ScaleUpLimit,
 }
 
 struct Idle {
@@ -52,6 +86,21 @@ struct Pool {
     memory_mb: u32,
 }
 
+/// New environments of one function in the current window.
+struct Starts {
+    window_start: Instant,
+    count: u32,
+}
+
+#[derive(Default)]
+struct State {
+    pools: HashMap<PoolKey, Pool>,
+    /// Σ `MemorySize` of live environments (MB), busy ones of forgotten
+    /// pools included until they are released.
+    reserved_mb: u64,
+    starts: HashMap<String, Starts>,
+}
+
 /// What the pools hold for one function, for `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FunctionStats {
@@ -63,7 +112,48 @@ pub struct FunctionStats {
 
 struct Inner {
     config: PoolsConfig,
-    pools: Mutex<HashMap<PoolKey, Pool>>,
+    state: Mutex<State>,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An environment of `key` (with `memory_mb`) is gone.
+    fn forget_one(&self, key: &PoolKey, memory_mb: u32) {
+        let mut state = self.lock();
+        state.reserved_mb = state.reserved_mb.saturating_sub(memory_mb.into());
+        if let Some(pool) = state.pools.get_mut(key) {
+            pool.live = pool.live.saturating_sub(1);
+        }
+    }
+
+    fn reap(&self) -> Vec<Idle> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let mut expired = Vec::new();
+        let mut freed = 0u64;
+        for pool in state.pools.values_mut() {
+            // Idle lists are ordered oldest first.
+            let keep_from = pool
+                .idle
+                .iter()
+                .position(|i| now.duration_since(i.since) < self.config.idle_timeout)
+                .unwrap_or(pool.idle.len());
+            let old: Vec<Idle> = pool.idle.drain(..keep_from).collect();
+            pool.live -= old.len();
+            freed += old.len() as u64 * u64::from(pool.memory_mb);
+            expired.extend(old);
+        }
+        state.reserved_mb = state.reserved_mb.saturating_sub(freed);
+        state.pools.retain(|_, p| p.live > 0);
+        let window = self.config.scale_up.window;
+        state
+            .starts
+            .retain(|_, s| now.duration_since(s.window_start) < window);
+        expired
+    }
 }
 
 /// All pools of the node.
@@ -76,6 +166,7 @@ pub struct Pools {
 pub struct Lease {
     env: Option<Box<dyn Environment>>,
     key: PoolKey,
+    memory_mb: u32,
     pools: Weak<Inner>,
     /// Set on a cold start: how long the init phase took.
     pub init_duration: Option<Duration>,
@@ -88,22 +179,27 @@ impl Lease {
 
     /// Returns the environment to its pool, or drops it when `discard`.
     pub fn release(mut self, discard: bool) {
-        let env = self.env.take();
+        let Some(env) = self.env.take() else { return };
         let Some(inner) = self.pools.upgrade() else {
             return;
         };
-        let mut pools = inner.pools.lock().unwrap_or_else(|e| e.into_inner());
-        // No pool for the key: the function changed or was deleted while
-        // this environment was busy; it goes away with the lease.
-        let Some(pool) = pools.get_mut(&self.key) else {
+        if discard {
+            inner.forget_one(&self.key, self.memory_mb);
             return;
-        };
-        match env {
-            Some(env) if !discard => pool.idle.push(Idle {
+        }
+        let mut state = inner.lock();
+        match state.pools.get_mut(&self.key) {
+            Some(pool) => pool.idle.push(Idle {
                 env,
                 since: Instant::now(),
             }),
-            _ => pool.live = pool.live.saturating_sub(1),
+            // No pool for the key: the function changed or was deleted
+            // while this environment was busy; it goes away with the lease.
+            None => {
+                state.reserved_mb = state.reserved_mb.saturating_sub(self.memory_mb.into());
+                drop(state);
+                drop(env);
+            }
         }
     }
 }
@@ -114,10 +210,7 @@ impl Drop for Lease {
         // its environment: it may be in any state.
         if self.env.take().is_some() {
             if let Some(inner) = self.pools.upgrade() {
-                let mut pools = inner.pools.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(pool) = pools.get_mut(&self.key) {
-                    pool.live = pool.live.saturating_sub(1);
-                }
+                inner.forget_one(&self.key, self.memory_mb);
             }
         }
     }
@@ -128,7 +221,7 @@ impl Pools {
     pub fn new(config: PoolsConfig) -> Self {
         let inner = Arc::new(Inner {
             config,
-            pools: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
         });
         let weak = Arc::downgrade(&inner);
         let period = (inner.config.idle_timeout / 4)
@@ -158,33 +251,74 @@ impl Pools {
         log: &LogSink,
     ) -> Result<Lease, StartError> {
         let warm = {
-            let mut pools = self.lock();
-            let pool = pools.entry(key.clone()).or_default();
-            match pool.idle.pop() {
-                Some(idle) => Some(idle.env),
-                None => {
-                    pool.live += 1;
-                    None
-                }
-            }
+            let mut state = self.lock();
+            state
+                .pools
+                .get_mut(key)
+                .and_then(|pool| pool.idle.pop())
+                .map(|idle| (idle.env, state_memory(&state, key)))
         };
-        if let Some(env) = warm {
-            return Ok(self.lease(key, env, None));
+        if let Some((env, memory_mb)) = warm {
+            return Ok(self.lease(key, env, memory_mb, None));
         }
         let config = config();
-        if let Some(pool) = self.lock().get_mut(key) {
-            pool.memory_mb = config.memory_mb;
-        }
+        let evicted = self.reserve(key, config.memory_mb)?;
+        drop(evicted);
         let started = Instant::now();
         match template.start(&config, log).await {
-            Ok(env) => Ok(self.lease(key, env, Some(started.elapsed()))),
+            Ok(env) => Ok(self.lease(key, env, config.memory_mb, Some(started.elapsed()))),
             Err(e) => {
-                if let Some(pool) = self.lock().get_mut(key) {
-                    pool.live = pool.live.saturating_sub(1);
-                }
+                self.inner.forget_one(key, config.memory_mb);
                 Err(StartError::Init(e))
             }
         }
+    }
+
+    /// Counts a new environment of `key` against the scale-up limit and the
+    /// memory budget, evicting idle environments (least recently used
+    /// first) to make room. Returns the evicted ones, to drop unlocked.
+    fn reserve(&self, key: &PoolKey, memory_mb: u32) -> Result<Vec<Idle>, StartError> {
+        let now = Instant::now();
+        let scale_up = self.inner.config.scale_up;
+        let budget = self.inner.config.memory_budget_mb;
+        let mut state = self.lock();
+        let starts = state.starts.entry(key.function.clone()).or_insert(Starts {
+            window_start: now,
+            count: 0,
+        });
+        if now.duration_since(starts.window_start) >= scale_up.window {
+            starts.window_start = now;
+            starts.count = 0;
+        }
+        if starts.count >= scale_up.limit {
+            return Err(StartError::ScaleUpLimit);
+        }
+        let need = u64::from(memory_mb);
+        let mut evicted = Vec::new();
+        while state.reserved_mb + need > budget {
+            // The least recently used idle environment of any pool.
+            let oldest = state
+                .pools
+                .iter()
+                .filter_map(|(k, p)| p.idle.first().map(|i| (i.since, k.clone())))
+                .min_by_key(|(since, _)| *since);
+            let Some((_, victim)) = oldest else {
+                return Err(StartError::NoMemory);
+            };
+            let pool = state.pools.get_mut(&victim).expect("victim pool exists");
+            evicted.push(pool.idle.remove(0));
+            pool.live -= 1;
+            let freed = u64::from(pool.memory_mb);
+            state.reserved_mb -= freed;
+        }
+        if let Some(s) = state.starts.get_mut(&key.function) {
+            s.count += 1;
+        }
+        state.reserved_mb += need;
+        let pool = state.pools.entry(key.clone()).or_default();
+        pool.live += 1;
+        pool.memory_mb = memory_mb;
+        Ok(evicted)
     }
 
     /// Forgets every environment of `function` (its code or configuration
@@ -192,13 +326,20 @@ impl Pools {
     /// when their invocation ends.
     pub fn evict_function(&self, function: &str) {
         let evicted: Vec<Pool> = {
-            let mut pools = self.lock();
-            let keys: Vec<PoolKey> = pools
+            let mut state = self.lock();
+            let keys: Vec<PoolKey> = state
+                .pools
                 .keys()
                 .filter(|k| k.function == function)
                 .cloned()
                 .collect();
-            keys.iter().filter_map(|k| pools.remove(k)).collect()
+            let removed: Vec<Pool> = keys.iter().filter_map(|k| state.pools.remove(k)).collect();
+            let freed: u64 = removed
+                .iter()
+                .map(|p| p.idle.len() as u64 * u64::from(p.memory_mb))
+                .sum();
+            state.reserved_mb = state.reserved_mb.saturating_sub(freed);
+            removed
         };
         drop(evicted);
     }
@@ -206,7 +347,7 @@ impl Pools {
     /// Live environments (idle or busy) per function.
     pub fn live_by_function(&self) -> HashMap<String, usize> {
         let mut out = HashMap::new();
-        for (key, pool) in self.lock().iter().filter(|(_, p)| p.live > 0) {
+        for (key, pool) in self.lock().pools.iter().filter(|(_, p)| p.live > 0) {
             *out.entry(key.function.clone()).or_default() += pool.live;
         }
         out
@@ -215,7 +356,7 @@ impl Pools {
     /// Idle and busy environments and reserved memory, per function.
     pub fn stats(&self) -> HashMap<String, FunctionStats> {
         let mut out: HashMap<String, FunctionStats> = HashMap::new();
-        for (key, pool) in self.lock().iter().filter(|(_, p)| p.live > 0) {
+        for (key, pool) in self.lock().pools.iter().filter(|(_, p)| p.live > 0) {
             let s = out.entry(key.function.clone()).or_default();
             s.idle += pool.idle.len();
             s.busy += pool.live - pool.idle.len();
@@ -224,44 +365,39 @@ impl Pools {
         out
     }
 
-    /// Idle environments of one pool key.
-    pub fn idle_count(&self, key: &PoolKey) -> usize {
-        self.lock().get(key).map_or(0, |p| p.idle.len())
+    /// Σ `MemorySize` of live environments, MB.
+    pub fn memory_reserved_mb(&self) -> u64 {
+        self.lock().reserved_mb
     }
 
-    fn lease(&self, key: &PoolKey, env: Box<dyn Environment>, init: Option<Duration>) -> Lease {
+    /// Idle environments of one pool key.
+    pub fn idle_count(&self, key: &PoolKey) -> usize {
+        self.lock().pools.get(key).map_or(0, |p| p.idle.len())
+    }
+
+    fn lease(
+        &self,
+        key: &PoolKey,
+        env: Box<dyn Environment>,
+        memory_mb: u32,
+        init: Option<Duration>,
+    ) -> Lease {
         Lease {
             env: Some(env),
             key: key.clone(),
+            memory_mb,
             pools: Arc::downgrade(&self.inner),
             init_duration: init,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PoolKey, Pool>> {
-        self.inner.pools.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.lock()
     }
 }
 
-impl Inner {
-    fn reap(&self) -> Vec<Idle> {
-        let now = Instant::now();
-        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
-        let mut expired = Vec::new();
-        for pool in pools.values_mut() {
-            // Idle lists are ordered oldest first.
-            let keep_from = pool
-                .idle
-                .iter()
-                .position(|i| now.duration_since(i.since) < self.config.idle_timeout)
-                .unwrap_or(pool.idle.len());
-            let old: Vec<Idle> = pool.idle.drain(..keep_from).collect();
-            pool.live -= old.len();
-            expired.extend(old);
-        }
-        pools.retain(|_, p| p.live > 0);
-        expired
-    }
+fn state_memory(state: &State, key: &PoolKey) -> u32 {
+    state.pools.get(key).map_or(0, |p| p.memory_mb)
 }
 
 #[cfg(test)]
@@ -324,7 +460,11 @@ mod tests {
             env: Default::default(),
         };
         (
-            Pools::new(PoolsConfig { idle_timeout: idle }),
+            Pools::new(PoolsConfig {
+                idle_timeout: idle,
+                memory_budget_mb: 1 << 20,
+                scale_up: ScaleUp::default(),
+            }),
             key,
             template,
             starts,
@@ -440,6 +580,97 @@ mod tests {
             .unwrap();
         assert!(lease.init_duration.is_some());
         assert_eq!(starts.0.load(Ordering::SeqCst), 3);
+    }
+
+    fn key(function: &str) -> PoolKey {
+        PoolKey {
+            function: function.into(),
+            version: "$LATEST".into(),
+            revision: "r".into(),
+        }
+    }
+
+    fn budget_pools(budget_mb: u64, scale_up: ScaleUp) -> Pools {
+        Pools::new(PoolsConfig {
+            idle_timeout: Duration::from_secs(60),
+            memory_budget_mb: budget_mb,
+            scale_up,
+        })
+    }
+
+    #[tokio::test]
+    async fn the_memory_budget_evicts_idle_environments_least_recently_used_first() {
+        let (_, _, template, _, config) = setup(Duration::from_secs(60));
+        let pools = budget_pools(256, ScaleUp::default());
+        let log = LogSink::new(16);
+        let cfg = || config.clone(); // 128 MB each
+        let a = pools
+            .acquire(&key("a"), &template, cfg, &log)
+            .await
+            .unwrap();
+        let b = pools
+            .acquire(&key("b"), &template, cfg, &log)
+            .await
+            .unwrap();
+        assert_eq!(pools.memory_reserved_mb(), 256);
+        a.release(false);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        b.release(false);
+
+        // Full: `c` evicts `a`'s idle environment (used least recently).
+        let c = pools
+            .acquire(&key("c"), &template, cfg, &log)
+            .await
+            .unwrap();
+        assert_eq!(pools.idle_count(&key("a")), 0);
+        assert_eq!(pools.idle_count(&key("b")), 1);
+        assert_eq!(pools.memory_reserved_mb(), 256);
+
+        // Full of busy environments: nothing to evict, the start is refused.
+        let b = pools
+            .acquire(&key("b"), &template, cfg, &log)
+            .await
+            .unwrap();
+        assert!(b.init_duration.is_none(), "b was still warm");
+        let refused = pools.acquire(&key("d"), &template, cfg, &log).await;
+        assert!(matches!(refused, Err(StartError::NoMemory)));
+        c.release(true);
+        assert_eq!(pools.memory_reserved_mb(), 128);
+        let d = pools
+            .acquire(&key("d"), &template, cfg, &log)
+            .await
+            .unwrap();
+        drop(d);
+        drop(b);
+        assert_eq!(pools.memory_reserved_mb(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_function_scales_up_at_most_its_limit_per_window() {
+        let (_, _, template, _, config) = setup(Duration::from_secs(60));
+        let pools = budget_pools(
+            1 << 20,
+            ScaleUp {
+                limit: 2,
+                window: Duration::from_millis(300),
+            },
+        );
+        let log = LogSink::new(16);
+        let cfg = || config.clone();
+        let _a = pools
+            .acquire(&key("f"), &template, cfg, &log)
+            .await
+            .unwrap();
+        let _b = pools
+            .acquire(&key("f"), &template, cfg, &log)
+            .await
+            .unwrap();
+        let third = pools.acquire(&key("f"), &template, cfg, &log).await;
+        assert!(matches!(third, Err(StartError::ScaleUpLimit)));
+        // Other functions have their own allowance.
+        assert!(pools.acquire(&key("g"), &template, cfg, &log).await.is_ok());
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(pools.acquire(&key("f"), &template, cfg, &log).await.is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use updraft_gateway::AppState;
 use updraft_invoker::Invoker;
-use updraft_pool::{Limits, Pools, PoolsConfig, Runtime};
+use updraft_pool::{Limits, Pools, PoolsConfig, Runtime, ScaleUp};
 use updraft_registry::{Registry, RegistryConfig};
 use updraft_runtime_wasm::{WasmConfig, WasmRuntime};
 use updraft_store::{ArtifactStore, Store};
@@ -29,6 +29,15 @@ pub struct ServeArgs {
     /// Account-level concurrency limit.
     #[arg(long, default_value_t = 1000)]
     max_concurrency: usize,
+    /// The most memory (MB) live environments may reserve in total (the sum
+    /// of their MemorySize); default: the machine's memory less 1 GiB.
+    #[arg(long)]
+    memory_budget: Option<u64>,
+    /// New environments one function may start per --scale-up-window.
+    #[arg(long, default_value_t = 1000)]
+    scale_up_limit: u32,
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    scale_up_window: Duration,
     /// Most WebAssembly instances alive at once (pooling allocator slots).
     #[arg(long, default_value_t = 1000)]
     max_instances: u32,
@@ -86,8 +95,15 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     })?;
     let allocator = wasm.allocator();
     let runtimes: Vec<Arc<dyn Runtime>> = vec![Arc::new(wasm)];
+    let memory_budget_mb = args.memory_budget.unwrap_or_else(default_memory_budget_mb);
+    tracing::info!(memory_budget_mb, "node memory budget for environments");
     let pools = Pools::new(PoolsConfig {
         idle_timeout: args.idle_timeout,
+        memory_budget_mb,
+        scale_up: ScaleUp {
+            limit: args.scale_up_limit,
+            window: args.scale_up_window,
+        },
     });
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -185,6 +201,23 @@ fn deploy_at_startup(registry: &Registry, spec: &str) -> anyhow::Result<String> 
     updraft_registry::deploy_or_update(registry, name, zip)
         .with_context(|| format!("--deploy {name}"))?;
     Ok(name.to_string())
+}
+
+/// The machine's memory (`MemTotal`) less a 1 GiB reserve for the node
+/// itself; 4 GiB when it cannot be read.
+fn default_memory_budget_mb() -> u64 {
+    let total_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb / 1024);
+    match total_mb {
+        Some(mb) => mb.saturating_sub(1024).max(128),
+        None => 4096,
+    }
 }
 
 fn spawn_log_pruning(store: Arc<dyn Store>, retention: Duration) {

@@ -227,3 +227,46 @@ fn reserved_concurrency_limits_one_function_and_is_kept_apart() {
     let got = s.api("GET", "/2019-09-30/functions/held/concurrency", None);
     assert_eq!(got.json(), json!({}));
 }
+
+#[test]
+fn the_memory_budget_evicts_idle_environments_before_throttling() {
+    let s = Server::start(&["--memory-budget", "256"]);
+    for name in ["mem-a", "mem-b", "mem-c"] {
+        s.deploy(name, guests::HTTP_SLEEP, json!({"MemorySize": 128}));
+        s.create_url(name, "NONE", None);
+    }
+    let live =
+        |text: &str, f: &str| metric(text, &format!("updraft_environments{{function=\"{f}\"}}"));
+    let call = |f: &str, ms: u32| http().get(&format!("{}/fn/{f}/?ms={ms}", s.url));
+    assert_eq!(call("mem-a", 1).status, 200);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(call("mem-b", 1).status, 200);
+    std::thread::sleep(Duration::from_millis(200));
+    let text = s.metrics();
+    assert_eq!(live(&text, "mem-a"), Some(1.0), "{text}");
+    assert_eq!(
+        metric(&text, r#"updraft_memory_reserved_bytes{function="mem-b"}"#),
+        Some(128.0 * 1024.0 * 1024.0)
+    );
+
+    // The budget is full of idle environments: `mem-a`'s, used least
+    // recently, makes room for `mem-c`.
+    assert_eq!(call("mem-c", 1).status, 200);
+    std::thread::sleep(Duration::from_millis(200));
+    let text = s.metrics();
+    assert_eq!(live(&text, "mem-a"), None, "{text}");
+    assert_eq!(live(&text, "mem-b"), Some(1.0), "{text}");
+    assert_eq!(live(&text, "mem-c"), Some(1.0), "{text}");
+
+    // Full of busy environments: a cold start is throttled, not queued.
+    let url_b = format!("{}/fn/mem-b/?ms=1500", s.url);
+    let url_c = format!("{}/fn/mem-c/?ms=1500", s.url);
+    let b = std::thread::spawn(move || http().get(&url_b));
+    let c = std::thread::spawn(move || http().get(&url_c));
+    std::thread::sleep(Duration::from_millis(400));
+    let r = s.invoke("mem-a", b"{}");
+    r.assert_error(429, "TooManyRequestsException");
+    assert_eq!(b.join().unwrap().status, 200);
+    assert_eq!(c.join().unwrap().status, 200);
+    assert_eq!(s.invoke("mem-a", b"{}").status, 200);
+}
