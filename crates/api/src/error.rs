@@ -19,6 +19,9 @@ pub enum LambdaError {
     /// 404: the function, version, alias or URL config does not exist.
     #[error("{0}")]
     ResourceNotFound(String),
+    /// 404: no provisioned concurrency config for the qualifier.
+    #[error("{0}")]
+    ProvisionedConcurrencyConfigNotFound(String),
     /// 409: it exists already, or is being changed.
     #[error("{0}")]
     ResourceConflict(String),
@@ -68,9 +71,9 @@ impl LambdaError {
     /// The HTTP status Lambda answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            LambdaError::ResourceNotFound(_) | LambdaError::UnknownOperation(_) => {
-                StatusCode::NOT_FOUND
-            }
+            LambdaError::ResourceNotFound(_)
+            | LambdaError::UnknownOperation(_)
+            | LambdaError::ProvisionedConcurrencyConfigNotFound(_) => StatusCode::NOT_FOUND,
             LambdaError::ResourceConflict(_) => StatusCode::CONFLICT,
             LambdaError::InvalidParameterValue(_)
             | LambdaError::Validation(_)
@@ -88,6 +91,9 @@ impl LambdaError {
     pub fn error_type(&self) -> &'static str {
         match self {
             LambdaError::ResourceNotFound(_) => "ResourceNotFoundException",
+            LambdaError::ProvisionedConcurrencyConfigNotFound(_) => {
+                "ProvisionedConcurrencyConfigNotFoundException"
+            }
             LambdaError::ResourceConflict(_) => "ResourceConflictException",
             LambdaError::InvalidParameterValue(_) => "InvalidParameterValueException",
             LambdaError::Validation(_) => "ValidationException",

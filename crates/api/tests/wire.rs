@@ -23,6 +23,7 @@ fn config(version: &str) -> FunctionConfig {
         last_modified: "2026-11-26T18:15:28.123+0000".into(),
         revision_id: "0b7c1b1e-2f4e-4f59-9f3c-6a0c2f1d1e11".into(),
         reserved_concurrency: None,
+        provisioned_concurrency: Default::default(),
     }
 }
 

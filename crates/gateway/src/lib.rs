@@ -17,6 +17,7 @@ mod error;
 mod functions;
 mod invoke;
 mod logs;
+mod provisioned;
 mod signed;
 mod urls;
 
@@ -98,6 +99,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/2019-09-30/functions/{name}/concurrency",
             get(functions::get_concurrency),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            get(provisioned::get)
+                .put(provisioned::put)
+                .delete(provisioned::delete),
         )
         .route(
             "/2021-10-31/functions/{name}/urls",

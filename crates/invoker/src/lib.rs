@@ -12,7 +12,10 @@
 //! Every trigger goes through [`Invoker::run`]; a new trigger only builds
 //! an [`Input`] and reads the [`Ran`] it gets back.
 
+mod provisioned;
 pub mod url_event;
+
+pub use provisioned::ProvisionedStatus;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -83,6 +86,7 @@ pub struct Invoker {
     metrics: Arc<Metrics>,
     logs: LogWriter,
     tracker: TaskTracker,
+    provisioning: provisioned::Provisioning,
 }
 
 impl Invoker {
@@ -98,6 +102,7 @@ impl Invoker {
             metrics,
             logs,
             tracker: TaskTracker::new(),
+            provisioning: Default::default(),
         })
     }
 

@@ -84,6 +84,9 @@ struct Pool {
     live: usize,
     /// `MemorySize` of this key's environments.
     memory_mb: u32,
+    /// Provisioned concurrency: this many environments stay alive, idle
+    /// ones are neither reaped nor evicted.
+    provisioned: usize,
 }
 
 /// New environments of one function in the current window.
@@ -136,18 +139,19 @@ impl Inner {
         let mut freed = 0u64;
         for pool in state.pools.values_mut() {
             // Idle lists are ordered oldest first.
-            let keep_from = pool
+            let expired_count = pool
                 .idle
                 .iter()
                 .position(|i| now.duration_since(i.since) < self.config.idle_timeout)
                 .unwrap_or(pool.idle.len());
-            let old: Vec<Idle> = pool.idle.drain(..keep_from).collect();
+            let surplus = pool.live.saturating_sub(pool.provisioned);
+            let old: Vec<Idle> = pool.idle.drain(..expired_count.min(surplus)).collect();
             pool.live -= old.len();
             freed += old.len() as u64 * u64::from(pool.memory_mb);
             expired.extend(old);
         }
         state.reserved_mb = state.reserved_mb.saturating_sub(freed);
-        state.pools.retain(|_, p| p.live > 0);
+        state.pools.retain(|_, p| p.live > 0 || p.provisioned > 0);
         let window = self.config.scale_up.window;
         state
             .starts
@@ -300,6 +304,7 @@ impl Pools {
             let oldest = state
                 .pools
                 .iter()
+                .filter(|(_, p)| p.live > p.provisioned)
                 .filter_map(|(k, p)| p.idle.first().map(|i| (i.since, k.clone())))
                 .min_by_key(|(since, _)| *since);
             let Some((_, victim)) = oldest else {
@@ -319,6 +324,64 @@ impl Pools {
         pool.live += 1;
         pool.memory_mb = memory_mb;
         Ok(evicted)
+    }
+
+    /// Provisioned concurrency for `key`: keeps `n` environments alive,
+    /// starting those missing now (ahead of traffic), and reports how many
+    /// are alive and the init duration of each one started. `n = 0` ends
+    /// the provisioning; surplus environments are then reaped as usual.
+    pub async fn provision(
+        &self,
+        key: &PoolKey,
+        template: &Arc<dyn Template>,
+        config: impl Fn() -> EnvConfig,
+        n: usize,
+        started: &mut Vec<Duration>,
+    ) -> Result<usize, StartError> {
+        self.lock()
+            .pools
+            .entry(key.clone())
+            .or_default()
+            .provisioned = n;
+        loop {
+            let live = self.lock().pools.get(key).map_or(0, |p| p.live);
+            if live >= n {
+                return Ok(live);
+            }
+            let start = Instant::now();
+            let config = config();
+            let evicted = self.reserve(key, config.memory_mb)?;
+            drop(evicted);
+            match template.start(&config, &LogSink::new(64 * 1024)).await {
+                Ok(env) => {
+                    started.push(start.elapsed());
+                    let mut state = self.lock();
+                    match state.pools.get_mut(key) {
+                        Some(pool) => pool.idle.push(Idle {
+                            env,
+                            since: Instant::now(),
+                        }),
+                        None => {
+                            state.reserved_mb =
+                                state.reserved_mb.saturating_sub(config.memory_mb.into());
+                            return Ok(0);
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.inner.forget_one(key, config.memory_mb);
+                    return Err(StartError::Init(e));
+                }
+            }
+        }
+    }
+
+    /// Ends provisioned concurrency for `key`: its environments are reaped
+    /// once idle for the idle timeout, like any others.
+    pub fn unprovision(&self, key: &PoolKey) {
+        if let Some(pool) = self.lock().pools.get_mut(key) {
+            pool.provisioned = 0;
+        }
     }
 
     /// Forgets every environment of `function` (its code or configuration
@@ -671,6 +734,45 @@ mod tests {
         assert!(pools.acquire(&key("g"), &template, cfg, &log).await.is_ok());
         tokio::time::sleep(Duration::from_millis(350)).await;
         assert!(pools.acquire(&key("f"), &template, cfg, &log).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn provisioned_environments_are_started_ahead_and_never_reaped() {
+        let (pools, key, template, starts, config) = setup(Duration::from_millis(100));
+        let mut started = Vec::new();
+        let live = pools
+            .provision(&key, &template, || config.clone(), 2, &mut started)
+            .await
+            .unwrap();
+        assert_eq!((live, started.len()), (2, 2));
+        assert_eq!(pools.idle_count(&key), 2);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            pools.live_by_function()["f"],
+            2,
+            "kept past the idle timeout"
+        );
+        // Both serve warm.
+        let log = LogSink::new(16);
+        let a = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
+        let b = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
+        assert!(a.init_duration.is_none() && b.init_duration.is_none());
+        assert_eq!(starts.0.load(Ordering::SeqCst), 2);
+        a.release(false);
+        b.release(false);
+        pools.unprovision(&key);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            pools.live_by_function().get("f"),
+            None,
+            "reaped once unprovisioned"
+        );
     }
 
     #[test]

@@ -86,6 +86,7 @@ impl Registry {
             last_modified: now_lambda_timestamp(),
             revision_id: new_request_id(),
             reserved_concurrency: None,
+            provisioned_concurrency: Default::default(),
         };
         let _w = self.write_guard();
         self.store.create_function(&config).map_err(|e| match e {
@@ -296,6 +297,60 @@ impl Registry {
         self.limits
             .set_reserved(name.as_str(), reserved.map(|n| n as usize));
         Ok(())
+    }
+
+    /// PutProvisionedConcurrencyConfig (`Some`) / Delete... (`None`) for a
+    /// published version or an alias. Returns what the qualifier resolves to.
+    pub fn set_provisioned_concurrency(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+        provisioned: Option<u32>,
+    ) -> Result<crate::Resolved> {
+        let name = parse_name(name)?;
+        let q = match qualifier.map(Qualifier::parse) {
+            None => {
+                return Err(RegistryError::InvalidParameter(
+                    "Qualifier is required: a published version or an alias".into(),
+                ))
+            }
+            Some(Err(e)) => return Err(RegistryError::InvalidParameter(e.0)),
+            Some(Ok(Qualifier::Latest)) => {
+                return Err(RegistryError::InvalidParameter(
+                    "Provisioned Concurrency Configs cannot be applied to unpublished function versions.".into(),
+                ))
+            }
+            Some(Ok(q)) => q,
+        };
+        let _w = self.write_guard();
+        let mut latest = self.latest(&name)?;
+        let key = q.to_string();
+        match provisioned {
+            Some(n) => {
+                latest.provisioned_concurrency.insert(key, n);
+            }
+            None => {
+                if latest.provisioned_concurrency.remove(&key).is_none() {
+                    return Err(RegistryError::NotFound(format!(
+                        "No Provisioned Concurrency Config found for this function: {}",
+                        self.config.account.qualified_arn(&name, &q.to_string())
+                    )));
+                }
+            }
+        }
+        let resolved = self.resolve(&name, Some(&q))?;
+        self.store.update_latest(&latest)?;
+        self.refresh(&name)?;
+        Ok(resolved)
+    }
+
+    /// Provisioned concurrency per qualifier.
+    pub fn provisioned_concurrency(
+        &self,
+        name: &str,
+    ) -> Result<std::collections::BTreeMap<String, u32>> {
+        let name = parse_name(name)?;
+        Ok(self.latest(&name)?.provisioned_concurrency)
     }
 
     /// The function's reserved concurrency, if any.

@@ -97,6 +97,7 @@ pub fn function_config(name: &str, revision: &str) -> FunctionConfig {
         last_modified: "2026-01-01T00:00:00.000+0000".into(),
         revision_id: revision.into(),
         reserved_concurrency: None,
+        provisioned_concurrency: Default::default(),
     }
 }
 

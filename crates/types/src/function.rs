@@ -42,6 +42,10 @@ pub struct FunctionConfig {
     /// Reserved concurrency (PutFunctionConcurrency); kept on `$LATEST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_concurrency: Option<u32>,
+    /// Provisioned concurrency per qualifier (a version or an alias); kept
+    /// on `$LATEST`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provisioned_concurrency: BTreeMap<String, u32>,
 }
 
 /// An alias: a name that points at a published version (or `$LATEST`).

@@ -132,6 +132,8 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         LogWriter::spawn(store.clone()),
     );
 
+    invoker.restore_provisioning();
+
     let mut deployed = Vec::new();
     for spec in &args.deploy {
         deployed.push(deploy_at_startup(&registry, spec)?);

@@ -270,3 +270,134 @@ fn the_memory_budget_evicts_idle_environments_before_throttling() {
     assert_eq!(c.join().unwrap().status, 200);
     assert_eq!(s.invoke("mem-a", b"{}").status, 200);
 }
+
+fn wait_ready(s: &Server, name: &str, qualifier: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = s.api(
+            "GET",
+            &format!("/2019-09-30/functions/{name}/provisioned-concurrency?Qualifier={qualifier}"),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let body = r.json();
+        if body["Status"] == "READY" {
+            return body;
+        }
+        assert!(std::time::Instant::now() < deadline, "never READY: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn provisioned_concurrency_serves_a_burst_without_cold_starts() {
+    let mut s = Server::start(&[]);
+    let name = "prov";
+    s.deploy(name, guests::HTTP_SLEEP, json!({}));
+    let v = s.api(
+        "POST",
+        &format!("/2015-03-31/functions/{name}/versions"),
+        Some(json!({})),
+    );
+    assert_eq!(v.status, 201, "{}", v.text());
+    let a = s.api(
+        "POST",
+        &format!("/2015-03-31/functions/{name}/aliases"),
+        Some(json!({"Name": "live", "FunctionVersion": "1"})),
+    );
+    assert_eq!(a.status, 201, "{}", a.text());
+
+    // Not on $LATEST, as on Lambda.
+    let out = s.aws_v1(&[
+        "lambda",
+        "put-provisioned-concurrency-config",
+        "--function-name",
+        name,
+        "--qualifier",
+        "$LATEST",
+        "--provisioned-concurrent-executions",
+        "3",
+    ]);
+    assert!(failed(&out, "$LATEST").contains("InvalidParameterValueException"));
+
+    let put = ok_json(
+        &s.aws_v1(&[
+            "lambda",
+            "put-provisioned-concurrency-config",
+            "--function-name",
+            name,
+            "--qualifier",
+            "live",
+            "--provisioned-concurrent-executions",
+            "3",
+        ]),
+        "put-provisioned-concurrency-config",
+    );
+    assert_eq!(put["RequestedProvisionedConcurrentExecutions"], 3);
+    let ready = wait_ready(&s, name, "live");
+    assert_eq!(ready["AllocatedProvisionedConcurrentExecutions"], 3);
+    let cold = format!("updraft_cold_starts_total{{function=\"{name}\"}}");
+    assert_eq!(metric(&s.metrics(), &cold), Some(3.0));
+
+    // A burst of 3 concurrent invocations: all warm.
+    let burst: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, creds) = (s.url.clone(), s.credentials());
+            std::thread::spawn(move || {
+                let path = format!("/2015-03-31/functions/{name}/invocations?Qualifier=live");
+                let headers = sign_headers(
+                    "POST",
+                    &format!("{url}{path}"),
+                    &[("x-amz-log-type", "Tail")],
+                    b"{}",
+                    &creds,
+                    "lambda",
+                    std::time::SystemTime::now(),
+                );
+                http().send("POST", &format!("{url}{path}"), &headers, b"{}".to_vec())
+            })
+        })
+        .collect();
+    for t in burst {
+        let r = t.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(!r.log_tail().contains("Init Duration"), "{}", r.log_tail());
+    }
+    assert_eq!(metric(&s.metrics(), &cold), Some(3.0), "no new environment");
+
+    let list = ok_json(
+        &s.aws_v2(&[
+            "lambda",
+            "list-provisioned-concurrency-configs",
+            "--function-name",
+            name,
+        ]),
+        "list-provisioned-concurrency-configs",
+    );
+    let configs = list["ProvisionedConcurrencyConfigs"].as_array().unwrap();
+    assert_eq!(configs.len(), 1, "{list}");
+    assert!(configs[0]["FunctionArn"]
+        .as_str()
+        .unwrap()
+        .ends_with(":prov:live"));
+
+    // Restored after a restart.
+    s.restart();
+    wait_ready(&s, name, "live");
+
+    let out = s.aws_v1(&[
+        "lambda",
+        "delete-provisioned-concurrency-config",
+        "--function-name",
+        name,
+        "--qualifier",
+        "live",
+    ]);
+    ok(&out, "delete-provisioned-concurrency-config");
+    let r = s.api(
+        "GET",
+        &format!("/2019-09-30/functions/{name}/provisioned-concurrency?Qualifier=live"),
+        None,
+    );
+    r.assert_error(404, "ProvisionedConcurrencyConfigNotFoundException");
+}
