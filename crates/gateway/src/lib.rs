@@ -135,6 +135,7 @@ async fn metrics(State(state): Shared) -> impl axum::response::IntoResponse {
         g.environments = (s.idle + s.busy) as u64;
         g.idle = s.idle as u64;
         g.memory_reserved_bytes = s.memory_reserved_mb << 20;
+        g.memory_used_bytes = s.memory_used_bytes;
     }
     for (function, n) in state.registry.limits().running() {
         gauges.entry(function).or_default().concurrent = n as u64;

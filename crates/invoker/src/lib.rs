@@ -367,6 +367,7 @@ impl Invoker {
                         log: log.clone(),
                     })
                     .await;
+                lease.record_memory(outcome.max_memory_bytes);
                 lease.release(outcome.discard);
                 (outcome.result, outcome.max_memory_bytes, init)
             }

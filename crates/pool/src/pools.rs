@@ -75,6 +75,8 @@ pub enum StartError {
 struct Idle {
     env: Box<dyn Environment>,
     since: Instant,
+    /// Peak memory the environment reported after its last invocation.
+    memory_used: u64,
 }
 
 #[derive(Default)]
@@ -87,6 +89,8 @@ struct Pool {
     /// Provisioned concurrency: this many environments stay alive, idle
     /// ones are neither reaped nor evicted.
     provisioned: usize,
+    /// Σ last known peak memory of the live environments, bytes.
+    used_bytes: u64,
 }
 
 /// New environments of one function in the current window.
@@ -111,6 +115,8 @@ pub struct FunctionStats {
     pub busy: usize,
     /// The sum of `MemorySize` over the live environments.
     pub memory_reserved_mb: u64,
+    /// The sum of the peak memory each live environment last reported.
+    pub memory_used_bytes: u64,
 }
 
 struct Inner {
@@ -123,12 +129,14 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// An environment of `key` (with `memory_mb`) is gone.
-    fn forget_one(&self, key: &PoolKey, memory_mb: u32) {
+    /// An environment of `key` (with `memory_mb`, last seen using
+    /// `memory_used` bytes) is gone.
+    fn forget_one(&self, key: &PoolKey, memory_mb: u32, memory_used: u64) {
         let mut state = self.lock();
         state.reserved_mb = state.reserved_mb.saturating_sub(memory_mb.into());
         if let Some(pool) = state.pools.get_mut(key) {
             pool.live = pool.live.saturating_sub(1);
+            pool.used_bytes = pool.used_bytes.saturating_sub(memory_used);
         }
     }
 
@@ -147,6 +155,7 @@ impl Inner {
             let surplus = pool.live.saturating_sub(pool.provisioned);
             let old: Vec<Idle> = pool.idle.drain(..expired_count.min(surplus)).collect();
             pool.live -= old.len();
+            pool.used_bytes -= old.iter().map(|i| i.memory_used).sum::<u64>();
             freed += old.len() as u64 * u64::from(pool.memory_mb);
             expired.extend(old);
         }
@@ -171,6 +180,11 @@ pub struct Lease {
     env: Option<Box<dyn Environment>>,
     key: PoolKey,
     memory_mb: u32,
+    /// Peak memory last reported by the environment (0 before its first
+    /// invocation).
+    memory_used: u64,
+    /// What this invocation reported, set by [`Lease::record_memory`].
+    memory_now: Option<u64>,
     pools: Weak<Inner>,
     /// Set on a cold start: how long the init phase took.
     pub init_duration: Option<Duration>,
@@ -181,6 +195,11 @@ impl Lease {
         self.env.as_deref_mut().expect("lease holds an environment")
     }
 
+    /// The environment's peak memory after this invocation.
+    pub fn record_memory(&mut self, bytes: u64) {
+        self.memory_now = Some(bytes);
+    }
+
     /// Returns the environment to its pool, or drops it when `discard`.
     pub fn release(mut self, discard: bool) {
         let Some(env) = self.env.take() else { return };
@@ -188,15 +207,20 @@ impl Lease {
             return;
         };
         if discard {
-            inner.forget_one(&self.key, self.memory_mb);
+            inner.forget_one(&self.key, self.memory_mb, self.memory_used);
             return;
         }
+        let used = self.memory_now.unwrap_or(self.memory_used);
         let mut state = inner.lock();
         match state.pools.get_mut(&self.key) {
-            Some(pool) => pool.idle.push(Idle {
-                env,
-                since: Instant::now(),
-            }),
+            Some(pool) => {
+                pool.used_bytes = (pool.used_bytes + used).saturating_sub(self.memory_used);
+                pool.idle.push(Idle {
+                    env,
+                    since: Instant::now(),
+                    memory_used: used,
+                })
+            }
             // No pool for the key: the function changed or was deleted
             // while this environment was busy; it goes away with the lease.
             None => {
@@ -214,7 +238,7 @@ impl Drop for Lease {
         // its environment: it may be in any state.
         if self.env.take().is_some() {
             if let Some(inner) = self.pools.upgrade() {
-                inner.forget_one(&self.key, self.memory_mb);
+                inner.forget_one(&self.key, self.memory_mb, self.memory_used);
             }
         }
     }
@@ -260,10 +284,12 @@ impl Pools {
                 .pools
                 .get_mut(key)
                 .and_then(|pool| pool.idle.pop())
-                .map(|idle| (idle.env, state_memory(&state, key)))
+                .map(|idle| (idle.env, idle.memory_used, state_memory(&state, key)))
         };
-        if let Some((env, memory_mb)) = warm {
-            return Ok(self.lease(key, env, memory_mb, None));
+        if let Some((env, used, memory_mb)) = warm {
+            let mut lease = self.lease(key, env, memory_mb, None);
+            lease.memory_used = used;
+            return Ok(lease);
         }
         let config = config();
         let evicted = self.reserve(key, config.memory_mb)?;
@@ -272,7 +298,7 @@ impl Pools {
         match template.start(&config, log).await {
             Ok(env) => Ok(self.lease(key, env, config.memory_mb, Some(started.elapsed()))),
             Err(e) => {
-                self.inner.forget_one(key, config.memory_mb);
+                self.inner.forget_one(key, config.memory_mb, 0);
                 Err(StartError::Init(e))
             }
         }
@@ -311,7 +337,9 @@ impl Pools {
                 return Err(StartError::NoMemory);
             };
             let pool = state.pools.get_mut(&victim).expect("victim pool exists");
-            evicted.push(pool.idle.remove(0));
+            let victim = pool.idle.remove(0);
+            pool.used_bytes -= victim.memory_used;
+            evicted.push(victim);
             pool.live -= 1;
             let freed = u64::from(pool.memory_mb);
             state.reserved_mb -= freed;
@@ -360,6 +388,7 @@ impl Pools {
                         Some(pool) => pool.idle.push(Idle {
                             env,
                             since: Instant::now(),
+                            memory_used: 0,
                         }),
                         None => {
                             state.reserved_mb =
@@ -369,7 +398,7 @@ impl Pools {
                     }
                 }
                 Err(e) => {
-                    self.inner.forget_one(key, config.memory_mb);
+                    self.inner.forget_one(key, config.memory_mb, 0);
                     return Err(StartError::Init(e));
                 }
             }
@@ -424,6 +453,7 @@ impl Pools {
             s.idle += pool.idle.len();
             s.busy += pool.live - pool.idle.len();
             s.memory_reserved_mb += pool.live as u64 * u64::from(pool.memory_mb);
+            s.memory_used_bytes += pool.used_bytes;
         }
         out
     }
@@ -449,6 +479,8 @@ impl Pools {
             env: Some(env),
             key: key.clone(),
             memory_mb,
+            memory_used: 0,
+            memory_now: None,
             pools: Arc::downgrade(&self.inner),
             init_duration: init,
         }

@@ -55,6 +55,7 @@ pub struct Metrics {
     environments_idle: Family<FunctionLabels, Gauge>,
     concurrent: Family<FunctionLabels, Gauge>,
     memory_reserved: Family<FunctionLabels, Gauge>,
+    memory_used: Family<FunctionLabels, Gauge>,
 }
 
 /// The state of one function's environments at scrape time.
@@ -67,6 +68,8 @@ pub struct FunctionGauges {
     pub concurrent: u64,
     /// The sum of `MemorySize` over live environments, in bytes.
     pub memory_reserved_bytes: u64,
+    /// The sum of the peak memory live environments last reported.
+    pub memory_used_bytes: u64,
 }
 
 impl Default for Metrics {
@@ -126,6 +129,12 @@ impl Metrics {
             "MemorySize of the live execution environments by function",
             memory_reserved.clone(),
         );
+        let memory_used = Family::<FunctionLabels, Gauge>::default();
+        registry.register(
+            "memory_used_bytes",
+            "Peak memory the live execution environments last reported, by function",
+            memory_used.clone(),
+        );
         Metrics {
             registry,
             invocations,
@@ -136,6 +145,7 @@ impl Metrics {
             environments_idle,
             concurrent,
             memory_reserved,
+            memory_used,
         }
     }
 
@@ -175,6 +185,7 @@ impl Metrics {
             &self.environments_idle,
             &self.concurrent,
             &self.memory_reserved,
+            &self.memory_used,
         ] {
             family.clear();
         }
@@ -189,6 +200,7 @@ impl Metrics {
             set(&self.environments_idle, g.idle);
             set(&self.concurrent, g.concurrent);
             set(&self.memory_reserved, g.memory_reserved_bytes);
+            set(&self.memory_used, g.memory_used_bytes);
         }
         let mut out = String::new();
         // Writing into a String cannot fail.
@@ -215,6 +227,7 @@ mod tests {
                 idle: 1,
                 concurrent: 1,
                 memory_reserved_bytes: 256 << 20,
+                memory_used_bytes: 3 << 20,
             },
         )]));
         assert!(
@@ -227,6 +240,7 @@ mod tests {
         assert!(text.contains(r#"updraft_environments_idle{function="hello"} 1"#));
         assert!(text.contains(r#"updraft_concurrent_executions{function="hello"} 1"#));
         assert!(text.contains(r#"updraft_memory_reserved_bytes{function="hello"} 268435456"#));
+        assert!(text.contains(r#"updraft_memory_used_bytes{function="hello"} 3145728"#));
         assert!(text.contains(r#"updraft_invocation_duration_seconds_count{function="hello"} 3"#));
         assert!(text.ends_with("# EOF\n"));
         // Environments disappear from the gauge once scaled to zero.

@@ -248,6 +248,11 @@ fn the_memory_budget_evicts_idle_environments_before_throttling() {
         metric(&text, r#"updraft_memory_reserved_bytes{function="mem-b"}"#),
         Some(128.0 * 1024.0 * 1024.0)
     );
+    let used = metric(&text, r#"updraft_memory_used_bytes{function="mem-b"}"#).unwrap();
+    assert!(
+        used > 0.0 && used <= 128.0 * 1024.0 * 1024.0,
+        "memory in use {used}"
+    );
 
     // The budget is full of idle environments: `mem-a`'s, used least
     // recently, makes room for `mem-c`.
