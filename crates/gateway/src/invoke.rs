@@ -79,11 +79,12 @@ pub async fn invoke(
     let target = state
         .registry
         .resolve(&function.name, function.qualifier.as_ref())?;
+    let parent = header(&headers, "traceparent").and_then(updraft_telemetry::TraceContext::parse);
 
     match invocation_type {
         "DryRun" => Ok(StatusCode::NO_CONTENT.into_response()),
         "Event" => {
-            let request_id = state.invoker.invoke_async(target, body);
+            let request_id = state.invoker.invoke_async(target, body, parent);
             let mut resp = StatusCode::ACCEPTED.into_response();
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 resp.headers_mut().insert("x-amzn-requestid", v);
@@ -91,7 +92,7 @@ pub async fn invoke(
             Ok(resp)
         }
         _ => {
-            let mut result = state.invoker.invoke(target, body, tail).await?;
+            let mut result = state.invoker.invoke(target, body, tail, parent).await?;
             if result.function_error.is_none() && result.payload.len() > MAX_SYNC_PAYLOAD {
                 let len = result.payload.len();
                 result.payload = FunctionError::new(

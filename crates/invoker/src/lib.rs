@@ -19,7 +19,7 @@ pub use provisioned::ProvisionedStatus;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -33,7 +33,9 @@ use updraft_pool::{
 };
 use updraft_registry::{Registry, RegistryError, Resolved};
 use updraft_store::LogRecord;
-use updraft_telemetry::{report, LogWriter, Metrics, Outcome as MetricOutcome};
+use updraft_telemetry::{
+    report, InvocationSpan, LogWriter, Metrics, Outcome as MetricOutcome, SpanSink, TraceContext,
+};
 use updraft_types::{new_request_id, Account};
 
 /// The most log output kept per invocation.
@@ -71,6 +73,26 @@ struct Ran {
     log: String,
 }
 
+/// Who is calling, for one invocation.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub request_id: String,
+    /// `invoke`, `event` or `url`.
+    pub trigger: &'static str,
+    /// The caller's trace context (`traceparent`), if it sent one.
+    pub parent: Option<TraceContext>,
+}
+
+impl Call {
+    pub fn new(trigger: &'static str, parent: Option<TraceContext>) -> Call {
+        Call {
+            request_id: new_request_id(),
+            trigger,
+            parent,
+        }
+    }
+}
+
 /// A function URL request, as the gateway hands it over.
 pub struct UrlCall {
     pub request: http::Request<Body>,
@@ -87,6 +109,7 @@ pub struct Invoker {
     logs: LogWriter,
     tracker: TaskTracker,
     provisioning: provisioned::Provisioning,
+    spans: Option<Arc<dyn SpanSink>>,
 }
 
 impl Invoker {
@@ -95,6 +118,7 @@ impl Invoker {
         pools: Pools,
         metrics: Arc<Metrics>,
         logs: LogWriter,
+        spans: Option<Arc<dyn SpanSink>>,
     ) -> Arc<Self> {
         Arc::new(Invoker {
             registry,
@@ -103,6 +127,7 @@ impl Invoker {
             logs,
             tracker: TaskTracker::new(),
             provisioning: Default::default(),
+            spans,
         })
     }
 
@@ -128,9 +153,14 @@ impl Invoker {
         target: Resolved,
         payload: Bytes,
         tail: bool,
+        parent: Option<TraceContext>,
     ) -> Result<InvokeResult, InvokeError> {
         let permit = self.try_permit(&target)?;
-        let ran = self.run(&target, Input::Event(payload), permit).await?;
+        let template = self.registry.template(&target.config)?;
+        let call = Call::new("invoke", parent);
+        let ran = self
+            .run_with_id(&target, &template, Input::Event(payload), permit, call)
+            .await?;
         let log_tail = tail.then(|| {
             let bytes = ran.log.as_bytes();
             let start = bytes.len().saturating_sub(TAIL_BYTES);
@@ -151,10 +181,15 @@ impl Invoker {
 
     /// An asynchronous invocation (`Event`): runs in the background; waits
     /// for concurrency rather than being throttled. Returns the request id.
-    pub fn invoke_async(self: &Arc<Self>, target: Resolved, payload: Bytes) -> String {
-        let request_id = new_request_id();
+    pub fn invoke_async(
+        self: &Arc<Self>,
+        target: Resolved,
+        payload: Bytes,
+        parent: Option<TraceContext>,
+    ) -> String {
+        let call = Call::new("event", parent);
+        let request_id = call.request_id.clone();
         let this = self.clone();
-        let rid = request_id.clone();
         self.tracker.spawn(async move {
             let function = target.config.name.as_str();
             let mut backoff = Duration::from_millis(50);
@@ -168,7 +203,7 @@ impl Invoker {
                             &template,
                             Input::Event(payload.clone()),
                             permit,
-                            rid.clone(),
+                            call.clone(),
                         )
                         .await
                     }
@@ -198,6 +233,13 @@ impl Invoker {
     ) -> Result<http::Response<Body>, InvokeError> {
         let permit = self.try_permit(&target)?;
         let template = self.registry.template(&target.config)?;
+        let parent = call
+            .request
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(TraceContext::parse);
+        let invocation = Call::new("url", parent);
         match template.protocol() {
             Protocol::Http => {
                 let (tx, rx) = oneshot::channel();
@@ -208,7 +250,7 @@ impl Invoker {
                     respond: tx,
                 };
                 let done = self.tracker.spawn(async move {
-                    this.run_with_id(&t, &template, input, permit, new_request_id())
+                    this.run_with_id(&t, &template, input, permit, invocation)
                         .await
                 });
                 match rx.await {
@@ -229,7 +271,7 @@ impl Invoker {
                     .await
                     .map(|c| c.to_bytes())
                     .unwrap_or_default();
-                let request_id = new_request_id();
+                let request_id = invocation.request_id.clone();
                 let path_and_query = parts.uri.path_and_query();
                 let event = url_event::request_event(&url_event::UrlRequest {
                     method: parts.method.as_str(),
@@ -251,7 +293,7 @@ impl Invoker {
                         &template,
                         Input::Event(payload),
                         permit,
-                        request_id,
+                        invocation,
                     )
                     .await?;
                 match ran.result {
@@ -289,17 +331,6 @@ impl Invoker {
         InvokeError::Throttled(why)
     }
 
-    async fn run(
-        &self,
-        target: &Resolved,
-        input: Input,
-        permit: Permit,
-    ) -> Result<Ran, InvokeError> {
-        let template = self.registry.template(&target.config)?;
-        self.run_with_id(target, &template, input, permit, new_request_id())
-            .await
-    }
-
     /// The one path every invocation takes, in a span carrying its
     /// function and request id.
     async fn run_with_id(
@@ -308,14 +339,14 @@ impl Invoker {
         template: &Arc<dyn Template>,
         input: Input,
         permit: Permit,
-        request_id: String,
+        call: Call,
     ) -> Result<Ran, InvokeError> {
         let span = tracing::debug_span!(
             "invoke",
             function = %target.config.name,
-            request_id = %request_id
+            request_id = %call.request_id
         );
-        self.run_in_span(target, template, input, permit, request_id)
+        self.run_in_span(target, template, input, permit, call)
             .instrument(span)
             .await
     }
@@ -326,8 +357,16 @@ impl Invoker {
         template: &Arc<dyn Template>,
         input: Input,
         _permit: Permit,
-        request_id: String,
+        call: Call,
     ) -> Result<Ran, InvokeError> {
+        let Call {
+            request_id,
+            trigger,
+            parent,
+        } = call;
+        // The invocation's own span: a child of the caller's, or a new trace.
+        let trace = parent.map_or_else(TraceContext::new_root, |p| p.child());
+        let started_at = SystemTime::now();
         let config = &target.config;
         let function = config.name.as_str();
         let key = PoolKey {
@@ -365,6 +404,7 @@ impl Invoker {
                         input,
                         timeout,
                         log: log.clone(),
+                        traceparent: Some(trace.to_string()),
                     })
                     .await;
                 lease.record_memory(outcome.max_memory_bytes);
@@ -432,6 +472,20 @@ impl Invoker {
             is_error: result.is_err(),
             text: text.clone(),
         });
+        if let Some(spans) = &self.spans {
+            spans.record(InvocationSpan {
+                context: trace,
+                parent_span_id: parent.map(|p| p.span_id),
+                function: function.to_string(),
+                version: target.executed_version.clone(),
+                request_id: request_id.clone(),
+                trigger,
+                start: started_at,
+                end: SystemTime::now(),
+                cold_start: init_duration.is_some(),
+                error_type: result.as_ref().err().map(|e| e.error_type.clone()),
+            });
+        }
         Ok(Ran {
             request_id,
             result,

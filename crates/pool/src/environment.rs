@@ -119,6 +119,11 @@ pub struct Invocation {
     pub timeout: Duration,
     /// Where the function's own log output goes.
     pub log: LogSink,
+    /// The W3C `traceparent` naming this invocation's span, for the
+    /// environment to hand to the function (a header for HTTP functions, the
+    /// `TRACEPARENT` variable for commands, the trace header of the Runtime
+    /// API).
+    pub traceparent: Option<String>,
 }
 
 /// What an invocation produced.

@@ -575,6 +575,7 @@ mod tests {
                 input: crate::Input::Event(Default::default()),
                 timeout: Duration::from_secs(1),
                 log: LogSink::new(1024),
+                traceparent: None,
             })
             .await;
         String::from_utf8(out.result.unwrap().unwrap().to_vec()).unwrap()

@@ -100,6 +100,7 @@ impl Environment for CommandEnvironment {
             input,
             timeout,
             log,
+            traceparent,
         } = inv;
         let payload = match input {
             Input::Event(payload) => payload,
@@ -125,7 +126,14 @@ impl Environment for CommandEnvironment {
             GuestOutput::Result(stdout.clone()),
             GuestOutput::Log(stderr.clone()),
         ) {
-            Ok(builder) => builder,
+            Ok(mut builder) => {
+                // A fresh instance per invocation: the trace context can be
+                // an environment variable.
+                if let Some(tp) = &traceparent {
+                    builder.env("TRACEPARENT", tp);
+                }
+                builder
+            }
             Err(e) => {
                 return Outcome {
                     result: Err(FunctionError::new(INIT_ERROR, e)),

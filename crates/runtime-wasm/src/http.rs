@@ -171,6 +171,7 @@ impl Environment for HttpEnvironment {
             input,
             timeout,
             log,
+            traceparent,
         } = inv;
         if self.broken {
             return Outcome {
@@ -187,13 +188,20 @@ impl Environment for HttpEnvironment {
         self.store.data_mut().limits.deadline = Some(Instant::now() + timeout);
         self.store.set_epoch_deadline(1);
         let served = match input {
-            Input::Http { request, respond } => self
-                .serve(request, respond, &request_id, timeout)
-                .instrument(span)
-                .await
-                .map(|()| None),
+            Input::Http {
+                mut request,
+                respond,
+            } => {
+                if let Some(tp) = traceparent.as_deref().and_then(|t| t.parse().ok()) {
+                    request.headers_mut().insert("traceparent", tp);
+                }
+                self.serve(request, respond, &request_id, timeout)
+                    .instrument(span)
+                    .await
+                    .map(|()| None)
+            }
             Input::Event(payload) => self
-                .serve_event(payload, &request_id, timeout)
+                .serve_event(payload, traceparent.as_deref(), &request_id, timeout)
                 .instrument(span)
                 .await
                 .map(Some),
@@ -309,6 +317,7 @@ impl HttpEnvironment {
     async fn serve_event(
         &mut self,
         payload: Bytes,
+        traceparent: Option<&str>,
         request_id: &str,
         timeout: Duration,
     ) -> Result<Bytes, Fault> {
@@ -327,6 +336,9 @@ impl HttpEnvironment {
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/json"),
         );
+        if let Some(tp) = traceparent.and_then(|t| t.parse().ok()) {
+            headers.insert("traceparent", tp);
+        }
 
         let (respond, response) = oneshot::channel::<http::Response<Body>>();
         let collect = async move {

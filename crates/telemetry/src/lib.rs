@@ -9,6 +9,8 @@
 mod logs;
 mod metrics;
 pub mod report;
+pub mod trace;
 
 pub use logs::LogWriter;
 pub use metrics::{FunctionGauges, Metrics, Outcome};
+pub use trace::{InvocationSpan, SpanSink, TraceContext};

@@ -130,6 +130,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         pools,
         Arc::new(Metrics::new()),
         LogWriter::spawn(store.clone()),
+        None,
     );
 
     invoker.restore_provisioning();

@@ -55,6 +55,7 @@ async fn streams_the_response_head_before_the_body() {
         },
         timeout: SECS_3,
         log: LogSink::new(1024),
+        traceparent: None,
     };
     let began = Instant::now();
     let read = async {
@@ -109,6 +110,7 @@ async fn streams_the_request_body_both_ways() {
         input: Input::Http { request, respond },
         timeout: SECS_3,
         log: LogSink::new(1024),
+        traceparent: None,
     };
     let conversation = async {
         let mut body = response.await.unwrap().into_body();

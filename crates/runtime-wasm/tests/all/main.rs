@@ -132,6 +132,7 @@ pub async fn call(
         input: Input::Http { request, respond },
         timeout,
         log: log.clone(),
+        traceparent: None,
     };
     let read = async {
         let response = response.await.ok()?;
@@ -159,6 +160,7 @@ pub async fn event(
         input: Input::Event(Bytes::copy_from_slice(payload.as_bytes())),
         timeout,
         log: log.clone(),
+        traceparent: None,
     };
     let outcome = env.invoke(inv).await;
     (outcome, String::from_utf8_lossy(&log.take()).into_owned())

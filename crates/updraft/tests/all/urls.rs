@@ -301,3 +301,36 @@ fn function_error_behind_a_url_is_a_502() {
     assert_eq!(r.text(), "boom");
     s.assert_alive();
 }
+
+#[test]
+fn traceparent_reaches_the_function_as_a_child_span() {
+    let s = server();
+    let name = unique("trace");
+    s.deploy(&name, guests::HTTP_ECHO, json!({}));
+    let url = s.create_url(&name, "NONE", None);
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    let r = http().request("GET", &url, &[("traceparent", caller)], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = r.json()["headers"]["traceparent"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        seen.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{seen}"
+    );
+    assert_ne!(
+        seen, caller,
+        "the function's parent is the invocation's span"
+    );
+
+    // Without one, the invocation starts a trace of its own.
+    let r = http().get(&url);
+    let seen = r.json()["headers"]["traceparent"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(seen.len(), 55, "{seen}");
+    assert!(!seen.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
+}
