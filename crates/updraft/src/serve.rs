@@ -13,7 +13,7 @@ use updraft_registry::{Registry, RegistryConfig};
 use updraft_runtime_wasm::{WasmConfig, WasmRuntime};
 use updraft_store::{ArtifactStore, Store};
 use updraft_store_sqlite::SqliteStore;
-use updraft_telemetry::{LogWriter, Metrics};
+use updraft_telemetry::{LogWriter, Metrics, OtlpExporter, SpanSink};
 use updraft_types::Account;
 
 use crate::cli::parse_duration;
@@ -50,6 +50,11 @@ pub struct ServeArgs {
     /// Deploy NAME=FILE.wasm at startup with a public function URL.
     #[arg(long = "deploy", value_name = "NAME=FILE")]
     deploy: Vec<String>,
+    /// Send one OpenTelemetry span per invocation to this OTLP/HTTP
+    /// collector (base URL, e.g. http://127.0.0.1:4318; spans go to
+    /// {URL}/v1/traces).
+    #[arg(long, value_name = "URL", env = "UPDRAFT_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     /// Server log format: text or json.
     #[arg(long, default_value = "text")]
     log_format: String,
@@ -125,12 +130,18 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
             limits: Default::default(),
         },
     )?);
+    let spans: Option<Arc<dyn SpanSink>> = match &args.otlp_endpoint {
+        Some(url) => Some(Arc::new(
+            OtlpExporter::new(url, "updraft").with_context(|| format!("--otlp-endpoint {url}"))?,
+        )),
+        None => None,
+    };
     let invoker = Invoker::new(
         registry.clone(),
         pools,
         Arc::new(Metrics::new()),
         LogWriter::spawn(store.clone()),
-        None,
+        spans,
     );
 
     invoker.restore_provisioning();
