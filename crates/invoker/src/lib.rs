@@ -70,7 +70,8 @@ pub struct InvokeResult {
 struct Ran {
     request_id: String,
     result: Result<Option<Bytes>, FunctionError>,
-    log: String,
+    /// Base64 of the log's last 4 KB, when the call asked for it.
+    log_tail: Option<String>,
 }
 
 /// Who is calling, for one invocation.
@@ -81,6 +82,8 @@ pub struct Call {
     pub trigger: &'static str,
     /// The caller's trace context (`traceparent`), if it sent one.
     pub parent: Option<TraceContext>,
+    /// Return the end of the log (`X-Amz-Log-Type: Tail`).
+    pub tail: bool,
 }
 
 impl Call {
@@ -89,6 +92,7 @@ impl Call {
             request_id: new_request_id(),
             trigger,
             parent,
+            tail: false,
         }
     }
 }
@@ -157,15 +161,14 @@ impl Invoker {
     ) -> Result<InvokeResult, InvokeError> {
         let permit = self.try_permit(&target)?;
         let template = self.registry.template(&target.config)?;
-        let call = Call::new("invoke", parent);
+        let call = Call {
+            tail,
+            ..Call::new("invoke", parent)
+        };
         let ran = self
             .run_with_id(&target, &template, Input::Event(payload), permit, call)
             .await?;
-        let log_tail = tail.then(|| {
-            let bytes = ran.log.as_bytes();
-            let start = bytes.len().saturating_sub(TAIL_BYTES);
-            base64::engine::general_purpose::STANDARD.encode(&bytes[start..])
-        });
+        let log_tail = ran.log_tail;
         let (payload, function_error) = match ran.result {
             Ok(p) => (p.unwrap_or_default(), None),
             Err(e) => (e.to_payload(), Some("Unhandled")),
@@ -363,6 +366,7 @@ impl Invoker {
             request_id,
             trigger,
             parent,
+            tail,
         } = call;
         // The invocation's own span: a child of the caller's, or a new trace.
         let trace = parent.map_or_else(TraceContext::new_root, |p| p.child());
@@ -456,21 +460,22 @@ impl Invoker {
         };
         self.metrics
             .invocation(function, outcome, Some(duration.as_secs_f64()));
-        let text = String::from_utf8_lossy(&log.take()).into_owned();
+        let text = String::from_utf8(log.take())
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let log_tail = tail.then(|| {
+            let bytes = text.as_bytes();
+            let start = bytes.len().saturating_sub(TAIL_BYTES);
+            base64::engine::general_purpose::STANDARD.encode(&bytes[start..])
+        });
         self.logs.write(LogRecord {
             seq: 0,
             function: function.to_string(),
-            stream: format!(
-                "{}/[{}]{}",
-                chrono::Utc::now().format("%Y/%m/%d"),
-                target.executed_version,
-                config.revision_id
-            ),
+            stream: log_stream(started_ms, &target.executed_version, &config.revision_id),
             request_id: request_id.clone(),
             start_ms: started_ms,
             end_ms: chrono::Utc::now().timestamp_millis(),
             is_error: result.is_err(),
-            text: text.clone(),
+            text,
         });
         if let Some(spans) = &self.spans {
             spans.record(InvocationSpan {
@@ -489,7 +494,7 @@ impl Invoker {
         Ok(Ran {
             request_id,
             result,
-            log: text,
+            log_tail,
         })
     }
 
@@ -521,6 +526,23 @@ impl Invoker {
     }
 }
 
+/// Lambda's log stream name, `YYYY/MM/DD/[VERSION]ID`; the date part is
+/// formatted once a day per thread, not per invocation.
+fn log_stream(start_ms: i64, version: &str, id: &str) -> String {
+    thread_local! {
+        static DAY: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((-1, String::new())) };
+    }
+    let day = start_ms.div_euclid(86_400_000);
+    DAY.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != day {
+            let date = chrono::DateTime::from_timestamp_millis(start_ms).unwrap_or_default();
+            *cached = (day, date.format("%Y/%m/%d").to_string());
+        }
+        format!("{}/[{version}]{id}", cached.1)
+    })
+}
+
 fn full_body(b: Bytes) -> Body {
     http_body_util::Full::new(b)
         .map_err(|never| match never {})
@@ -547,4 +569,21 @@ fn error_response(error: Option<FunctionError>) -> http::Response<Body> {
         }
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_streams_are_named_as_lambda_names_them() {
+        // 2026-11-26T18:15:28Z
+        let ms = 1_795_716_928_000;
+        assert_eq!(
+            super::log_stream(ms, "$LATEST", "abc"),
+            "2026/11/26/[$LATEST]abc"
+        );
+        assert_eq!(
+            super::log_stream(ms + 86_400_000, "3", "abc"),
+            "2026/11/27/[3]abc"
+        );
+    }
 }

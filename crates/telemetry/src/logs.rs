@@ -65,23 +65,28 @@ impl Drop for LogWriter {
     }
 }
 
+/// How long the writer gathers records before a write: one store
+/// transaction (one fsync) per window rather than per invocation.
+const WINDOW: Duration = Duration::from_millis(100);
+
 fn run(store: Arc<dyn Store>, rx: Receiver<LogRecord>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(r) => {
-                batch.push(r);
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(r) => batch.push(r),
-                        Err(_) => break,
-                    }
+        // Wait for a first record, then gather for up to WINDOW.
+        match rx.recv() {
+            Ok(r) => batch.push(r),
+            Err(_) => return,
+        }
+        let deadline = std::time::Instant::now() + WINDOW;
+        while batch.len() < BATCH {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(r) => batch.push(r),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    flush(&*store, &mut batch);
+                    return;
                 }
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                flush(&*store, &mut batch);
-                return;
             }
         }
         flush(&*store, &mut batch);
