@@ -105,6 +105,12 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 }
 
 fn main() -> ExitCode {
+    // The process runtime's sandbox helper runs as `updraft sandbox-init`
+    // inside each sandbox: one binary to install.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(serve::SANDBOX_INIT) {
+        return updraft_runtime_process::init::main(args[2..].to_vec());
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -10,6 +10,7 @@ use updraft_gateway::AppState;
 use updraft_invoker::Invoker;
 use updraft_pool::{Limits, Pools, PoolsConfig, Runtime, ScaleUp};
 use updraft_registry::{Registry, RegistryConfig};
+use updraft_runtime_process::{install_awslambdaric, ProcessConfig, ProcessRuntime};
 use updraft_runtime_wasm::{WasmConfig, WasmRuntime};
 use updraft_store::{ArtifactStore, Store};
 use updraft_store_sqlite::SqliteStore;
@@ -55,6 +56,10 @@ pub struct ServeArgs {
     /// {URL}/v1/traces).
     #[arg(long, value_name = "URL", env = "UPDRAFT_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
+    /// Where the managed Python runtime (awslambdaric) is installed;
+    /// default: <data-dir>/process/runtimes/python.
+    #[arg(long, value_name = "DIR", env = "UPDRAFT_PYTHON_RUNTIME_DIR")]
+    python_runtime_dir: Option<PathBuf>,
     /// Server log format: text or json.
     #[arg(long, default_value = "text")]
     log_format: String,
@@ -99,7 +104,15 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         ..WasmConfig::new(data_dir.join("compiled"))
     })?;
     let allocator = wasm.allocator();
-    let runtimes: Vec<Arc<dyn Runtime>> = vec![Arc::new(wasm)];
+    let mut runtimes: Vec<Arc<dyn Runtime>> = vec![Arc::new(wasm)];
+    let account = Account::default();
+    match process_runtime(&data_dir, args.python_runtime_dir.clone(), &account) {
+        Ok(process) => runtimes.push(Arc::new(process)),
+        Err(e) => tracing::warn!(
+            error = %format!("{e:#}"),
+            "native-process runtimes (provided.*, python3.x) are unavailable"
+        ),
+    }
     let memory_budget_mb = args.memory_budget.unwrap_or_else(default_memory_budget_mb);
     tracing::info!(memory_budget_mb, "node memory budget for environments");
     let pools = Pools::new(PoolsConfig {
@@ -117,7 +130,6 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
 
-    let account = Account::default();
     let registry = Arc::new(Registry::open(
         store.clone(),
         artifacts,
@@ -202,6 +214,36 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         tracing::warn!(timeout = ?args.shutdown_timeout, "in-flight invocations did not finish in time");
     }
     Ok(())
+}
+
+/// The first argument that makes `updraft` the sandbox helper.
+pub const SANDBOX_INIT: &str = "sandbox-init";
+
+/// The native-process runtime, with its sandbox helper being this binary
+/// and `awslambdaric` installed (or updated to the pinned version) in the
+/// data dir's managed runtime directory.
+fn process_runtime(
+    data_dir: &Path,
+    python_runtime_dir: Option<PathBuf>,
+    account: &Account,
+) -> anyhow::Result<ProcessRuntime> {
+    let mut config = ProcessConfig::new(data_dir.join("process"));
+    if let Some(dir) = python_runtime_dir {
+        config.python_runtime_dir = dir;
+    }
+    config.init_binary = std::env::current_exe().context("locating the updraft binary")?;
+    config.init_args = vec![SANDBOX_INIT.to_string()];
+    config.account_id = account.account_id.clone();
+    if let Err(e) = install_awslambdaric(&config.python, &config.python_runtime_dir) {
+        tracing::warn!(
+            error = %format!("{e:#}"),
+            dir = %config.python_runtime_dir.display(),
+            "could not install awslambdaric; python runtimes will refuse deployments until it is installed"
+        );
+    }
+    let runtime = ProcessRuntime::new(config)?;
+    tracing::info!(limits = ?runtime.limit_mechanism(), "native-process runtime ready");
+    Ok(runtime)
 }
 
 /// `--deploy NAME=FILE`: creates or updates the function and gives it a

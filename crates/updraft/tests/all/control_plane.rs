@@ -170,9 +170,15 @@ fn names_and_runtimes_are_validated() {
         let r = s.create_function_zip(bad, &zip, json!({}));
         r.assert_error(400, "ValidationException");
     }
+    let r = s.create_function_zip(&unique("rt"), &zip, json!({"Runtime": "ruby3.3"}));
+    let msg = r.assert_error(400, "InvalidParameterValueException");
+    for supported in ["wasm", "provided.al2023", "python3.11"] {
+        assert!(msg.contains(supported), "{msg}");
+    }
+    // A runtime that exists, with code of another kind.
     let r = s.create_function_zip(&unique("rt"), &zip, json!({"Runtime": "python3.12"}));
     let msg = r.assert_error(400, "InvalidParameterValueException");
-    assert!(msg.contains("wasm"), "{msg}");
+    assert!(msg.contains(".py"), "{msg}");
     let r = s.api(
         "POST",
         "/2015-03-31/functions",

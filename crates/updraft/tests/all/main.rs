@@ -16,5 +16,6 @@ mod examples;
 mod faults;
 mod metrics;
 mod persistence;
+mod process;
 mod shutdown;
 mod urls;

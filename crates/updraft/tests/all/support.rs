@@ -94,6 +94,10 @@ impl Server {
             envs: envs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
+                .chain(std::iter::once((
+                    "UPDRAFT_PYTHON_RUNTIME_DIR".to_string(),
+                    shared_python_runtime_dir(),
+                )))
                 .collect(),
             child: None,
             watchdog: None,
@@ -889,4 +893,14 @@ pub fn p1_module(stdout: &[u8], exit: Option<u8>) -> Vec<u8> {
 /// Writes `text` to stderr of the test (shown for failing tests).
 pub fn note(text: &str) {
     let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// One managed Python runtime directory (awslambdaric) for every test
+/// server: installed once per target dir instead of once per server.
+fn shared_python_runtime_dir() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/tmp/e2e-python-runtime"
+    )
+    .to_string()
 }

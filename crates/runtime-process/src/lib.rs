@@ -1,0 +1,37 @@
+//! The process runtime: functions as native processes speaking the AWS
+//! Lambda Runtime API, each environment in its own bubblewrap sandbox.
+//!
+//! ```text
+//!   ProcessRuntime ── prepare(zip) ──> code/<sha256>/ (read-only, content-addressed)
+//!       │                               kind "bootstrap" (provided.*) | "python" (python3.x)
+//!       └─ load ──> ProcessTemplate ── start ──> ProcessEnvironment (reused while healthy)
+//! ```
+//!
+//! - `provided`, `provided.al2`, `provided.al2023`: the package's
+//!   executable `bootstrap` runs as the runtime, as on Lambda.
+//! - `python3.9` … `python3.13`: the node's Python runs
+//!   `python -S -m awslambdaric <Handler>`, with `awslambdaric` from the
+//!   managed runtime directory ([`install_awslambdaric`]).
+//!
+//! Every environment gets its own Runtime API ([`api`]), sandbox
+//! ([`sandbox`], see its threat model) and cgroups ([`cgroup`]). The host
+//! needs `bwrap` (Debian: `bubblewrap`) and the `updraft-sandbox-init`
+//! helper built by this crate.
+
+pub mod api;
+pub mod cgroup;
+mod code;
+mod environment;
+mod fault;
+pub mod init;
+mod output;
+mod python;
+mod runtime;
+pub mod sandbox;
+
+pub use cgroup::LimitMechanism;
+pub use code::{KIND_BOOTSTRAP, KIND_PYTHON};
+pub use python::{
+    install_awslambdaric, installed_awslambdaric, PythonInstall, AWSLAMBDARIC_VERSION,
+};
+pub use runtime::{ProcessConfig, ProcessRuntime, PROVIDED_RUNTIMES, PYTHON_RUNTIMES};

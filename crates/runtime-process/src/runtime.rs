@@ -1,0 +1,329 @@
+//! [`ProcessRuntime`]: the `Runtime` of native processes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use updraft_pool::{CodeError, Runtime, Template};
+use updraft_types::CodeArchive;
+
+use crate::cgroup::{self, LimitMechanism};
+use crate::code::{self, KIND_BOOTSTRAP, KIND_PYTHON};
+use crate::environment::{Launch, ProcessTemplate};
+use crate::python::{self, PythonInstall};
+
+/// Custom runtimes: the package's executable `bootstrap`.
+pub const PROVIDED_RUNTIMES: &[&str] = &["provided", "provided.al2", "provided.al2023"];
+/// Python runtimes: the node's Python with `awslambdaric`.
+pub const PYTHON_RUNTIMES: &[&str] = &[
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+];
+
+const ALL_RUNTIMES: &[&str] = &[
+    "provided",
+    "provided.al2",
+    "provided.al2023",
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+];
+
+/// Settings of the process runtime.
+#[derive(Debug, Clone)]
+pub struct ProcessConfig {
+    /// Owned by the runtime: `code/<sha256>/` (unpacked packages),
+    /// `run/<env>/` (API sockets), `etc/` (the sandbox's `/etc` files).
+    /// Keep it outside anything a sandbox mounts.
+    pub root_dir: PathBuf,
+    /// The Python interpreter for `python3.x` functions (`python3` on
+    /// `PATH` by default; pyenv shims are resolved to the real binary).
+    pub python: PathBuf,
+    /// Where `awslambdaric` is installed ([`crate::install_awslambdaric`]);
+    /// default `<root_dir>/runtimes/python`.
+    pub python_runtime_dir: PathBuf,
+    /// The sandbox helper: the `updraft-sandbox-init` binary built with this
+    /// crate (default: next to the running executable, or one directory up
+    /// from a test binary in `target/*/deps`), or any program that calls
+    /// [`crate::init::main`] after the arguments in `init_args`.
+    pub init_binary: PathBuf,
+    /// Arguments the helper needs before its own (empty for
+    /// `updraft-sandbox-init`; e.g. `["sandbox-init"]` for a platform
+    /// binary with such a subcommand).
+    pub init_args: Vec<String>,
+    /// bubblewrap; default `bwrap` on `PATH`.
+    pub bwrap: PathBuf,
+    /// Size of each environment's `/tmp` (Lambda's default: 512 MB).
+    pub tmp_mb: u32,
+    /// Processes (and threads) per environment.
+    pub pids_max: u32,
+    /// The parent of the environments' cgroups, under the platform's own
+    /// (`updraft` → `/sys/fs/cgroup/memory/<platform's cgroup>/updraft/<env>`
+    /// under v1; `/sys/fs/cgroup/updraft/<env>` under v2).
+    pub cgroup_parent: String,
+    /// Use cgroups when the host has them (default); `false` forces the
+    /// `RLIMIT_AS` fallback.
+    pub use_cgroups: bool,
+    /// Bound on the init phase (Lambda: 10 s).
+    pub init_timeout: Duration,
+    /// The account in the ARNs handed to functions.
+    pub account_id: String,
+    /// The host uid and gid the sandboxes run as (uid 993 inside maps to
+    /// it). Default when the platform runs as root: 2000993 / 2000990, ids
+    /// no host account uses; `None` keeps the platform's own uid (root
+    /// inside the user namespace maps to root outside: weaker, see
+    /// SANDBOX.md).
+    pub sandbox_host_ids: Option<(u32, u32)>,
+}
+
+impl ProcessConfig {
+    pub fn new(root_dir: impl Into<PathBuf>) -> ProcessConfig {
+        let root_dir = root_dir.into();
+        let init_binary = std::env::current_exe()
+            .ok()
+            .and_then(|exe| {
+                let dir = exe.parent()?;
+                [
+                    dir.join("updraft-sandbox-init"),
+                    dir.parent()?.join("updraft-sandbox-init"),
+                ]
+                .into_iter()
+                .find(|p| p.is_file())
+            })
+            .unwrap_or_else(|| PathBuf::from("updraft-sandbox-init"));
+        ProcessConfig {
+            python_runtime_dir: root_dir.join("runtimes").join("python"),
+            root_dir,
+            python: PathBuf::from("python3"),
+            init_binary,
+            init_args: Vec::new(),
+            bwrap: PathBuf::from("bwrap"),
+            tmp_mb: 512,
+            pids_max: 1024,
+            cgroup_parent: "updraft".into(),
+            use_cgroups: true,
+            init_timeout: Duration::from_secs(10),
+            account_id: "000000000000".into(),
+            sandbox_host_ids: rustix::process::geteuid()
+                .is_root()
+                .then_some((2_000_993, 2_000_990)),
+        }
+    }
+}
+
+/// What every template of this runtime shares.
+pub(crate) struct Shared {
+    pub config: ProcessConfig,
+    pub cgroups: cgroup::Parents,
+    pub python: Option<PythonInstall>,
+    pub code_root: PathBuf,
+    pub run_root: PathBuf,
+    pub etc_dir: PathBuf,
+    pub init_binary: PathBuf,
+    pub bwrap: PathBuf,
+    pub unshare: PathBuf,
+}
+
+/// Runs native processes that speak the Lambda Runtime API.
+pub struct ProcessRuntime {
+    shared: Arc<Shared>,
+}
+
+impl ProcessRuntime {
+    /// Checks the host (bubblewrap, the helper, cgroups, Python) and
+    /// prepares `root_dir`. Python is optional: without it (or without
+    /// `awslambdaric` installed) python functions are refused at deploy.
+    pub fn new(config: ProcessConfig) -> anyhow::Result<ProcessRuntime> {
+        let code_root = config.root_dir.join("code");
+        let run_root = config.root_dir.join("run");
+        let etc_dir = config.root_dir.join("etc");
+        for dir in [&config.root_dir, &code_root, &run_root] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+        }
+        // The API sockets are reachable only through the sandboxes' mounts.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&run_root, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| anyhow::anyhow!("securing {}: {e}", run_root.display()))?;
+        }
+        crate::sandbox::write_etc(&etc_dir)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", etc_dir.display()))?;
+        // Sockets of environments from a previous run.
+        if let Ok(entries) = std::fs::read_dir(&run_root) {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let bwrap = which(&config.bwrap).ok_or_else(|| {
+            anyhow::anyhow!(
+                "bubblewrap ({}) not found: install it (apt-get install bubblewrap)",
+                config.bwrap.display()
+            )
+        })?;
+        let unshare = if config.sandbox_host_ids.is_some() {
+            which(Path::new("unshare")).ok_or_else(|| {
+                anyhow::anyhow!("unshare (util-linux) not found: it stages the sandboxes' mounts")
+            })?
+        } else {
+            PathBuf::new()
+        };
+        let init_binary = std::fs::canonicalize(&config.init_binary).map_err(|e| {
+            anyhow::anyhow!(
+                "the sandbox helper {} is missing ({e}); it is built with updraft-runtime-process",
+                config.init_binary.display()
+            )
+        })?;
+        let cgroups = if config.use_cgroups {
+            cgroup::detect(&config.cgroup_parent)
+        } else {
+            cgroup::Parents {
+                mechanism: LimitMechanism::RlimitAs,
+                dirs: Vec::new(),
+            }
+        };
+        tracing::info!(
+            mechanism = cgroups.mechanism.as_str(),
+            parents = ?cgroups.dirs,
+            "process sandbox memory limits"
+        );
+        let python = match PythonInstall::detect(&config.python) {
+            Ok(p) => {
+                tracing::info!(
+                    python = %p.executable.display(),
+                    version = %p.version,
+                    awslambdaric = ?python::installed_awslambdaric(&config.python_runtime_dir),
+                    "python runtime"
+                );
+                Some(p)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no python: python3.x functions are refused");
+                None
+            }
+        };
+        Ok(ProcessRuntime {
+            shared: Arc::new(Shared {
+                config,
+                cgroups,
+                python,
+                code_root,
+                run_root,
+                etc_dir,
+                init_binary,
+                bwrap,
+                unshare,
+            }),
+        })
+    }
+
+    /// Which mechanism caps memory (cgroup v2, v1, or RLIMIT_AS).
+    pub fn limit_mechanism(&self) -> LimitMechanism {
+        self.shared.cgroups.mechanism
+    }
+
+    /// Where the code of `code_sha256` is unpacked.
+    pub fn code_dir(&self, code_sha256: &str) -> Result<PathBuf, CodeError> {
+        Ok(self.shared.code_root.join(code::dir_name(code_sha256)?))
+    }
+
+    fn kind_of(&self, runtime: &str) -> Result<&'static str, CodeError> {
+        if PROVIDED_RUNTIMES.contains(&runtime) {
+            Ok(KIND_BOOTSTRAP)
+        } else if PYTHON_RUNTIMES.contains(&runtime) {
+            let Some(py) = &self.shared.python else {
+                return Err(CodeError(format!(
+                    "runtime `{runtime}` is not available on this node: no Python interpreter"
+                )));
+            };
+            if python::installed_awslambdaric(&self.shared.config.python_runtime_dir).is_none() {
+                return Err(CodeError(format!(
+                    "runtime `{runtime}` is not available on this node: awslambdaric is not \
+                     installed in {}",
+                    self.shared.config.python_runtime_dir.display()
+                )));
+            }
+            if runtime != format!("python{}", py.version) {
+                tracing::debug!(runtime, python = %py.version, "python runtime served by another minor version");
+            }
+            Ok(KIND_PYTHON)
+        } else {
+            Err(CodeError(format!(
+                "runtime `{runtime}` is not served by the process runtime (it serves: {})",
+                ALL_RUNTIMES.join(", ")
+            )))
+        }
+    }
+}
+
+/// `program` as given if it has a `/`, else found on `PATH`.
+fn which(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return program.is_file().then(|| program.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+impl Runtime for ProcessRuntime {
+    fn names(&self) -> &[&str] {
+        ALL_RUNTIMES
+    }
+
+    fn prepare(
+        &self,
+        runtime: &str,
+        code_sha256: &str,
+        archive: &CodeArchive,
+    ) -> Result<String, CodeError> {
+        let kind = self.kind_of(runtime)?;
+        code::check_paths(archive)?;
+        code::validate(kind, archive)?;
+        let name = code::dir_name(code_sha256)?;
+        let dir = code::unpack(&self.shared.code_root, &name, archive)?;
+        tracing::info!(runtime, code_sha256, kind, dir = %dir.display(), "process code prepared");
+        Ok(kind.to_string())
+    }
+
+    fn load(
+        &self,
+        runtime: &str,
+        code_sha256: &str,
+        code_kind: &str,
+        archive: &dyn Fn() -> Result<CodeArchive, CodeError>,
+    ) -> Result<Arc<dyn Template>, CodeError> {
+        let kind = self.kind_of(runtime)?;
+        if kind != code_kind {
+            return Err(CodeError(format!(
+                "the code was prepared as `{code_kind}`, runtime `{runtime}` runs `{kind}`"
+            )));
+        }
+        let name = code::dir_name(code_sha256)?;
+        let mut dir = self.shared.code_root.join(&name);
+        if !dir.is_dir() {
+            let archive = archive()?;
+            code::check_paths(&archive)?;
+            code::validate(kind, &archive)?;
+            dir = code::unpack(&self.shared.code_root, &name, &archive)?;
+        }
+        let launch = match kind {
+            KIND_BOOTSTRAP => Launch::Bootstrap,
+            _ => Launch::Python {
+                runtime: runtime.to_string(),
+            },
+        };
+        Ok(Arc::new(ProcessTemplate {
+            shared: self.shared.clone(),
+            code_dir: dir,
+            launch,
+        }))
+    }
+}

@@ -1,0 +1,230 @@
+//! The sandbox of one execution environment, built with bubblewrap
+//! (`bwrap`, Debian package `bubblewrap`).
+//!
+//! # Threat model
+//!
+//! The code in a sandbox is hostile: it was uploaded by someone who may
+//! want to read other functions' code, the platform's data directory and
+//! its credentials, use the node's network, starve the node, or take the
+//! platform down. The platform runs as root. Each layer, and what it stops:
+//!
+//! | layer | stops |
+//! |-------|-------|
+//! | **mount namespace**, a fresh tmpfs root (remounted read-only) with only: `/usr` (and the `/bin`, `/lib*` links), a few `/etc` files (`ld.so.cache`, certificates, synthesized `passwd`/`group`/`hosts`), the code at `/var/task`, the Python install at `/var/lang` and the managed runtime at `/var/runtime` (python only), this environment's API socket directory, all **read-only**; a private tmpfs `/tmp` (512 MB); a private `/proc` and a minimal `/dev` | reading other functions' code (`<root_dir>/code/<other>` is not mounted), the data directory and its credentials, `/root`, `/home`, host `/etc` secrets; writing anywhere but `/tmp`; filling the node's disk (tmpfs size cap) |
+//! | **unprivileged host uid** (2000993 by default): `updraft-sandbox-init stage` binds the private sources into a private mount namespace as root, then drops to that uid before bubblewrap runs | everything the kernel grants to uid 0 rather than to a capability (owner access to root-owned files in mounted trees, writable `/proc/sys` such as `kernel/core_pattern`); an escape from the namespaces lands as a nobody |
+//! | **user namespace**, uid 993 / gid 990 inside (Lambda's `sbx_user1051`), no capabilities, `no_new_privs` (bwrap) | mounting, `chroot`, raw sockets, setuid binaries: every privileged operation |
+//! | **PID namespace** (bwrap's reaper is pid 1) | seeing, signalling or ptracing the platform or other environments (`kill -9 <platform pid>` finds no such process); killing pid 1 ends the whole namespace |
+//! | **network namespace** with only loopback; the Runtime API reaches it as a Unix socket bind-mounted into the sandbox, forwarded to `127.0.0.1:9001` by `updraft-sandbox-init run` | connecting to host ports (the gateway, NATS, ...), other machines, or abstract Unix sockets of the host |
+//! | **IPC and UTS namespaces**, `--new-session` | System V / POSIX IPC with other processes; changing the node's hostname; `TIOCSTI` injection into a terminal |
+//! | **memory cgroup** (v1 `memory.limit_in_bytes` + `memsw`, or v2 `memory.max`), sized at `MemorySize`; `RLIMIT_AS` where no cgroup exists | a memory hog taking the node's memory: the kernel OOM-kills inside the cgroup, the invocation fails with `Runtime.OutOfMemory` |
+//! | **pids cgroup** (`pids.max`) | fork bombs: `fork` fails with `EAGAIN` past the limit; the timeout then kills the tree |
+//! | **timeouts**: 10 s for init, the function's timeout per invocation; then SIGKILL of bwrap, whose death takes the PID namespace down (`--die-with-parent`), plus a sweep of the cgroup | infinite loops and hung runtimes; the environment is discarded |
+//! | **`--die-with-parent`** | sandboxes outliving a crashed platform |
+//!
+//! Known limits (see `SANDBOX.md` in this crate): no seccomp filter (the
+//! kernel's whole syscall surface is reachable, as in any container without
+//! one); CPU is not capped, only time; under cgroup v1 `/tmp` pages count
+//! against the memory limit; `PR_SET_PDEATHSIG` follows the *thread* that
+//! spawned bwrap, so environments must be started from threads that live
+//! as long as they do (tokio workers, not `spawn_blocking`).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Where the code is mounted.
+pub const TASK_DIR: &str = "/var/task";
+/// Where the managed runtime (awslambdaric) is mounted.
+pub const RUNTIME_DIR: &str = "/var/runtime";
+/// Where the Python installation is mounted.
+pub const LANG_DIR: &str = "/var/lang";
+/// Where the platform's helper and the API socket are mounted.
+pub const RAPID_DIR: &str = "/var/rapid";
+/// The Runtime API address inside the sandbox.
+pub const API_ADDR: &str = "127.0.0.1:9001";
+/// Lambda's sandbox user (`sbx_user1051`).
+pub const SANDBOX_UID: u32 = 993;
+pub const SANDBOX_GID: u32 = 990;
+/// The API socket's file name in the environment's directory.
+pub const SOCKET_NAME: &str = "rapi.sock";
+
+/// Host files of `/etc` the runtimes need (missing ones are skipped).
+const HOST_ETC: &[&str] = &[
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/ssl/certs",
+    "/etc/ssl/openssl.cnf",
+    "/etc/ca-certificates.conf",
+    "/etc/localtime",
+    "/etc/mime.types",
+    "/etc/os-release",
+];
+
+/// Host directories of the root that are links into `/usr` on merged-usr
+/// systems, or directories elsewhere.
+const HOST_ROOT_DIRS: &[&str] = &["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+/// Synthesized `/etc` files, written once under the runtime's root dir.
+pub(crate) fn write_etc(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let files = [
+        (
+            "passwd",
+            format!(
+                "root:x:0:0:root:/root:/sbin/nologin\n\
+                 sbx_user1051:x:{SANDBOX_UID}:{SANDBOX_GID}::/tmp:/sbin/nologin\n\
+                 nobody:x:65534:65534:nobody:/:/sbin/nologin\n"
+            ),
+        ),
+        (
+            "group",
+            format!("root:x:0:\nsbx_user1051:x:{SANDBOX_GID}:\nnogroup:x:65534:\n"),
+        ),
+        (
+            "hosts",
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_string(),
+        ),
+        (
+            "nsswitch.conf",
+            "passwd: files\ngroup: files\nhosts: files dns\n".to_string(),
+        ),
+        ("resolv.conf", String::new()),
+    ];
+    for (name, text) in files {
+        let path = dir.join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&path, text)?;
+        }
+    }
+    Ok(())
+}
+
+/// Everything that differs between two sandboxes.
+pub(crate) struct Spec<'a> {
+    pub code_dir: &'a Path,
+    /// The environment's private directory holding the API socket.
+    pub env_dir: &'a Path,
+    pub init_binary: &'a Path,
+    pub init_args: &'a [String],
+    pub etc_dir: &'a Path,
+    /// Python runtimes: (installation prefix, managed runtime dir).
+    pub python: Option<(&'a Path, &'a Path)>,
+    pub tmp_bytes: u64,
+    pub hostname: &'a str,
+    pub env: &'a [(String, String)],
+    /// The runtime's command line inside the sandbox.
+    pub command: &'a [String],
+    /// bwrap runs unprivileged: private sources are `@src:` arguments.
+    pub staged: bool,
+}
+
+/// A private source: staged by `updraft-sandbox-init stage` (as root) when
+/// bubblewrap runs unprivileged, else the path itself.
+fn src(spec: &Spec<'_>, path: &Path) -> String {
+    if spec.staged {
+        format!("@src:{}", path.display())
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// The bwrap command line (after the `bwrap` program itself).
+pub(crate) fn bwrap_args(spec: &Spec<'_>) -> Vec<OsString> {
+    let mut a: Vec<OsString> = Vec::new();
+    let mut push = |parts: &[&dyn AsRef<std::ffi::OsStr>]| {
+        a.extend(parts.iter().map(|p| p.as_ref().to_os_string()));
+    };
+    push(&[
+        &"--unshare-user",
+        &"--unshare-pid",
+        &"--unshare-ipc",
+        &"--unshare-uts",
+        &"--unshare-net",
+        &"--unshare-cgroup-try",
+        &"--uid",
+        &SANDBOX_UID.to_string(),
+        &"--gid",
+        &SANDBOX_GID.to_string(),
+        &"--hostname",
+        &spec.hostname,
+        &"--die-with-parent",
+        &"--new-session",
+        &"--clearenv",
+        &"--ro-bind",
+        &"/usr",
+        &"/usr",
+    ]);
+    for dir in HOST_ROOT_DIRS {
+        let path = Path::new(dir);
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if let Ok(target) = std::fs::read_link(path) {
+                    push(&[&"--symlink", &target, dir]);
+                }
+            }
+            Ok(m) if m.is_dir() => push(&[&"--ro-bind", dir, dir]),
+            _ => {}
+        }
+    }
+    for file in HOST_ETC {
+        push(&[&"--ro-bind-try", file, file]);
+    }
+    for name in ["passwd", "group", "hosts", "nsswitch.conf", "resolv.conf"] {
+        let src = src(spec, &spec.etc_dir.join(name));
+        let dest = PathBuf::from("/etc").join(name);
+        push(&[&"--ro-bind", &src, &dest]);
+    }
+    push(&[
+        &"--proc",
+        &"/proc",
+        &"--dev",
+        &"/dev",
+        &"--size",
+        &spec.tmp_bytes.to_string(),
+        &"--perms",
+        &"1777",
+        &"--tmpfs",
+        &"/tmp",
+        &"--ro-bind",
+        &src(spec, spec.code_dir),
+        &TASK_DIR,
+        &"--ro-bind",
+        &src(spec, spec.env_dir),
+        &Path::new(RAPID_DIR).join("api"),
+        &"--ro-bind",
+        &src(spec, spec.init_binary),
+        &Path::new(RAPID_DIR).join("init"),
+    ]);
+    if let Some((prefix, runtime_dir)) = spec.python {
+        push(&[
+            &"--ro-bind",
+            &src(spec, prefix),
+            &LANG_DIR,
+            &"--ro-bind",
+            &src(spec, runtime_dir),
+            &RUNTIME_DIR,
+        ]);
+    }
+    // Everything is mounted: make the root itself read-only too.
+    push(&[&"--remount-ro", &"/", &"--chdir", &TASK_DIR]);
+    for (k, v) in spec.env {
+        push(&[&"--setenv", k, v]);
+    }
+    push(&[&"--", &Path::new(RAPID_DIR).join("init")]);
+    for arg in spec.init_args {
+        push(&[arg]);
+    }
+    push(&[
+        &"run",
+        &"--listen",
+        &API_ADDR,
+        &"--socket",
+        &Path::new(RAPID_DIR).join("api").join(SOCKET_NAME),
+        &"--",
+    ]);
+    for c in spec.command {
+        push(&[c]);
+    }
+    a
+}

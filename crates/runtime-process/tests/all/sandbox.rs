@@ -1,0 +1,300 @@
+//! The escapes: each attempt fails, the function gets an error or is
+//! killed, and another environment keeps serving.
+
+use std::time::Duration;
+
+use crate::*;
+
+/// A bystander: an environment of another function, started first and
+/// checked after every attack.
+async fn bystander(fx: &Fixture) -> Box<dyn updraft_pool::Environment> {
+    let other = archive(vec![
+        file(
+            "bootstrap",
+            std::fs::read(format!("{FIXTURES}/shell/bootstrap")).unwrap(),
+            0o100755,
+        ),
+        file(
+            "secret-of-other-function.txt",
+            "OTHER-FUNCTION-SECRET",
+            0o100644,
+        ),
+    ]);
+    let t = template(&fx.rt, "provided", &other);
+    start_ok(&t, &env_config(None)).await
+}
+
+async fn still_serves(env: &mut Box<dyn updraft_pool::Environment>) {
+    let out = sh(env, "cat /var/task/secret-of-other-function.txt").await;
+    assert_eq!(out.status, 0);
+    assert_eq!(out.out, "OTHER-FUNCTION-SECRET");
+}
+
+#[tokio::test]
+async fn cannot_read_another_functions_code_or_the_data_dir() {
+    let fx = runtime();
+    let mut other = bystander(&fx).await;
+    // A data directory with credentials, as `updraft serve` keeps them.
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("credentials"), "AKIA-SECRET").unwrap();
+    let other_code = fx.root.path().join("code");
+
+    let t = template(&fx.rt, "provided", &shell_archive());
+    let mut env = start_ok(&t, &env_config(None)).await;
+    let out = sh(
+        &mut env,
+        &format!(
+            "cat {d}/credentials; ls {d}; ls {c}; cat {c}/*/secret-of-other-function.txt; \
+             grep -rs OTHER-FUNCTION-SECRET /var /etc /tmp /run /root /home /opt /srv /mnt /dev; \
+             cat /proc/1/root/{c}/*/secret-of-other-function.txt; ls /root /home; \
+             cat /etc/shadow",
+            d = data.path().display(),
+            c = other_code.display()
+        ),
+    )
+    .await;
+    assert_ne!(out.status, 0);
+    assert!(!out.out.contains("AKIA-SECRET"), "{}", out.out);
+    assert!(!out.out.contains("OTHER-FUNCTION-SECRET"), "{}", out.out);
+    assert!(out.out.contains("No such file or directory"), "{}", out.out);
+    // Its own code is there.
+    let own = sh(&mut env, "ls /var/task").await;
+    assert_eq!(own.out.trim(), "bootstrap");
+    still_serves(&mut other).await;
+}
+
+#[tokio::test]
+async fn cannot_write_outside_tmp() {
+    let fx = runtime();
+    let t = template(&fx.rt, "provided", &shell_archive());
+    let mut env = start_ok(&t, &env_config(None)).await;
+    for path in [
+        "/var/task/bootstrap",
+        "/var/task/new",
+        "/x",
+        "/usr/x",
+        "/etc/passwd",
+        "/var/runtime/x",
+        "/var/rapid/init",
+        "/proc/sys/kernel/hostname",
+        "/proc/sys/vm/drop_caches",
+        "/proc/sysrq-trigger",
+    ] {
+        let out = sh(&mut env, &format!("echo pwned > {path}")).await;
+        assert_ne!(out.status, 0, "{path} was writable");
+        assert!(
+            out.out.contains("Read-only file system")
+                || out.out.contains("Permission denied")
+                || out.out.contains("No such file"),
+            "{path}: {}",
+            out.out
+        );
+    }
+    let out = sh(
+        &mut env,
+        "echo ok > /tmp/x && cat /tmp/x && df -k /tmp | tail -1",
+    )
+    .await;
+    assert_eq!(out.status, 0, "{}", out.out);
+    assert!(out.out.starts_with("ok\n"));
+    assert!(out.out.contains("524288"), "/tmp is 512 MB: {}", out.out);
+}
+
+#[tokio::test]
+async fn tmp_is_capped() {
+    let fx = runtime_with(|c| c.tmp_mb = 16);
+    let t = template(&fx.rt, "provided", &shell_archive());
+    let mut env = start_ok(&t, &env_config(None)).await;
+    let out = sh(
+        &mut env,
+        "head -c 32M /dev/zero > /tmp/big; echo status=$?; du -k /tmp/big | cut -f1; rm /tmp/big",
+    )
+    .await;
+    assert!(out.out.contains("No space left"), "{}", out.out);
+    assert!(out.out.contains("status=1"), "{}", out.out);
+    assert!(out.out.trim_end().ends_with("16384"), "{}", out.out);
+    // The environment serves on.
+    assert_eq!(sh(&mut env, "true").await.count, 2);
+}
+
+#[tokio::test]
+async fn cannot_signal_the_platform() {
+    let fx = runtime();
+    let mut other = bystander(&fx).await;
+    let t = template(&fx.rt, "provided", &shell_archive());
+    let mut env = start_ok(&t, &env_config(None)).await;
+    let me = std::process::id();
+    let out = sh(
+        &mut env,
+        &format!("kill -9 {me}; ps -e -o pid,comm 2>/dev/null || ls /proc"),
+    )
+    .await;
+    assert!(out.out.contains("No such process"), "{}", out.out);
+    // The test process (the platform) is alive, and the sandbox sees only
+    // its own processes: pid 1 is bubblewrap's reaper.
+    let procs: Vec<&str> = out
+        .out
+        .lines()
+        .filter(|l| l.trim().chars().all(|c| c.is_ascii_digit()) && !l.trim().is_empty())
+        .collect();
+    assert!(procs.len() < 20, "{}", out.out);
+    still_serves(&mut other).await;
+}
+
+#[tokio::test]
+async fn sandbox_processes_are_an_unprivileged_host_user() {
+    let fx = runtime();
+    let t = template(&fx.rt, "provided", &shell_archive());
+    let mut env = start_ok(&t, &env_config(None)).await;
+    let out = sh(
+        &mut env,
+        "grep -E '^(Uid|Gid|CapEff|NoNewPrivs)' /proc/self/status",
+    )
+    .await;
+    assert!(out.out.contains("CapEff:\t0000000000000000"), "{}", out.out);
+    assert!(out.out.contains("NoNewPrivs:\t1"), "{}", out.out);
+    assert!(out.out.contains("Uid:\t993\t993\t993\t993"), "{}", out.out);
+    // Seen from the host: uid 2000993, not root.
+    let mut seen = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains("/var/rapid/init") {
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            if let Some(uid) = status.lines().find(|l| l.starts_with("Uid:")) {
+                // bwrap's own processes and the sandbox's.
+                assert!(uid.contains("2000993"), "{uid}");
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 0);
+}
+
+#[tokio::test]
+async fn cannot_open_network_connections() {
+    let fx = runtime();
+    let t = template(&fx.rt, "provided", &shell_archive());
+    let mut env = start_ok(&t, &env_config(None)).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let host_ip = std::process::Command::new("hostname")
+        .arg("-I")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.split_whitespace().next().map(str::to_string));
+    let mut targets = vec![format!("127.0.0.1:{port}"), "1.1.1.1:80".to_string()];
+    if let Some(ip) = host_ip {
+        targets.push(format!("{ip}:{port}"));
+    }
+    for target in targets {
+        let out = sh(&mut env, &format!("curl -sS -m 3 http://{target}/")).await;
+        assert_ne!(out.status, 0, "{target}: {}", out.out);
+        assert!(
+            out.out.contains("Couldn't connect")
+                || out.out.contains("unreachable")
+                || out.out.contains("Failed to connect"),
+            "{target}: {}",
+            out.out
+        );
+    }
+    assert!(
+        listener.accept().is_err(),
+        "nothing reached the host's port"
+    );
+    let out = sh(&mut env, "cat /proc/net/dev | tail -n +3 | cut -d: -f1").await;
+    assert_eq!(out.out.trim(), "lo", "only loopback: {}", out.out);
+}
+
+#[tokio::test]
+async fn fork_bomb_hits_the_pids_limit_and_times_out() {
+    let _heavy = heavy().await;
+    let fx = runtime_with(|c| c.pids_max = 64);
+    let mut other = bystander(&fx).await;
+    let t = template(&fx.rt, "provided", &shell_archive());
+    let mut env = start_ok(&t, &env_config(None)).await;
+    let ran = invoke(
+        &mut env,
+        "bomb() { bomb | bomb & }; bomb; sleep 30",
+        Duration::from_secs(2),
+    )
+    .await;
+    let err = ran.error();
+    assert_eq!(err.error_type, "Sandbox.Timedout");
+    assert!(ran.outcome.discard);
+    drop(env);
+    // The node still forks, and other functions still serve.
+    assert!(std::process::Command::new("true")
+        .status()
+        .unwrap()
+        .success());
+    still_serves(&mut other).await;
+}
+
+#[tokio::test]
+async fn fork_fails_past_the_pids_limit() {
+    let fx = runtime_with(|c| c.pids_max = 32);
+    if fx.rt.limit_mechanism() == updraft_runtime_process::LimitMechanism::RlimitAs {
+        eprintln!("no cgroups on this host: no pids limit to test");
+        return;
+    }
+    let t = template(&fx.rt, "provided", &shell_archive());
+    let mut env = start_ok(&t, &env_config(None)).await;
+    let out = sh(&mut env, "for i in $(seq 1 60); do sleep 5 & done 2>&1; jobs | wc -l; kill $(jobs -p) 2>/dev/null; true").await;
+    assert!(
+        out.out.contains("Resource temporarily unavailable") || out.out.contains("retry"),
+        "{}",
+        out.out
+    );
+}
+
+#[tokio::test]
+async fn memory_hog_is_killed_by_the_memory_limit() {
+    let _heavy = heavy().await;
+    let fx = runtime();
+    let mut other = bystander(&fx).await;
+    let t = template(&fx.rt, "provided", &shell_archive());
+    let mut env = start_ok(&t, &env_config(None)).await;
+    // Debian's python3 in /usr, allocating (and touching) 1 GB.
+    let ran = invoke(
+        &mut env,
+        "/usr/bin/python3 -c 'b = bytearray(1024 * 1024 * 1024); print(len(b))'",
+        Duration::from_secs(20),
+    )
+    .await;
+    if fx.rt.limit_mechanism() == updraft_runtime_process::LimitMechanism::RlimitAs {
+        // RLIMIT_AS: the allocation fails inside the function.
+        let body = String::from_utf8_lossy(&ran.body()).into_owned();
+        assert!(body.contains("\"status\":1"), "{body}");
+    } else {
+        let err = ran.error();
+        assert_eq!(err.error_type, "Runtime.OutOfMemory", "{err:?}");
+        assert!(err.error_message.contains("128 MB"), "{err:?}");
+        assert!(ran.outcome.discard);
+        let peak = ran.outcome.max_memory_bytes;
+        assert!(peak > 64 << 20 && peak <= 129 << 20, "peak {peak}");
+    }
+    still_serves(&mut other).await;
+}
+
+#[tokio::test]
+async fn without_cgroups_memory_is_capped_by_rlimit_as() {
+    let fx = runtime_with(|c| c.use_cgroups = false);
+    assert_eq!(
+        fx.rt.limit_mechanism(),
+        updraft_runtime_process::LimitMechanism::RlimitAs
+    );
+    let t = template(&fx.rt, "provided", &shell_archive());
+    let mut config = env_config(None);
+    config.memory_mb = 256;
+    let mut env = start_ok(&t, &config).await;
+    let out = sh(
+        &mut env,
+        "/usr/bin/python3 -c 'b = bytearray(512 * 1024 * 1024); print(len(b))'",
+    )
+    .await;
+    assert_ne!(out.status, 0);
+    assert!(out.out.contains("MemoryError"), "{}", out.out);
+    assert_eq!(sh(&mut env, "true").await.count, 2);
+}
