@@ -20,6 +20,7 @@ mod logs;
 mod provisioned;
 mod signed;
 mod urls;
+mod usage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -111,6 +112,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(functions::list_url_configs),
         )
         .route("/updraft/v1/code/{sha}", get(functions::download_code))
+        .route("/updraft/v1/usage", get(usage::usage))
         .route("/", post(logs::json_protocol))
         .fallback(error::unknown_operation)
         .layer(axum::middleware::from_fn_with_state(

@@ -27,6 +27,7 @@ use http_body_util::BodyExt;
 use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
+use updraft_metering::{micros, outcome as usage_outcome, Metering, UsageRecord};
 use updraft_pool::{
     Body, EnvConfig, FunctionError, Input, Invocation, LogSink, Permit, PoolKey, Pools, Protocol,
     StartError, Template, Throttle,
@@ -114,6 +115,7 @@ pub struct Invoker {
     tracker: TaskTracker,
     provisioning: provisioned::Provisioning,
     spans: Option<Arc<dyn SpanSink>>,
+    metering: Option<Arc<Metering>>,
 }
 
 impl Invoker {
@@ -123,6 +125,7 @@ impl Invoker {
         metrics: Arc<Metrics>,
         logs: LogWriter,
         spans: Option<Arc<dyn SpanSink>>,
+        metering: Option<Arc<Metering>>,
     ) -> Arc<Self> {
         Arc::new(Invoker {
             registry,
@@ -132,6 +135,7 @@ impl Invoker {
             tracker: TaskTracker::new(),
             provisioning: Default::default(),
             spans,
+            metering,
         })
     }
 
@@ -458,6 +462,25 @@ impl Invoker {
             Err(_) if timed_out => MetricOutcome::Timeout,
             Err(_) => MetricOutcome::Error,
         };
+        if let Some(metering) = &self.metering {
+            metering.record(UsageRecord {
+                function: function.to_string(),
+                version: target.executed_version.clone(),
+                request_id: request_id.clone(),
+                start_ms: started_ms,
+                duration_us: micros(duration),
+                billed_ms: report::billed_ms(duration),
+                memory_mb: config.memory_size,
+                init_duration_us: init_duration.map(micros),
+                outcome: match outcome {
+                    MetricOutcome::Success => usage_outcome::SUCCESS,
+                    MetricOutcome::Timeout => usage_outcome::TIMEOUT,
+                    _ => usage_outcome::ERROR,
+                }
+                .into(),
+                trigger: trigger.into(),
+            });
+        }
         self.metrics
             .invocation(function, outcome, Some(duration.as_secs_f64()));
         let text = String::from_utf8(log.take())

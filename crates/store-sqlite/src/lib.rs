@@ -8,11 +8,13 @@
 //! timeout covers another process holding the file.
 //!
 //! Records are stored as serde JSON in a text column beside the key
-//! columns that queries need; log records, which are queried by their
-//! fields, are stored as plain columns. The schema and its migrations are
-//! in `schema.rs`.
+//! columns that queries need; log and usage records, which are queried by
+//! their fields, are stored as plain columns (usage sums are computed by
+//! SQLite, in `usage.rs`). The schema and its migrations are in
+//! `schema.rs`.
 
 mod schema;
+mod usage;
 
 use std::fmt;
 use std::path::Path;
@@ -23,7 +25,10 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use updraft_store::{LogQuery, LogRecord, Result, Store, StoreError};
+use updraft_store::{
+    LogQuery, LogRecord, Result, Store, StoreError, UsageGroup, UsageGroupRow, UsageQuery,
+    UsageRecord,
+};
 use updraft_types::{AliasConfig, FunctionConfig, FunctionName, UrlConfig, LATEST};
 
 pub use schema::SCHEMA_VERSION;
@@ -573,6 +578,25 @@ impl Store for SqliteStore {
     fn prune_logs(&self, before_ms: i64) -> Result<u64> {
         self.write("prune_logs", &format!("before {before_ms}"), |tx| {
             let deleted = tx.execute("DELETE FROM logs WHERE end_ms < ?1", [before_ms])?;
+            Ok(deleted as u64)
+        })
+    }
+
+    fn append_usage(&self, records: &[UsageRecord]) -> Result<()> {
+        usage::append(self, records)
+    }
+
+    fn query_usage(&self, query: &UsageQuery, limit: usize) -> Result<Vec<UsageRecord>> {
+        usage::query(self, query, limit)
+    }
+
+    fn usage_summary(&self, query: &UsageQuery, group: UsageGroup) -> Result<Vec<UsageGroupRow>> {
+        usage::summary(self, query, group)
+    }
+
+    fn prune_usage(&self, before_ms: i64) -> Result<u64> {
+        self.write("prune_usage", &format!("before {before_ms}"), |tx| {
+            let deleted = tx.execute("DELETE FROM usage WHERE start_ms < ?1", [before_ms])?;
             Ok(deleted as u64)
         })
     }

@@ -15,6 +15,10 @@
 //! logs         seq AUTOINCREMENT PK | function | ... (no foreign key:
 //!              logs outlive their function); AUTOINCREMENT so a pruned
 //!              seq is never handed out again
+//! usage        (start_ms, request_id) PK, WITHOUT ROWID: one B-tree in
+//!              time order, appended at its end | function | ... (no
+//!              foreign key: usage outlives its function); `source` is
+//!              the record's trigger (TRIGGER is an SQL keyword)
 //! ```
 //!
 //! `functions.last_version` is the highest version number ever published
@@ -67,6 +71,24 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE INDEX logs_function_seq ON logs (function, seq);
     CREATE INDEX logs_end_ms ON logs (end_ms);
+    ",
+    // 2: usage records.
+    "
+    CREATE TABLE usage (
+        start_ms         INTEGER NOT NULL,
+        request_id       TEXT NOT NULL,
+        function         TEXT NOT NULL,
+        version          TEXT NOT NULL,
+        duration_us      INTEGER NOT NULL,
+        billed_ms        INTEGER NOT NULL,
+        memory_mb        INTEGER NOT NULL,
+        init_duration_us INTEGER,
+        outcome          TEXT NOT NULL,
+        source           TEXT NOT NULL,
+        PRIMARY KEY (start_ms, request_id)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE INDEX usage_function_start_ms ON usage (function, start_ms);
     ",
 ];
 

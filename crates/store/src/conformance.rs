@@ -13,8 +13,8 @@
 //! ```
 //!
 //! The checks live by area in `functions`, `routing` (aliases and URL
-//! configs) and `logs`, and are re-exported here; the record builders they
-//! share are public for backends' own tests.
+//! configs), `logs` and `usage`, and are re-exported here; the record
+//! builders they share are public for backends' own tests.
 //!
 //! The checks use plain `assert!`s and panic on the first violation; the
 //! name of the running check is printed first so a failure can be placed.
@@ -28,10 +28,12 @@ use crate::{LogQuery, LogRecord, Store, StoreError};
 mod functions;
 mod logs;
 mod routing;
+mod usage;
 
 pub use functions::*;
 pub use logs::*;
 pub use routing::*;
+pub use usage::*;
 
 /// One conformance check: its name and the function that runs it.
 pub type Check = (&'static str, fn(&dyn Store));
@@ -61,6 +63,10 @@ pub const CHECKS: &[Check] = &[
     ("query_logs_filters", query_logs_filters),
     ("prune_logs", prune_logs),
     ("concurrent_writers", concurrent_writers),
+    ("append_usage_is_idempotent", append_usage_is_idempotent),
+    ("query_usage_filters", query_usage_filters),
+    ("usage_summary_sums", usage_summary_sums),
+    ("prune_usage", prune_usage),
 ];
 
 /// Runs every check in [`CHECKS`], each on a new store from `make`.

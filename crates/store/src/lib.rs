@@ -1,10 +1,11 @@
 //! Where state lives.
 //!
 //! [`Store`] is the metadata store: functions and their versions, aliases,
-//! function URL configs, and invocation logs. Backends (`store-sqlite`, the
-//! embedded default; a NATS JetStream one for clusters) implement it and
-//! pass the same conformance suite ([`conformance`]). [`ArtifactStore`]
-//! keeps deployment packages on disk, content-addressed by SHA-256.
+//! function URL configs, invocation logs and usage records ([`usage`]).
+//! Backends (`store-sqlite`, the embedded default; a NATS JetStream one for
+//! clusters) implement it and pass the same conformance suite
+//! ([`conformance`]). [`ArtifactStore`] keeps deployment packages on disk,
+//! content-addressed by SHA-256.
 //!
 //! Invariants every backend keeps:
 //! - a function's `$LATEST` row exists for as long as any of its versions,
@@ -18,8 +19,10 @@
 
 mod artifacts;
 pub mod conformance;
+pub mod usage;
 
 pub use artifacts::ArtifactStore;
+pub use usage::{UsageGroup, UsageGroupRow, UsageQuery, UsageRecord};
 
 use updraft_types::{AliasConfig, FunctionConfig, FunctionName, UrlConfig};
 
@@ -146,4 +149,19 @@ pub trait Store: Send + Sync {
     fn query_logs(&self, query: &LogQuery) -> Result<Vec<LogRecord>>;
     /// Deletes log records that ended before `before_ms`; returns how many.
     fn prune_logs(&self, before_ms: i64) -> Result<u64>;
+
+    /// Stores usage records, all or none. A record whose `request_id` and
+    /// `start_ms` are stored already (or earlier in the slice) is ignored,
+    /// so appending the same records again changes nothing; the same
+    /// request id with another start time is another attempt, stored.
+    fn append_usage(&self, records: &[UsageRecord]) -> Result<()>;
+    /// The records that match `query`, by `start_ms` then `request_id`;
+    /// at most `limit` of them (the first), 0 for no limit.
+    fn query_usage(&self, query: &UsageQuery, limit: usize) -> Result<Vec<UsageRecord>>;
+    /// The sums ([`UsageGroupRow`]) over the records that match `query`,
+    /// one row per group that has records, ordered by key.
+    fn usage_summary(&self, query: &UsageQuery, group: UsageGroup) -> Result<Vec<UsageGroupRow>>;
+    /// Deletes usage records that started before `before_ms`; returns how
+    /// many.
+    fn prune_usage(&self, before_ms: i64) -> Result<u64>;
 }

@@ -7,6 +7,7 @@
 mod cli;
 mod client;
 mod serve;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,6 +97,20 @@ enum Command {
     },
     /// Delete a function.
     Rm { name: String },
+    /// Metered usage and its estimated cost (AWS Lambda x86 list prices
+    /// by default; the server's prices are configurable).
+    Usage {
+        /// The period: usage of the last 24h, 7d, 30d...
+        #[arg(long, default_value = "24h", value_parser = cli::parse_duration)]
+        since: std::time::Duration,
+        /// Group by function, day, hour or month (UTC), or none.
+        #[arg(long, default_value = "function",
+              value_parser = ["function", "day", "hour", "month", "none"])]
+        by: String,
+        /// Only this function.
+        #[arg(long)]
+        function: Option<String>,
+    },
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -201,6 +216,22 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             .await?
         }
         Command::Rm { name } => cli::rm(&c, &name, json).await?,
+        Command::Usage {
+            since,
+            by,
+            function,
+        } => {
+            usage::usage(
+                &c,
+                usage::UsageArgs {
+                    since,
+                    by: &by,
+                    function: function.as_deref(),
+                },
+                json,
+            )
+            .await?
+        }
     }
     Ok(true)
 }

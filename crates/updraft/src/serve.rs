@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use updraft_gateway::AppState;
 use updraft_invoker::Invoker;
+use updraft_metering::{Metering, MeteringConfig, Prices};
 use updraft_pool::{Limits, Pools, PoolsConfig, Runtime, ScaleUp};
 use updraft_registry::{Registry, RegistryConfig};
 use updraft_runtime_process::{install_awslambdaric, ProcessConfig, ProcessRuntime};
@@ -45,6 +46,22 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight invocations.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     shutdown_timeout: Duration,
+    /// How long usage records are kept.
+    #[arg(long, default_value = "90d", value_parser = parse_duration)]
+    usage_retention: Duration,
+    /// Price per million requests, for usage cost estimates (AWS Lambda
+    /// x86 list price by default).
+    #[arg(long, default_value_t = 0.20)]
+    price_per_million_requests: f64,
+    /// Price per GB-second of compute (AWS Lambda x86 list price).
+    #[arg(long, default_value_t = 0.0000166667)]
+    price_per_gb_second: f64,
+    /// Free requests per month (AWS Lambda's free tier).
+    #[arg(long, default_value_t = 1_000_000)]
+    free_requests_per_month: u64,
+    /// Free GB-seconds per month (AWS Lambda's free tier).
+    #[arg(long, default_value_t = 400_000.0)]
+    free_gb_seconds_per_month: f64,
     /// How long invocation logs are kept.
     #[arg(long, default_value = "7d", value_parser = parse_duration)]
     log_retention: Duration,
@@ -148,12 +165,27 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         )),
         None => None,
     };
+    let metering = Arc::new(Metering::open_with(
+        &data_dir,
+        store.clone(),
+        MeteringConfig {
+            retention: Some(args.usage_retention),
+            prices: Prices {
+                per_million_requests: args.price_per_million_requests,
+                per_gb_second: args.price_per_gb_second,
+                free_requests_per_month: args.free_requests_per_month,
+                free_gb_seconds_per_month: args.free_gb_seconds_per_month,
+            },
+            ..Default::default()
+        },
+    )?);
     let invoker = Invoker::new(
         registry.clone(),
         pools,
         Arc::new(Metrics::new()),
         LogWriter::spawn(store.clone()),
         spans,
+        Some(metering.clone()),
     );
 
     invoker.restore_provisioning();
@@ -187,7 +219,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         );
     }
 
-    let app = updraft_gateway::router(state);
+    let app = updraft_gateway::router(state).layer(axum::Extension(metering.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(
         listener,
@@ -213,6 +245,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     if !invoker.drain(args.shutdown_timeout).await {
         tracing::warn!(timeout = ?args.shutdown_timeout, "in-flight invocations did not finish in time");
     }
+    metering.close();
     Ok(())
 }
 

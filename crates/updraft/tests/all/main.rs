@@ -19,3 +19,4 @@ mod persistence;
 mod process;
 mod shutdown;
 mod urls;
+mod usage;
