@@ -11,17 +11,28 @@
 //!   each one a child process on 127.0.0.1:0, one at a time, every round;
 //!   load: N keep-alive HTTP/1.1 connections from an in-process hyper client,
 //!   warmup then a fixed measured window; latencies in an HDR histogram.
+//!
+//!   updraft-bench scale      0 to N concurrent wasm environments, density
+//!                            (RSS per deployed function and per live
+//!                            environment), server CPU per request
+//!   updraft-bench process    native-process functions: cold starts (Rust
+//!                            lambda_runtime bootstrap, Python), warm
+//!                            Invoke overhead, environments per second
 //! ```
 //!
 //! Every load loop is bounded in time and only connects to the loopback
 //! address a child printed.
 
 mod cold;
+mod control;
 mod hello;
 mod lambda;
 mod load;
+mod process;
 mod report;
+mod scale;
 mod servers;
+mod zip;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,6 +64,119 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: String,
     },
+    /// Scaling (0 to N concurrent environments), density (deployed
+    /// functions and live environments per MiB) and the server's CPU per
+    /// function URL request (for the metering cost), all with wasm.
+    Scale(ScaleArgs),
+    /// Native-process functions: cold starts (Rust `lambda_runtime`
+    /// bootstrap, Python), warm Invoke overhead, environments per second.
+    Process(ProcessArgs),
+}
+
+/// Where a subcommand's report goes.
+#[derive(clap::Args, Clone)]
+pub struct Output {
+    /// Where the markdown results are written.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also append the results, as a dated section with the machine's
+    /// facts, to this file (e.g. BENCHMARKS.md).
+    #[arg(long)]
+    append: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct ScaleArgs {
+    /// The updraft binary.
+    #[arg(long)]
+    updraft: Option<PathBuf>,
+    /// The guest that holds each request open (`?ms=N`).
+    #[arg(long)]
+    sleep_component: Option<PathBuf>,
+    /// The small function of the density and throughput runs.
+    #[arg(long)]
+    component: Option<PathBuf>,
+    /// Concurrent environments of the ramp.
+    #[arg(long, default_value_t = 1000)]
+    n: usize,
+    /// How long each ramp request holds its environment, ms.
+    #[arg(long, default_value_t = 2000)]
+    hold_ms: u64,
+    /// Ramp rounds (a cold burst, then a warm one, each round).
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// Most functions the density run deploys.
+    #[arg(long, default_value_t = 10_000)]
+    functions: usize,
+    /// Longest the density run deploys for.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    deploy_time: Duration,
+    /// Concurrent CreateFunction callers.
+    #[arg(long, default_value_t = 2)]
+    deployers: usize,
+    /// Functions invoked once after deploying (live environments).
+    #[arg(long, default_value_t = 500)]
+    warm: usize,
+    /// Keep-alive connections of the throughput run.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Measured window of the throughput run.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Warmup before it.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Worker threads of the load generator.
+    #[arg(long, default_value_t = 2)]
+    client_threads: usize,
+    /// Metering CPU per usage record in ns (from `cargo test --release -p
+    /// updraft-metering --test metering record_cost -- --ignored
+    /// --nocapture`), to relate to the server's CPU per request.
+    #[arg(long)]
+    record_ns: Option<f64>,
+    /// Parts to skip: ramp, density, metering (repeatable).
+    #[arg(long)]
+    skip: Vec<String>,
+    #[command(flatten)]
+    output: Output,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct ProcessArgs {
+    /// The updraft binary.
+    #[arg(long)]
+    updraft: Option<PathBuf>,
+    /// The Rust `bootstrap` executable (the release build of
+    /// crates/runtime-process/tests/fixtures/rust-bootstrap).
+    #[arg(long)]
+    bootstrap: PathBuf,
+    /// The Python handler module (handler `app.handler`).
+    #[arg(long)]
+    python_app: Option<PathBuf>,
+    /// The managed Python runtime directory (awslambdaric), kept between
+    /// runs so it is installed once.
+    #[arg(long)]
+    python_runtime_dir: Option<PathBuf>,
+    /// The wasm component of the warm comparison.
+    #[arg(long)]
+    component: Option<PathBuf>,
+    /// Cold starts sampled per function.
+    #[arg(long, default_value_t = 30)]
+    cold_samples: usize,
+    /// Window of each warm Invoke run.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    warm: Duration,
+    /// Invokes sent at once in each environments-per-second burst.
+    #[arg(long, default_value_t = 16)]
+    burst: usize,
+    /// Bursts per function.
+    #[arg(long, default_value_t = 2)]
+    bursts: usize,
+    /// Worker threads of the load generator.
+    #[arg(long, default_value_t = 2)]
+    client_threads: usize,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(clap::Args, Clone)]
@@ -121,8 +245,159 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::HyperHello { listen }) => hello::serve(&listen),
         Some(Command::Run(args)) => run(args),
+        Some(Command::Scale(args)) => scale(args),
+        Some(Command::Process(args)) => process(args),
         None => run(cli.run),
     }
+}
+
+fn client_runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    anyhow::ensure!(threads >= 1, "--client-threads must be at least 1");
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .context("starting the load generator's runtime")
+}
+
+fn updraft_binary(given: Option<PathBuf>, root: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let updraft = given.unwrap_or_else(|| root.join("target/release/updraft"));
+    anyhow::ensure!(
+        updraft.is_file(),
+        "{} not found: build it with `cargo build --release -p updraft` or pass --updraft",
+        updraft.display()
+    );
+    Ok(updraft)
+}
+
+fn existing(path: PathBuf, what: &str) -> anyhow::Result<PathBuf> {
+    anyhow::ensure!(path.is_file(), "{} ({what}) not found", path.display());
+    Ok(path)
+}
+
+/// Prints the report, writes it to `--out` and appends it to `--append`
+/// under a dated heading with the machine's facts.
+fn publish(
+    title: &str,
+    command: &str,
+    machine: &str,
+    body: &str,
+    out: &Output,
+) -> anyhow::Result<()> {
+    let day = std::process::Command::new("date")
+        .args(["-u", "+%F"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let section = format!(
+        "### {day}: {title}\n\n{machine}\n- load average at the end: {}\n- command: `{command}`\n- **caveat**: the load generator shares the machine with the server, and other builds and test runs may have been loading it: compare rows of one run, treat absolute numbers as indicative.\n\n{body}",
+        control::loadavg()
+    );
+    println!("{section}");
+    if let Some(path) = &out.out {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, &section).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("results written to {}", path.display());
+    }
+    if let Some(path) = &out.append {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        write!(f, "\n{section}").with_context(|| format!("appending to {}", path.display()))?;
+        eprintln!("results appended to {}", path.display());
+    }
+    Ok(())
+}
+
+/// The command line, with the program named `updraft-bench`.
+fn command_line() -> String {
+    std::iter::once("updraft-bench".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn scale(args: ScaleArgs) -> anyhow::Result<()> {
+    let root = PathBuf::from(REPO_ROOT);
+    let settings = scale::Settings {
+        updraft: updraft_binary(args.updraft, &root)?,
+        sleep: existing(
+            args.sleep_component
+                .unwrap_or_else(|| scale::default_sleep(&root)),
+            "the http_sleep guest: `cargo build -p updraft-test-support` builds it",
+        )?,
+        hello: existing(
+            args.component.unwrap_or_else(|| {
+                root.join("target/guests/wasm32-wasip2/release/hello_http.wasm")
+            }),
+            "the hello component",
+        )?,
+        n: args.n.max(1),
+        hold_ms: args.hold_ms,
+        rounds: args.rounds.max(1),
+        density_max: args.functions.max(2),
+        density_time: args.deploy_time,
+        deployers: args.deployers,
+        warm: args.warm,
+        load: load::Settings {
+            connections: args.connections.max(1),
+            warmup: args.warmup,
+            duration: args.duration,
+        },
+        record_ns: args.record_ns,
+        skip: args.skip,
+    };
+    let machine = control::machine();
+    let client = client_runtime(args.client_threads)?;
+    let body = client.block_on(scale::run(&settings))?;
+    publish(
+        "Scaling, density and metering (`updraft-bench scale`)",
+        &command_line(),
+        &machine,
+        &body,
+        &args.output,
+    )
+}
+
+fn process(args: ProcessArgs) -> anyhow::Result<()> {
+    let root = PathBuf::from(REPO_ROOT);
+    let settings = process::Settings {
+        updraft: updraft_binary(args.updraft, &root)?,
+        hello: existing(
+            args.component.unwrap_or_else(|| {
+                root.join("target/guests/wasm32-wasip2/release/hello_http.wasm")
+            }),
+            "the hello component",
+        )?,
+        bootstrap: existing(args.bootstrap, "the Rust bootstrap")?,
+        python_app: existing(
+            args.python_app.unwrap_or_else(|| {
+                root.join("crates/runtime-process/tests/fixtures/python/app.py")
+            }),
+            "the Python handler",
+        )?,
+        python_runtime_dir: args
+            .python_runtime_dir
+            .unwrap_or_else(|| std::env::temp_dir().join("updraft-bench-python-runtime")),
+        cold_samples: args.cold_samples.max(1),
+        warm: args.warm,
+        burst: args.burst.max(1),
+        bursts: args.bursts,
+    };
+    let machine = control::machine();
+    let client = client_runtime(args.client_threads)?;
+    let body = client.block_on(process::run(&settings))?;
+    publish(
+        "Native-process functions (`updraft-bench process`)",
+        &command_line(),
+        &machine,
+        &body,
+        &args.output,
+    )
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {

@@ -176,6 +176,20 @@ pub fn start_updraft(
     component: &Path,
     idle_timeout: Option<&str>,
 ) -> anyhow::Result<Server> {
+    let mut extra = Vec::new();
+    if let Some(t) = idle_timeout {
+        extra.extend(["--idle-timeout".to_string(), t.to_string()]);
+    }
+    start_updraft_with(updraft, &[("hello", component)], &extra)
+}
+
+/// `updraft serve` in a fresh data directory with each `(name, file)` of
+/// `deploy` deployed at startup (with a function URL) and `extra` flags.
+pub fn start_updraft_with(
+    updraft: &Path,
+    deploy: &[(&str, &Path)],
+    extra: &[String],
+) -> anyhow::Result<Server> {
     let data_dir = tempfile::Builder::new()
         .prefix("updraft-bench.")
         .tempdir()
@@ -184,12 +198,12 @@ pub fn start_updraft(
     cmd.arg("serve")
         .arg("--data-dir")
         .arg(data_dir.path())
-        .args(["--listen", "127.0.0.1:0"])
-        .arg("--deploy")
-        .arg(format!("hello={}", component.display()));
-    if let Some(t) = idle_timeout {
-        cmd.args(["--idle-timeout", t]);
+        .args(["--listen", "127.0.0.1:0"]);
+    for (name, file) in deploy {
+        cmd.arg("--deploy")
+            .arg(format!("{name}={}", file.display()));
     }
+    cmd.args(extra);
     let mut addr = None;
     let mut credentials = None;
     let child = spawn("updraft serve", cmd, |line| {
@@ -211,6 +225,11 @@ pub fn start_updraft(
 }
 
 impl Server {
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// updraft only: the credentials file it printed.
     pub fn credentials(&self) -> anyhow::Result<&Path> {
         self.credentials
