@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight invocations.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     shutdown_timeout: Duration,
+    /// Usage metering: `on` (every invocation yields a usage record) or
+    /// `off` (no records; for measuring what metering costs).
+    #[arg(long, env = "UPDRAFT_METERING", default_value = "on", value_parser = ["on", "off"])]
+    metering: String,
     /// How long usage records are kept.
     #[arg(long, default_value = "90d", value_parser = parse_duration)]
     usage_retention: Duration,
@@ -165,27 +169,33 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    let metering = Arc::new(Metering::open_with(
-        &data_dir,
-        store.clone(),
-        MeteringConfig {
-            retention: Some(args.usage_retention),
-            prices: Prices {
-                per_million_requests: args.price_per_million_requests,
-                per_gb_second: args.price_per_gb_second,
-                free_requests_per_month: args.free_requests_per_month,
-                free_gb_seconds_per_month: args.free_gb_seconds_per_month,
+    let metering = match args.metering.as_str() {
+        "off" => {
+            tracing::warn!("usage metering is off: invocations are not metered");
+            None
+        }
+        _ => Some(Arc::new(Metering::open_with(
+            &data_dir,
+            store.clone(),
+            MeteringConfig {
+                retention: Some(args.usage_retention),
+                prices: Prices {
+                    per_million_requests: args.price_per_million_requests,
+                    per_gb_second: args.price_per_gb_second,
+                    free_requests_per_month: args.free_requests_per_month,
+                    free_gb_seconds_per_month: args.free_gb_seconds_per_month,
+                },
+                ..Default::default()
             },
-            ..Default::default()
-        },
-    )?);
+        )?)),
+    };
     let invoker = Invoker::new(
         registry.clone(),
         pools,
         Arc::new(Metrics::new()),
         LogWriter::spawn(store.clone()),
         spans,
-        Some(metering.clone()),
+        metering.clone(),
     );
 
     invoker.restore_provisioning();
@@ -219,7 +229,10 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         );
     }
 
-    let app = updraft_gateway::router(state).layer(axum::Extension(metering.clone()));
+    let mut app = updraft_gateway::router(state);
+    if let Some(m) = &metering {
+        app = app.layer(axum::Extension(m.clone()));
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(
         listener,
@@ -245,7 +258,9 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     if !invoker.drain(args.shutdown_timeout).await {
         tracing::warn!(timeout = ?args.shutdown_timeout, "in-flight invocations did not finish in time");
     }
-    metering.close();
+    if let Some(m) = &metering {
+        m.close();
+    }
     Ok(())
 }
 
