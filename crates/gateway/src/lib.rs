@@ -7,7 +7,9 @@
 //!
 //! ```text
 //!  request ─> signed (SigV4, body buffered) ─┬─> /2015-03-31/functions...  control plane, Invoke
-//!                                            ├─> /2021-10-31/functions/{f}/url
+//!                                            ├─> /2021-10-31/functions/{f}/url[s]
+//!                                            ├─> /2017-10-31, /2019-09-30 .../concurrency, provisioned-concurrency
+//!                                            ├─> /updraft/v1/usage, /updraft/v1/code/{sha} (presigned)
 //!                                            └─> POST / (X-Amz-Target)     logs
 //!  request ─> /fn/{name}[:{alias}]/{path}   (auth per URL config: NONE streams, AWS_IAM verifies)
 //!  request ─> /metrics                      (Prometheus text, unauthenticated)
