@@ -3,14 +3,16 @@
 //! ```text
 //! trigger (Invoke API, function URL, async event)
 //!   -> Invoker::invoke / invoke_url / invoke_async
-//!   -> throttle (account concurrency)
+//!   -> throttle (account and reserved concurrency, `updraft_pool::Limits`)
 //!   -> Registry::template (loaded once per code)
-//!   -> Pools::acquire (warm environment, or a cold start)
-//!   -> Environment::invoke
-//!   -> logs framed START/END/REPORT -> LogWriter; metrics
+//!   -> Pools::acquire (warm environment, or a cold start within the
+//!      memory budget and scale-up limit)
+//!   -> Environment::invoke (with a `traceparent` for the function)
+//!   -> logs framed START/END/REPORT -> LogWriter; usage record -> Metering;
+//!      metrics; span -> SpanSink
 //! ```
-//! Every trigger goes through [`Invoker::run`]; a new trigger only builds
-//! an [`Input`] and reads the [`Ran`] it gets back.
+//! Every trigger goes through `Invoker::run_with_id`; a new trigger only
+//! builds an `Input` and a [`Call`].
 
 mod provisioned;
 pub mod url_event;
@@ -27,7 +29,7 @@ use http_body_util::BodyExt;
 use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
-use updraft_metering::{micros, outcome as usage_outcome, Metering, UsageRecord};
+use updraft_metering::{micros, outcome as usage_outcome, trigger, Metering, UsageRecord};
 use updraft_pool::{
     Body, EnvConfig, FunctionError, Input, Invocation, LogSink, Permit, PoolKey, Pools, Protocol,
     StartError, Template, Throttle,
@@ -79,7 +81,7 @@ struct Ran {
 #[derive(Debug, Clone)]
 pub struct Call {
     pub request_id: String,
-    /// `invoke`, `event` or `url`.
+    /// One of [`updraft_metering::trigger`].
     pub trigger: &'static str,
     /// The caller's trace context (`traceparent`), if it sent one.
     pub parent: Option<TraceContext>,
@@ -167,7 +169,7 @@ impl Invoker {
         let template = self.registry.template(&target.config)?;
         let call = Call {
             tail,
-            ..Call::new("invoke", parent)
+            ..Call::new(trigger::INVOKE, parent)
         };
         let ran = self
             .run_with_id(&target, &template, Input::Event(payload), permit, call)
@@ -194,7 +196,7 @@ impl Invoker {
         payload: Bytes,
         parent: Option<TraceContext>,
     ) -> String {
-        let call = Call::new("event", parent);
+        let call = Call::new(trigger::EVENT, parent);
         let request_id = call.request_id.clone();
         let this = self.clone();
         self.tracker.spawn(async move {
@@ -246,7 +248,7 @@ impl Invoker {
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
             .and_then(TraceContext::parse);
-        let invocation = Call::new("url", parent);
+        let invocation = Call::new(trigger::URL, parent);
         match template.protocol() {
             Protocol::Http => {
                 let (tx, rx) = oneshot::channel();

@@ -68,7 +68,13 @@ impl State {
                 self.running_unreserved += 1;
             }
         }
-        *self.running.entry(function.to_string()).or_default() += 1;
+        // Only a function's first running invocation allocates its key.
+        match self.running.get_mut(function) {
+            Some(n) => *n += 1,
+            None => {
+                self.running.insert(function.to_string(), 1);
+            }
+        }
         Ok(())
     }
 

@@ -22,8 +22,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_zipped: 50 * 1024 * 1024,
-            max_unzipped: 250 * 1024 * 1024,
+            max_zipped: updraft_api::validate::MAX_ZIP_BYTES,
+            max_unzipped: updraft_api::validate::MAX_UNZIPPED_BYTES,
             max_files: 20_000,
         }
     }

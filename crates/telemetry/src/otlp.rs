@@ -435,8 +435,8 @@ fn to_proto(span: InvocationSpan) -> Span {
 /// `faas.trigger` for the invoker's trigger names.
 fn faas_trigger(trigger: &str) -> &'static str {
     match trigger {
-        "url" => "http",
-        "event" => "pubsub",
+        updraft_store::usage::trigger::URL => "http",
+        updraft_store::usage::trigger::EVENT => "pubsub",
         _ => "other",
     }
 }
