@@ -406,3 +406,66 @@ fn provisioned_concurrency_serves_a_burst_without_cold_starts() {
     );
     r.assert_error(404, "ProvisionedConcurrencyConfigNotFoundException");
 }
+
+/// A minimal OTLP/HTTP collector: accepts POSTs and keeps their bodies.
+fn collector() -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            loop {
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line == "\r\n" || line.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            length = v.trim().parse().unwrap();
+                        }
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let path = request_line.split(' ').nth(1).unwrap_or("").to_string();
+                let _ = tx.send((path, body));
+                let _ = reader
+                    .get_mut()
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn invocations_are_exported_as_otlp_spans() {
+    let (endpoint, spans) = collector();
+    let s = Server::start(&["--otlp-endpoint", &endpoint]);
+    s.deploy("traced", guests::HTTP_STATE, json!({}));
+    let r = s.invoke("traced", b"{}");
+    assert_eq!(r.status, 200);
+    let request_id = r.header("x-amzn-requestid").unwrap().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let (path, body) = spans.recv_timeout(left).expect("no span exported");
+        assert_eq!(path, "/v1/traces");
+        // Protobuf keeps strings as they are: the span carries the
+        // function name and the invocation id.
+        let has = |needle: &str| body.windows(needle.len()).any(|w| w == needle.as_bytes());
+        if has(&request_id) {
+            assert!(has("traced") && has("faas.invocation_id"));
+            break;
+        }
+    }
+}
