@@ -16,11 +16,16 @@
 //! ```
 
 mod error;
+mod event_invoke;
+mod eventbridge;
 mod functions;
 mod invoke;
 mod logs;
+mod mappings;
 mod provisioned;
+mod scheduler;
 mod signed;
+mod sqs;
 mod urls;
 mod usage;
 
@@ -46,6 +51,12 @@ pub struct AppState {
     pub verifier: Verifier,
     /// The server's own key pair: signs the download URLs it hands out.
     pub credentials: Credentials,
+    /// Durable queues: SQS, and async invocations waiting for functions.
+    pub queues: Arc<updraft_queues::Queues>,
+    pub bus: Arc<updraft_bus::Bus>,
+    pub schedules: Arc<updraft_schedules::Schedules>,
+    pub events: Arc<updraft_events::AsyncEvents>,
+    pub mappings: Arc<updraft_mappings::Mappings>,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -116,6 +127,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/updraft/v1/code/{sha}", get(functions::download_code))
         .route("/updraft/v1/usage", get(usage::usage))
         .route("/", post(logs::json_protocol))
+        .merge(event_invoke::routes())
+        .merge(mappings::routes())
+        .merge(scheduler::routes())
+        .merge(sqs::routes())
         .fallback(error::unknown_operation)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

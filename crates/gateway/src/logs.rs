@@ -20,7 +20,7 @@ use updraft_store::LogQuery;
 use crate::Shared;
 
 /// A JSON-protocol error: `{"__type", "message"}`.
-fn json_error(status: StatusCode, error_type: &str, message: &str) -> Response {
+pub(crate) fn json_error(status: StatusCode, error_type: &str, message: &str) -> Response {
     (
         status,
         [
@@ -60,6 +60,12 @@ pub async fn json_protocol(State(state): Shared, headers: HeaderMap, body: Bytes
         .unwrap_or("");
     match target {
         "Logs_20140328.FilterLogEvents" => filter_log_events(&state, &body),
+        t if t.starts_with("AmazonSQS.") => {
+            crate::sqs::json(&state, &t["AmazonSQS.".len()..], &headers, &body)
+        }
+        t if t.starts_with("AWSEvents.") => {
+            crate::eventbridge::json(&state, &t["AWSEvents.".len()..], &headers, &body)
+        }
         "" => json_error(
             StatusCode::BAD_REQUEST,
             "UnknownOperationException",

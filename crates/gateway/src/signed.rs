@@ -2,7 +2,9 @@
 //!
 //! The body is read (up to [`MAX_BODY`]) because the signature covers its
 //! hash, then handed on to the handler as bytes. The expected service is
-//! `lambda`, or the one the `X-Amz-Target` prefix names.
+//! the one the `X-Amz-Target` prefix names (`logs`, `sqs`, `events`),
+//! `scheduler` for Scheduler's paths, `sqs` for a form-encoded POST (SQS's
+//! query protocol), and otherwise `lambda`.
 
 use std::time::SystemTime;
 
@@ -28,7 +30,25 @@ fn expected_service(req: &Request) -> &'static str {
         .and_then(|v| v.to_str().ok())
     {
         Some(t) if t.starts_with("Logs_") => "logs",
-        _ => "lambda",
+        Some(t) if t.starts_with("AmazonSQS.") => "sqs",
+        Some(t) if t.starts_with("AWSEvents.") => "events",
+        Some(_) => "lambda",
+        None => {
+            let path = req.uri().path();
+            let form = req
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            if path.starts_with("/schedules") || path.starts_with("/schedule-groups") {
+                "scheduler"
+            } else if form && req.method() == http::Method::POST {
+                // The SQS query protocol (aws CLI v2 before SQS spoke JSON).
+                "sqs"
+            } else {
+                "lambda"
+            }
+        }
     }
 }
 

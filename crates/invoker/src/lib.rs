@@ -188,8 +188,57 @@ impl Invoker {
         })
     }
 
-    /// An asynchronous invocation (`Event`): runs in the background; waits
-    /// for concurrency rather than being throttled. Returns the request id.
+    /// An invocation from an event source (async queue, queue poller):
+    /// waits for concurrency rather than being throttled, and tries again
+    /// while the node is out of room for a new environment. `call` names
+    /// the trigger and carries the request id (stable across retries).
+    pub async fn invoke_queued(
+        self: &Arc<Self>,
+        target: Resolved,
+        payload: Bytes,
+        call: Call,
+    ) -> Result<InvokeResult, InvokeError> {
+        let function = target.config.name.as_str();
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let permit = self.registry.limits().acquire(function).await;
+            let template = self.registry.template(&target.config)?;
+            let ran = self
+                .run_with_id(
+                    &target,
+                    &template,
+                    Input::Event(payload.clone()),
+                    permit,
+                    call.clone(),
+                )
+                .await;
+            match ran {
+                // Out of memory budget or over the scale-up rate: wait.
+                Err(InvokeError::Throttled(_)) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e),
+                Ok(ran) => {
+                    let log_tail = ran.log_tail;
+                    let (payload, function_error) = match ran.result {
+                        Ok(p) => (p.unwrap_or_default(), None),
+                        Err(e) => (e.to_payload(), Some("Unhandled")),
+                    };
+                    return Ok(InvokeResult {
+                        request_id: ran.request_id,
+                        payload,
+                        function_error,
+                        executed_version: target.executed_version.clone(),
+                        log_tail,
+                    });
+                }
+            }
+        }
+    }
+
+    /// An asynchronous invocation (`Event`) run in the background, not
+    /// durable: the caller keeps the event. Returns the request id.
     pub fn invoke_async(
         self: &Arc<Self>,
         target: Resolved,
@@ -200,35 +249,9 @@ impl Invoker {
         let request_id = call.request_id.clone();
         let this = self.clone();
         self.tracker.spawn(async move {
-            let function = target.config.name.as_str();
-            let mut backoff = Duration::from_millis(50);
-            // A throttled event waits and tries again; it is never dropped.
-            loop {
-                let permit = this.registry.limits().acquire(function).await;
-                let ran = match this.registry.template(&target.config) {
-                    Ok(template) => {
-                        this.run_with_id(
-                            &target,
-                            &template,
-                            Input::Event(payload.clone()),
-                            permit,
-                            call.clone(),
-                        )
-                        .await
-                    }
-                    Err(e) => Err(e.into()),
-                };
-                match ran {
-                    Err(InvokeError::Throttled(_)) => {
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(1));
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, function, "async invocation failed to run");
-                        return;
-                    }
-                    Ok(_) => return,
-                }
+            let function = target.config.name.clone();
+            if let Err(e) = this.invoke_queued(target, payload, call).await {
+                tracing::warn!(error = %e, function = %function, "async invocation failed to run");
             }
         });
         request_id

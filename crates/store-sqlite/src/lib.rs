@@ -13,6 +13,7 @@
 //! SQLite, in `usage.rs`). The schema and its migrations are in
 //! `schema.rs`.
 
+mod events;
 mod schema;
 mod usage;
 
@@ -31,6 +32,7 @@ use updraft_store::{
 };
 use updraft_types::{AliasConfig, FunctionConfig, FunctionName, UrlConfig, LATEST};
 
+pub use events::SqliteEventStore;
 pub use schema::SCHEMA_VERSION;
 
 /// How long a call waits for another process's write lock before failing.

@@ -19,9 +19,11 @@
 
 mod artifacts;
 pub mod conformance;
+pub mod events;
 pub mod usage;
 
 pub use artifacts::ArtifactStore;
+pub use events::{EventStore, EventWrite, StoredMessage};
 pub use usage::{UsageGroup, UsageGroupRow, UsageQuery, UsageRecord};
 
 use updraft_types::{AliasConfig, FunctionConfig, FunctionName, UrlConfig};

@@ -29,6 +29,21 @@ pub mod trigger {
     pub const EVENT: &str = "event";
     /// A function URL request.
     pub const URL: &str = "url";
+    /// A schedule fired (EventBridge Scheduler).
+    pub const SCHEDULE: &str = "schedule";
+    /// An event bus rule matched (EventBridge).
+    pub const BUS: &str = "bus";
+    /// An event source mapping delivered a batch of queue messages.
+    pub const QUEUE: &str = "sqs";
+    /// An async invocation's destination is this function.
+    pub const DESTINATION: &str = "destination";
+
+    /// The name as stored for a name read back (records carry `String`s).
+    pub fn canonical(name: &str) -> Option<&'static str> {
+        [INVOKE, EVENT, URL, SCHEDULE, BUS, QUEUE, DESTINATION]
+            .into_iter()
+            .find(|t| *t == name)
+    }
 }
 
 /// Milliseconds in a GB-second's denominator: memory in MB / 1024 times

@@ -14,7 +14,7 @@ use updraft_registry::{Registry, RegistryConfig};
 use updraft_runtime_process::{install_awslambdaric, ProcessConfig, ProcessRuntime};
 use updraft_runtime_wasm::{WasmConfig, WasmRuntime};
 use updraft_store::{ArtifactStore, Store};
-use updraft_store_sqlite::SqliteStore;
+use updraft_store_sqlite::{SqliteEventStore, SqliteStore};
 use updraft_telemetry::{LogWriter, Metrics, OtlpExporter, SpanSink};
 use updraft_types::Account;
 
@@ -205,12 +205,33 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         deployed.push(deploy_at_startup(&registry, spec)?);
     }
 
+    // The event services: durable queues first (async invocations wait
+    // in them), then what produces into them and what consumes them.
+    let event_store = Arc::new(SqliteEventStore::open(&data_dir.join("events.db"))?);
+    let queues = updraft_queues::Queues::open(event_store, &account.region, &account.account_id)
+        .context("opening the event store")?;
+    let bus = updraft_bus::Bus::open(queues.clone(), account.clone())
+        .map_err(|e| anyhow::anyhow!("opening the event bus: {e}"))?;
+    let schedules = updraft_schedules::Schedules::open(queues.clone(), account.clone())
+        .map_err(|e| anyhow::anyhow!("opening schedules: {e}"))?;
+    let events = updraft_events::AsyncEvents::new(queues.clone(), bus.clone(), invoker.clone());
+    let mappings = updraft_mappings::Mappings::open(queues.clone(), invoker.clone())
+        .map_err(|e| anyhow::anyhow!("opening event source mappings: {e}"))?;
+    events.start();
+    schedules.start();
+    mappings.start();
+
     let state = Arc::new(AppState {
         invoker: invoker.clone(),
         registry: registry.clone(),
         store: store.clone(),
         verifier: updraft_auth::Verifier::new(vec![creds.clone()]),
         credentials: creds,
+        queues: queues.clone(),
+        bus,
+        schedules,
+        events,
+        mappings,
     });
     spawn_log_pruning(store.clone(), args.log_retention);
 
@@ -258,6 +279,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     if !invoker.drain(args.shutdown_timeout).await {
         tracing::warn!(timeout = ?args.shutdown_timeout, "in-flight invocations did not finish in time");
     }
+    queues.close();
     if let Some(m) = &metering {
         m.close();
     }

@@ -7,16 +7,22 @@
 
 mod support;
 
+mod async_events;
 mod aws_cli;
 mod bad_input;
 mod boto3;
 mod cli;
 mod control_plane;
+mod durability;
+mod eventbridge;
 mod examples;
 mod faults;
+mod mappings;
 mod metrics;
 mod persistence;
 mod process;
+mod scheduler;
 mod shutdown;
+mod sqs;
 mod urls;
 mod usage;
