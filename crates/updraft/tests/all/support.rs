@@ -409,6 +409,47 @@ impl Server {
         }
     }
 
+    /// A signed JSON-protocol call (`POST /` with `X-Amz-Target`), as SQS
+    /// (`sqs`, `AmazonSQS.Op`, json 1.0) and EventBridge (`events`,
+    /// `AWSEvents.Op`, json 1.1) take them.
+    pub fn json_call(&self, service: &str, target: &str, body: Value) -> Resp {
+        let content_type = if service == "sqs" {
+            "application/x-amz-json-1.0"
+        } else {
+            "application/x-amz-json-1.1"
+        };
+        self.signed_with(
+            "POST",
+            "/",
+            &[("content-type", content_type), ("x-amz-target", target)],
+            body.to_string().as_bytes(),
+            &self.credentials(),
+            service,
+            SystemTime::now(),
+        )
+    }
+
+    /// A signed REST-JSON call to another service than Lambda (Scheduler:
+    /// `scheduler`).
+    pub fn rest_call(&self, service: &str, method: &str, path: &str, body: Option<Value>) -> Resp {
+        let (headers, body): (&[(&str, &str)], Vec<u8>) = match body {
+            Some(b) => (
+                &[("content-type", "application/json")],
+                b.to_string().into_bytes(),
+            ),
+            None => (&[], Vec::new()),
+        };
+        self.signed_with(
+            method,
+            path,
+            headers,
+            &body,
+            &self.credentials(),
+            service,
+            SystemTime::now(),
+        )
+    }
+
     /// CreateFunction from a zip; `extra` is merged into the request.
     pub fn create_function_zip(&self, name: &str, zip: &[u8], extra: Value) -> Resp {
         let mut body = json!({
