@@ -86,7 +86,13 @@ const GUESTS: &[(&str, Workspace, &str, &str, &str)] = &[
     ("CMD_EXIT", Workspace::Guests, P2, "cmd", "cmd-exit.wasm"),
     ("CMD_TRAP", Workspace::Guests, P2, "cmd", "cmd-trap.wasm"),
     ("CMD_LOOP", Workspace::Guests, P2, "cmd", "cmd-loop.wasm"),
-    ("CMD_RECORD", Workspace::Guests, P2, "cmd", "cmd-record.wasm"),
+    (
+        "CMD_RECORD",
+        Workspace::Guests,
+        P2,
+        "cmd",
+        "cmd-record.wasm",
+    ),
     ("P1_CMD_ECHO", Workspace::Guests, P1, "cmd", "cmd-echo.wasm"),
     (
         "EXAMPLE_HELLO_HTTP",

