@@ -126,6 +126,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/updraft/v1/code/{sha}", get(functions::download_code))
         .route("/updraft/v1/usage", get(usage::usage))
+        .route("/updraft/v1/queues", get(list_queues))
         .route("/", post(logs::json_protocol))
         .merge(event_invoke::routes())
         .merge(mappings::routes())
@@ -167,6 +168,33 @@ fn queue_gauges(
             ))
         })
         .collect()
+}
+
+/// `GET /updraft/v1/queues`: every queue with its depth, internal
+/// async-invocation queues (`Kind: async`) included.
+async fn list_queues(State(state): Shared) -> axum::Json<serde_json::Value> {
+    let queues: Vec<serde_json::Value> = state
+        .queues
+        .queue_names("")
+        .into_iter()
+        .filter_map(|name| {
+            let s = state.queues.stats(&name).ok()?;
+            let kind = if name.starts_with(updraft_queues::invocation::PREFIX) {
+                "async"
+            } else {
+                "sqs"
+            };
+            Some(serde_json::json!({
+                "Name": name,
+                "Kind": kind,
+                "Visible": s.visible,
+                "InFlight": s.in_flight,
+                "Delayed": s.delayed,
+                "OldestAgeMs": s.oldest_age_ms,
+            }))
+        })
+        .collect();
+    axum::Json(serde_json::json!({ "Queues": queues }))
 }
 
 async fn metrics(State(state): Shared) -> impl axum::response::IntoResponse {

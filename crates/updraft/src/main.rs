@@ -6,6 +6,7 @@
 
 mod cli;
 mod client;
+mod events_cli;
 mod serve;
 mod usage;
 
@@ -111,6 +112,49 @@ enum Command {
         #[arg(long)]
         function: Option<String>,
     },
+    /// Queues and their depth: SQS queues and the functions' async
+    /// invocation queues.
+    Queues,
+    /// An event bus's rules, their patterns and targets.
+    Rules {
+        /// The event bus.
+        #[arg(long, default_value = "default")]
+        bus: String,
+    },
+    /// Schedules (EventBridge Scheduler): list, show, add, rm.
+    Schedule {
+        /// The schedule group.
+        #[arg(long, global = true, default_value = "default")]
+        group: String,
+        #[command(subcommand)]
+        command: ScheduleCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScheduleCmd {
+    /// List the group's schedules.
+    Ls,
+    /// Show one schedule.
+    Show { name: String },
+    /// Invoke a function on a schedule.
+    Add {
+        name: String,
+        /// rate(5 minutes), cron(0 12 * * ? *) or at(2026-12-01T10:00:00).
+        #[arg(long)]
+        expression: String,
+        /// The function (name or ARN) to invoke.
+        #[arg(long)]
+        function: String,
+        /// The event the function receives (JSON).
+        #[arg(long)]
+        input: Option<String>,
+        /// The time zone of cron and at expressions (IANA name).
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+    /// Delete a schedule.
+    Rm { name: String },
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -231,6 +275,29 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 json,
             )
             .await?
+        }
+        Command::Queues => events_cli::queues(&c, json).await?,
+        Command::Rules { bus } => events_cli::rules(&c, &bus, json).await?,
+        Command::Schedule { group, command } => {
+            let command = match command {
+                ScheduleCmd::Ls => events_cli::ScheduleCommand::List,
+                ScheduleCmd::Show { name } => events_cli::ScheduleCommand::Show { name },
+                ScheduleCmd::Add {
+                    name,
+                    expression,
+                    function,
+                    input,
+                    timezone,
+                } => events_cli::ScheduleCommand::Add {
+                    name,
+                    expression,
+                    function,
+                    input,
+                    timezone,
+                },
+                ScheduleCmd::Rm { name } => events_cli::ScheduleCommand::Remove { name },
+            };
+            events_cli::schedule(&c, &group, command, json).await?
         }
     }
     Ok(true)
