@@ -15,6 +15,8 @@
 //!   updraft-bench scale      0 to N concurrent wasm environments, density
 //!                            (RSS per deployed function and per live
 //!                            environment), server CPU per request
+//!   updraft-bench events     async invocations, PutEvents latency, rule
+//!                            matching with 1,000 rules, SQS throughput
 //!   updraft-bench process    native-process functions: cold starts (Rust
 //!                            lambda_runtime bootstrap, Python), warm
 //!                            Invoke overhead, environments per second
@@ -25,6 +27,7 @@
 
 mod cold;
 mod control;
+mod events;
 mod hello;
 mod lambda;
 mod load;
@@ -71,6 +74,39 @@ enum Command {
     /// Native-process functions: cold starts (Rust `lambda_runtime`
     /// bootstrap, Python), warm Invoke overhead, environments per second.
     Process(ProcessArgs),
+    /// The event services: async invocations enqueued and delivered,
+    /// PutEvents to function latency, rule matching, SQS throughput.
+    Events(EventsArgs),
+}
+
+#[derive(clap::Args, Clone)]
+pub struct EventsArgs {
+    /// The updraft binary.
+    #[arg(long)]
+    updraft: Option<PathBuf>,
+    /// The no-op function (a wasi:http component).
+    #[arg(long)]
+    component: Option<PathBuf>,
+    /// Keep-alive connections of the throughput runs.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Measured window of each throughput run.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Warmup before it (where the run allows one).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Samples of each latency measurement.
+    #[arg(long, default_value_t = 200)]
+    samples: usize,
+    /// Rules on the bus of the matching run.
+    #[arg(long, default_value_t = 1000)]
+    rules: usize,
+    /// Worker threads of the load generator.
+    #[arg(long, default_value_t = 2)]
+    client_threads: usize,
+    #[command(flatten)]
+    output: Output,
 }
 
 /// Where a subcommand's report goes.
@@ -247,6 +283,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Run(args)) => run(args),
         Some(Command::Scale(args)) => scale(args),
         Some(Command::Process(args)) => process(args),
+        Some(Command::Events(args)) => events(args),
         None => run(cli.run),
     }
 }
@@ -356,6 +393,36 @@ fn scale(args: ScaleArgs) -> anyhow::Result<()> {
     let body = client.block_on(scale::run(&settings))?;
     publish(
         "Scaling, density and metering (`updraft-bench scale`)",
+        &command_line(),
+        &machine,
+        &body,
+        &args.output,
+    )
+}
+
+fn events(args: EventsArgs) -> anyhow::Result<()> {
+    let root = PathBuf::from(REPO_ROOT);
+    let settings = events::Settings {
+        updraft: updraft_binary(args.updraft, &root)?,
+        hello: existing(
+            args.component.unwrap_or_else(|| {
+                root.join("target/guests/wasm32-wasip2/release/hello_http.wasm")
+            }),
+            "the hello component",
+        )?,
+        load: load::Settings {
+            connections: args.connections.max(1),
+            warmup: args.warmup,
+            duration: args.duration,
+        },
+        samples: args.samples.max(1),
+        rules: args.rules.max(1),
+    };
+    let machine = control::machine();
+    let client = client_runtime(args.client_threads)?;
+    let body = client.block_on(events::run(&settings))?;
+    publish(
+        "Event services (`updraft-bench events`)",
         &command_line(),
         &machine,
         &body,
