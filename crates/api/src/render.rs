@@ -61,6 +61,9 @@ fn configuration(cfg: &FunctionConfig, account: &Account, qualify_latest: bool) 
     if !cfg.environment.is_empty() {
         put("Environment", json!({ "Variables": cfg.environment }));
     }
+    if let Some(arn) = &cfg.dead_letter_target_arn {
+        put("DeadLetterConfig", json!({ "TargetArn": arn }));
+    }
     put("TracingConfig", json!({"Mode": "PassThrough"}));
     put("RevisionId", json!(cfg.revision_id));
     put("State", json!("Active"));

@@ -21,7 +21,7 @@
 //! | `SnapStart.ApplyOn`                      | `None` accepted, `PublishedVersions` rejected      |
 //! | `LoggingConfig`                          | `LogFormat: Text` and the default log group accepted; JSON, log levels, other groups rejected |
 //! | `VpcConfig`, `Layers`, `FileSystemConfigs` | empty accepted, anything else rejected           |
-//! | `DeadLetterConfig.TargetArn`             | empty accepted, anything else rejected             |
+//! | `DeadLetterConfig.TargetArn`             | an SQS queue ARN kept (async invocations that fail for good without a failure destination go there); empty clears; other ARNs (SNS) rejected |
 //! | `KMSKeyArn`, `CodeSigningConfigArn`      | empty accepted, anything else rejected             |
 //! | `ImageConfig`                            | rejected                                           |
 //! | `RoutingConfig.AdditionalVersionWeights` | empty accepted, weights rejected                   |
@@ -281,6 +281,8 @@ pub struct NewFunction {
     pub zip: Vec<u8>,
     pub publish: bool,
     pub tags: BTreeMap<String, String>,
+    /// The dead-letter queue's ARN (`DeadLetterConfig.TargetArn`).
+    pub dead_letter_target_arn: Option<String>,
 }
 
 /// An UpdateFunctionCode that passed validation.
@@ -305,6 +307,8 @@ pub struct ConfigUpdate {
     pub environment: Option<BTreeMap<String, String>>,
     pub runtime: Option<String>,
     pub revision_id: Option<String>,
+    /// `Some(None)` removes the dead-letter queue.
+    pub dead_letter_target_arn: Option<Option<String>>,
 }
 
 impl ConfigUpdate {
@@ -331,6 +335,9 @@ impl ConfigUpdate {
         }
         if let Some(runtime) = &self.runtime {
             cfg.runtime = runtime.clone();
+        }
+        if let Some(dlq) = &self.dead_letter_target_arn {
+            cfg.dead_letter_target_arn = dlq.clone();
         }
     }
 }
@@ -438,6 +445,21 @@ fn architectures(archs: &Option<Vec<String>>) -> Result<(), LambdaError> {
     }
 }
 
+/// `DeadLetterConfig`: `None` when absent, `Some(None)` when it names no
+/// queue (`{}` or an empty `TargetArn`), `Some(Some(arn))` for an SQS queue.
+fn dead_letter_target(
+    dlq: &Option<DeadLetterConfig>,
+) -> Result<Option<Option<String>>, LambdaError> {
+    let Some(dlq) = dlq else { return Ok(None) };
+    match dlq.target_arn.as_deref() {
+        None | Some("") => Ok(Some(None)),
+        Some(arn) => {
+            validate::dead_letter_target_arn(arn)?;
+            Ok(Some(Some(arn.to_string())))
+        }
+    }
+}
+
 /// The configuration members CreateFunction and UpdateFunctionConfiguration
 /// share and updraft does not implement.
 #[allow(clippy::too_many_arguments)]
@@ -447,7 +469,6 @@ fn unimplemented_members(
     tracing: &Option<TracingConfig>,
     storage: &Option<EphemeralStorage>,
     vpc: &Option<VpcConfig>,
-    dlq: &Option<DeadLetterConfig>,
     kms: &Option<String>,
     image: &Option<serde_json::Value>,
     file_systems: &Option<Vec<serde_json::Value>>,
@@ -489,16 +510,6 @@ fn unimplemented_members(
         if used {
             return Err(unsupported("VpcConfig", "functions use the host's network"));
         }
-    }
-    if dlq
-        .as_ref()
-        .and_then(|d| d.target_arn.as_deref())
-        .is_some_and(|a| !a.is_empty())
-    {
-        return Err(unsupported(
-            "DeadLetterConfig",
-            "configure failure destinations for asynchronous invocation instead",
-        ));
     }
     if kms.as_deref().is_some_and(|k| !k.is_empty()) {
         return Err(unsupported("KMSKeyArn", "omit it"));
@@ -660,7 +671,6 @@ impl CreateFunctionRequest {
             &self.tracing_config,
             &self.ephemeral_storage,
             &self.vpc_config,
-            &self.dead_letter_config,
             &self.kms_key_arn,
             &self.image_config,
             &self.file_system_configs,
@@ -674,6 +684,7 @@ impl CreateFunctionRequest {
         {
             return Err(unsupported("CodeSigningConfigArn", "omit it"));
         }
+        let dead_letter_target_arn = dead_letter_target(&self.dead_letter_config)?.flatten();
         let runtime = match self.runtime {
             Some(r) if !r.is_empty() => r,
             _ => return Err(LambdaError::InvalidParameterValue(
@@ -701,6 +712,7 @@ impl CreateFunctionRequest {
             zip,
             publish: self.publish.unwrap_or(false),
             tags: self.tags.unwrap_or_default(),
+            dead_letter_target_arn,
         })
     }
 }
@@ -757,7 +769,6 @@ impl UpdateFunctionConfigurationRequest {
             &self.tracing_config,
             &self.ephemeral_storage,
             &self.vpc_config,
-            &self.dead_letter_config,
             &self.kms_key_arn,
             &self.image_config,
             &self.file_system_configs,
@@ -769,6 +780,7 @@ impl UpdateFunctionConfigurationRequest {
                 "Runtime must not be empty.".into(),
             ));
         }
+        let dead_letter_target_arn = dead_letter_target(&self.dead_letter_config)?;
         Ok(ConfigUpdate {
             role: self.role,
             handler: self.handler,
@@ -778,6 +790,7 @@ impl UpdateFunctionConfigurationRequest {
             environment,
             runtime: self.runtime,
             revision_id: self.revision_id,
+            dead_letter_target_arn,
         })
     }
 }
@@ -950,5 +963,63 @@ impl TagResourceRequest {
         }
         v.finish()?;
         Ok(tags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DLQ: &str = "arn:aws:sqs:us-east-1:000000000000:dlq";
+
+    fn create(dlq: serde_json::Value) -> Result<NewFunction, LambdaError> {
+        crate::parse_json::<CreateFunctionRequest>(
+            serde_json::json!({
+                "FunctionName": "f", "Runtime": "wasm", "Role": "arn:aws:iam::000000000000:role/r",
+                "Code": {"ZipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},
+                "DeadLetterConfig": dlq,
+            })
+            .to_string()
+            .as_bytes(),
+        )?
+        .validate()
+    }
+
+    fn update(body: &str) -> Result<ConfigUpdate, LambdaError> {
+        crate::parse_json::<UpdateFunctionConfigurationRequest>(body.as_bytes())?
+            .validate(&FunctionName::new("f").unwrap())
+    }
+
+    #[test]
+    fn a_dead_letter_queue_is_kept_and_other_targets_are_rejected() {
+        let f = create(serde_json::json!({"TargetArn": DLQ})).unwrap();
+        assert_eq!(f.dead_letter_target_arn.as_deref(), Some(DLQ));
+        assert_eq!(
+            create(serde_json::json!({}))
+                .unwrap()
+                .dead_letter_target_arn,
+            None
+        );
+        let sns = create(serde_json::json!({"TargetArn": "arn:aws:sns:us-east-1:000000000000:t"}))
+            .unwrap_err();
+        assert_eq!(sns.error_type(), "InvalidParameterValueException");
+        assert!(sns
+            .to_string()
+            .contains("only SQS dead-letter queues are supported"));
+    }
+
+    #[test]
+    fn an_update_sets_keeps_or_clears_the_dead_letter_queue() {
+        let set = update(&format!(
+            r#"{{"DeadLetterConfig":{{"TargetArn":"{DLQ}"}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(set.dead_letter_target_arn, Some(Some(DLQ.to_string())));
+        assert_eq!(
+            update(r#"{"Timeout":5}"#).unwrap().dead_letter_target_arn,
+            None
+        );
+        let clear = update(r#"{"DeadLetterConfig":{"TargetArn":""}}"#).unwrap();
+        assert_eq!(clear.dead_letter_target_arn, Some(None));
     }
 }

@@ -210,6 +210,38 @@ pub(crate) fn handler_into(h: &str, v: &mut Violations) {
     }
 }
 
+/// `DeadLetterConfig.TargetArn`: an ARN (Lambda's pattern, else a
+/// `ValidationException`) of an SQS queue (`arn:aws:sqs:REGION:ACCOUNT:NAME`);
+/// other services, SNS included, are an `InvalidParameterValueException`.
+pub fn dead_letter_target_arn(arn: &str) -> Result<(), LambdaError> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let well_formed = match parts[..] {
+        ["arn", partition, service, _region, _account, _resource] => {
+            (partition.is_empty() || partition.starts_with("aws"))
+                && !service.is_empty()
+                && service
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        }
+        _ => false,
+    };
+    if !well_formed {
+        let mut v = Violations::new();
+        v.add(
+            arn,
+            "deadLetterConfig.targetArn",
+            "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()",
+        );
+        return v.finish();
+    }
+    match parts[..] {
+        [_, _, "sqs", _, _, queue] if !queue.is_empty() && !queue.contains(':') => Ok(()),
+        _ => Err(LambdaError::InvalidParameterValue(format!(
+            "DeadLetterConfig TargetArn {arn} is not supported by updraft: only SQS dead-letter queues are supported"
+        ))),
+    }
+}
+
 /// The size of a zipped deployment package as uploaded.
 pub fn zip_size(bytes: usize) -> Result<(), LambdaError> {
     if bytes > MAX_ZIP_BYTES {
@@ -264,6 +296,25 @@ pub(crate) fn function_version_into(version: &str, v: &mut Violations) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dead_letter_targets_are_sqs_queues() {
+        assert!(dead_letter_target_arn("arn:aws:sqs:us-east-1:000000000000:dlq").is_ok());
+        let sns = dead_letter_target_arn("arn:aws:sns:us-east-1:000000000000:topic").unwrap_err();
+        assert_eq!(sns.error_type(), "InvalidParameterValueException");
+        assert!(
+            sns.to_string()
+                .contains("only SQS dead-letter queues are supported"),
+            "{sns}"
+        );
+        let other = dead_letter_target_arn("arn:aws:sqs:us-east-1:000000000000:").unwrap_err();
+        assert_eq!(other.error_type(), "InvalidParameterValueException");
+        let malformed = dead_letter_target_arn("my-queue").unwrap_err();
+        assert_eq!(malformed.error_type(), "ValidationException");
+        assert!(malformed
+            .to_string()
+            .contains("'deadLetterConfig.targetArn'"));
+    }
 
     #[test]
     fn memory_and_timeout_bounds_use_lambdas_sentences() {

@@ -24,6 +24,7 @@ fn config(version: &str) -> FunctionConfig {
         revision_id: "0b7c1b1e-2f4e-4f59-9f3c-6a0c2f1d1e11".into(),
         reserved_concurrency: None,
         provisioned_concurrency: Default::default(),
+        dead_letter_target_arn: None,
     }
 }
 
@@ -314,8 +315,8 @@ fn unsupported_members_are_rejected_clearly() {
         ("VpcConfig", json!({"SubnetIds": ["s"]}), "VpcConfig"),
         (
             "DeadLetterConfig",
-            json!({"TargetArn": "arn:x"}),
-            "DeadLetterConfig",
+            json!({"TargetArn": "arn:aws:sns:us-east-1:000000000000:topic"}),
+            "only SQS dead-letter queues are supported",
         ),
         ("KMSKeyArn", json!("arn:k"), "KMSKeyArn"),
         ("ImageConfig", json!({"Command": ["x"]}), "ImageConfig"),

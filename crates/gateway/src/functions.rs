@@ -80,9 +80,32 @@ pub async fn list_functions(State(s): Shared, Query(params): Params) -> Answer {
     )
 }
 
+/// Puts a platform event on the `default` bus when a function is created
+/// or deleted (source `updraft.lambda`, detail-type `Function State
+/// Change`), so rules can react to it. The API call has succeeded either
+/// way: a failure here is logged.
+async fn publish_state(s: &crate::AppState, name: &FunctionName, state: &str) {
+    let arn = s.registry.account().function_arn(name);
+    let event = updraft_bus::NewEvent {
+        bus: updraft_bus::DEFAULT_BUS.to_string(),
+        source: "updraft.lambda".to_string(),
+        detail_type: "Function State Change".to_string(),
+        detail: serde_json::json!({
+            "functionName": name.as_str(),
+            "functionArn": arn,
+            "state": state,
+        }),
+        resources: vec![arn.clone()],
+    };
+    if let Err(e) = s.bus.put_event(event).await {
+        tracing::warn!(error = %e, function = name.as_str(), "could not publish the function's state change");
+    }
+}
+
 pub async fn create_function(State(s): Shared, body: Bytes) -> Answer {
     let req: updraft_api::CreateFunctionRequest = parse_json(&body)?;
     let config = s.registry.create_function(req.validate()?)?;
+    publish_state(&s, &config.name, "Active").await;
     ok(
         StatusCode::CREATED,
         render::function_configuration(&config, s.registry.account()),
@@ -174,6 +197,10 @@ pub async fn delete_function(
     let r = function_ref(&name, &params)?;
     let q = qualifier_string(&r.qualifier);
     s.registry.delete_function(r.name.as_str(), q.as_deref())?;
+    s.events.function_deleted(&r.name, q.as_deref()).await?;
+    if q.is_none() {
+        publish_state(&s, &r.name, "Deleted").await;
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -233,6 +260,7 @@ pub async fn update_alias(
 pub async fn delete_alias(State(s): Shared, Path((name, alias)): Path<(String, String)>) -> Answer {
     let name = name_only(&name)?;
     s.registry.delete_alias(name.as_str(), &alias)?;
+    s.events.function_deleted(&name, Some(&alias)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

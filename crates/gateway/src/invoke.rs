@@ -84,7 +84,17 @@ pub async fn invoke(
     match invocation_type {
         "DryRun" => Ok(StatusCode::NO_CONTENT.into_response()),
         "Event" => {
-            let request_id = state.invoker.invoke_async(target, body, parent);
+            // Durable before the 202: the message is committed when
+            // `enqueue` returns; delivery resolves the qualifier again.
+            let request_id = state
+                .events
+                .enqueue(
+                    &target.config.name,
+                    function.qualifier.as_ref(),
+                    body,
+                    parent.map(|p| p.to_string()),
+                )
+                .await?;
             let mut resp = StatusCode::ACCEPTED.into_response();
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 resp.headers_mut().insert("x-amzn-requestid", v);

@@ -1,19 +1,28 @@
 //! The HTTP front door.
 //!
-//! One listener serves every API, routed by path (REST-JSON: Lambda) or by
-//! `X-Amz-Target` (JSON protocol: CloudWatch Logs), plus function URLs
-//! under `/fn/` and `/metrics`. Handlers parse the wire shape, call the
-//! registry or the invoker, and render the answer; they hold no state.
+//! One listener serves every API, routed by path (REST-JSON: Lambda,
+//! Scheduler), by `X-Amz-Target` (JSON protocol: SQS, EventBridge,
+//! CloudWatch Logs) or by a form body (SQS's query protocol), plus
+//! function URLs under `/fn/` and `/metrics`. Handlers parse the wire
+//! shape, call the registry, the invoker or an event service, and render
+//! the answer; they hold no state.
 //!
 //! ```text
-//!  request ─> signed (SigV4, body buffered) ─┬─> /2015-03-31/functions...  control plane, Invoke
+//!  request ─> signed (SigV4, body buffered) ─┬─> /2015-03-31/functions...  control plane, Invoke (Event: durable queue)
+//!                                            ├─> /2015-03-31/event-source-mappings[/{uuid}]
+//!                                            ├─> /2019-09-25/functions/{f}/event-invoke-config[/list]
 //!                                            ├─> /2021-10-31/functions/{f}/url[s]
 //!                                            ├─> /2017-10-31, /2019-09-30 .../concurrency, provisioned-concurrency
-//!                                            ├─> /updraft/v1/usage, /updraft/v1/code/{sha} (presigned)
-//!                                            └─> POST / (X-Amz-Target)     logs
+//!                                            ├─> /schedules[/{name}], /schedule-groups[/{name}]   Scheduler
+//!                                            ├─> /updraft/v1/usage, /updraft/v1/queues, /updraft/v1/code/{sha} (presigned)
+//!                                            ├─> POST / (X-Amz-Target)     AmazonSQS.*, AWSEvents.*, Logs_*
+//!                                            └─> POST / or /{account}/{queue} (form)   SQS query protocol
 //!  request ─> /fn/{name}[:{alias}]/{path}   (auth per URL config: NONE streams, AWS_IAM verifies)
 //!  request ─> /metrics                      (Prometheus text, unauthenticated)
 //! ```
+//!
+//! The SigV4 service name is checked per API (`lambda`, `sqs`, `events`,
+//! `scheduler`, `logs`).
 
 mod error;
 mod event_invoke;

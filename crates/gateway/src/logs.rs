@@ -61,11 +61,13 @@ pub async fn json_protocol(State(state): Shared, headers: HeaderMap, body: Bytes
     match target {
         "Logs_20140328.FilterLogEvents" => filter_log_events(&state, &body),
         t if t.starts_with("AmazonSQS.") => {
-            crate::sqs::json(&state, &t["AmazonSQS.".len()..], &headers, &body)
+            crate::sqs::json(&state, &t["AmazonSQS.".len()..], &headers, &body).await
         }
         t if t.starts_with("AWSEvents.") => {
-            crate::eventbridge::json(&state, &t["AWSEvents.".len()..], &headers, &body)
+            crate::eventbridge::json(&state, &t["AWSEvents.".len()..], &body).await
         }
+        // No target: a form-encoded body is SQS's query protocol.
+        "" if crate::sqs::is_form(&headers) => crate::sqs::query(&state, &headers, &body).await,
         "" => json_error(
             StatusCode::BAD_REQUEST,
             "UnknownOperationException",

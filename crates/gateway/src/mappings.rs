@@ -1,9 +1,309 @@
+//! Event source mappings (REST-JSON, Lambda's 2015-03-31 API):
+//! `/2015-03-31/event-source-mappings[/]` (create, list) and
+//! `/2015-03-31/event-source-mappings/{UUID}` (get, update, delete).
+//!
+//! Handlers check the wire shape's modelled constraints
+//! (`ValidationException`) and turn it into the typed requests of
+//! [`updraft_mappings`], which applies Lambda's rules for SQS sources.
+
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use updraft_api::validate::Violations;
+use updraft_api::{paginate, parse_json, parse_max_items, LambdaError};
+use updraft_mappings::{MappingError, MappingStatus, MappingUpdate, NewMapping};
+use updraft_types::{Account, FunctionRef};
 
-use crate::AppState;
+use crate::{ApiError, AppState, Shared};
+
+type Answer = Result<Response, ApiError>;
+
+/// The only `FunctionResponseTypes` value.
+const REPORT_BATCH_ITEM_FAILURES: &str = "ReportBatchItemFailures";
+
+/// Request members of other event source types (streams, Kafka,
+/// DocumentDB) and optional features this server does not offer; a
+/// request with one is refused rather than half applied.
+const UNSUPPORTED: &[&str] = &[
+    "FilterCriteria",
+    "ParallelizationFactor",
+    "StartingPosition",
+    "StartingPositionTimestamp",
+    "DestinationConfig",
+    "MaximumRecordAgeInSeconds",
+    "BisectBatchOnFunctionError",
+    "MaximumRetryAttempts",
+    "Tags",
+    "TumblingWindowInSeconds",
+    "Topics",
+    "Queues",
+    "SourceAccessConfigurations",
+    "SelfManagedEventSource",
+    "AmazonManagedKafkaEventSourceConfig",
+    "SelfManagedKafkaEventSourceConfig",
+    "DocumentDBEventSourceConfig",
+    "KMSKeyArn",
+    "MetricsConfig",
+    "LoggingConfig",
+    "ProvisionedPollerConfig",
+];
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/2015-03-31/event-source-mappings", post(create).get(list))
+        .route("/2015-03-31/event-source-mappings/", post(create).get(list))
+        .route(
+            "/2015-03-31/event-source-mappings/{uuid}",
+            get(get_one).put(update).delete(delete),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct ScalingConfig {
+    maximum_concurrency: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct CreateRequest {
+    event_source_arn: Option<String>,
+    function_name: Option<String>,
+    enabled: Option<bool>,
+    batch_size: Option<i64>,
+    maximum_batching_window_in_seconds: Option<i64>,
+    function_response_types: Option<Vec<String>>,
+    scaling_config: Option<ScalingConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct UpdateRequest {
+    function_name: Option<String>,
+    enabled: Option<bool>,
+    batch_size: Option<i64>,
+    maximum_batching_window_in_seconds: Option<i64>,
+    function_response_types: Option<Vec<String>>,
+    scaling_config: Option<ScalingConfig>,
+}
+
+/// The settings both requests share, checked against the model.
+struct Settings {
+    batch_size: Option<u32>,
+    batching_window: Option<u32>,
+    report_batch_item_failures: Option<bool>,
+    /// `Some(None)`: an empty `ScalingConfig` (removes it).
+    maximum_concurrency: Option<Option<u32>>,
+}
+
+fn settings(
+    v: &mut Violations,
+    batch_size: Option<i64>,
+    window: Option<i64>,
+    response_types: Option<Vec<String>>,
+    scaling: Option<ScalingConfig>,
+) -> Settings {
+    let batch_size = batch_size.and_then(|n| v.range(n, "batchSize", 1, 10_000));
+    let batching_window = window.and_then(|n| v.range(n, "maximumBatchingWindowInSeconds", 0, 300));
+    let report_batch_item_failures = response_types.map(|types| {
+        if types.len() > 1 {
+            v.add(
+                format!("[{}]", types.join(", ")),
+                "functionResponseTypes",
+                "Member must have length less than or equal to 1",
+            );
+        }
+        if let Some(bad) = types.iter().find(|t| *t != REPORT_BATCH_ITEM_FAILURES) {
+            v.add(
+                format!("[{bad}]"),
+                "functionResponseTypes",
+                "Member must satisfy constraint: [Member must satisfy enum value set: [ReportBatchItemFailures]]",
+            );
+        }
+        !types.is_empty()
+    });
+    let maximum_concurrency = scaling.map(|s| {
+        s.maximum_concurrency
+            .and_then(|n| v.range(n, "scalingConfig.maximumConcurrency", 2, 1000))
+    });
+    Settings {
+        batch_size,
+        batching_window,
+        report_batch_item_failures,
+        maximum_concurrency,
+    }
+}
+
+/// Refuses members this server does not implement, before the shape is
+/// parsed (which would call them unknown).
+fn refuse_unsupported(body: &[u8]) -> Result<(), ApiError> {
+    let Ok(Value::Object(members)) = serde_json::from_slice::<Value>(body) else {
+        return Ok(());
+    };
+    match UNSUPPORTED.iter().find(|m| members.contains_key(**m)) {
+        Some(m) => Err(ApiError(LambdaError::InvalidParameterValue(format!(
+            "Unsupported {m} parameter for SQS event source mappings."
+        )))),
+        None => Ok(()),
+    }
+}
+
+fn function_ref(name: &str) -> Result<FunctionRef, ApiError> {
+    let mut v = Violations::new();
+    v.max_len(name, "functionName", 256);
+    v.finish()?;
+    Ok(FunctionRef::parse(name)?)
+}
+
+/// Lambda's `EventSourceMappingConfiguration`.
+fn render(status: &MappingStatus, account: &Account) -> Value {
+    let m = &status.mapping;
+    let mut out = json!({
+        "UUID": m.uuid,
+        "BatchSize": m.batch_size,
+        "MaximumBatchingWindowInSeconds": m.batching_window,
+        "EventSourceArn": m.event_source_arn,
+        "FunctionArn": m.function_arn(account),
+        "LastModified": m.last_modified_ms as f64 / 1000.0,
+        "State": status.state.as_str(),
+        "StateTransitionReason": m.state_transition_reason,
+        "FunctionResponseTypes": if m.report_batch_item_failures { vec![REPORT_BATCH_ITEM_FAILURES] } else { vec![] },
+        "EventSourceMappingArn": format!(
+            "arn:aws:lambda:{}:{}:event-source-mapping:{}",
+            account.region, account.account_id, m.uuid
+        ),
+    });
+    if let Some(n) = m.maximum_concurrency {
+        out["ScalingConfig"] = json!({ "MaximumConcurrency": n });
+    }
+    out
+}
+
+fn api_error(e: MappingError) -> ApiError {
+    ApiError(match e {
+        MappingError::NotFound(m) => LambdaError::ResourceNotFound(m),
+        MappingError::InvalidParameter(m) => LambdaError::InvalidParameterValue(m),
+        MappingError::Validation(m) => LambdaError::Validation(m),
+        MappingError::Conflict(m) => LambdaError::ResourceConflict(m),
+        MappingError::Internal(m) => {
+            tracing::error!(error = %m, "event source mapping change failed");
+            LambdaError::Service("An internal error occurred; see the server log.".into())
+        }
+    })
+}
+
+fn answer(status: StatusCode, mapping: &MappingStatus, state: &AppState) -> Response {
+    (status, Json(render(mapping, state.registry.account()))).into_response()
+}
+
+async fn create(State(s): Shared, body: Bytes) -> Answer {
+    refuse_unsupported(&body)?;
+    let req: CreateRequest = parse_json(&body)?;
+    let mut v = Violations::new();
+    if req.function_name.is_none() {
+        v.null("functionName");
+    }
+    let settings = settings(
+        &mut v,
+        req.batch_size,
+        req.maximum_batching_window_in_seconds,
+        req.function_response_types,
+        req.scaling_config,
+    );
+    v.finish()?;
+    let function = function_ref(req.function_name.as_deref().unwrap_or_default())?;
+    let Some(event_source_arn) = req.event_source_arn else {
+        return Err(ApiError(LambdaError::InvalidParameterValue(
+            "EventSourceArn is required: the ARN of an SQS queue.".into(),
+        )));
+    };
+    let created = s
+        .mappings
+        .create(NewMapping {
+            event_source_arn,
+            function,
+            enabled: req.enabled,
+            batch_size: settings.batch_size,
+            batching_window: settings.batching_window,
+            report_batch_item_failures: settings.report_batch_item_failures.unwrap_or(false),
+            maximum_concurrency: settings.maximum_concurrency.flatten(),
+        })
+        .await
+        .map_err(api_error)?;
+    Ok(answer(StatusCode::ACCEPTED, &created, &s))
+}
+
+async fn list(State(s): Shared, Query(params): Query<HashMap<String, String>>) -> Answer {
+    let function = params
+        .get("FunctionName")
+        .map(|f| function_ref(f))
+        .transpose()?;
+    let max_items = parse_max_items(params.get("MaxItems").map(String::as_str))?;
+    let all = s.mappings.list(
+        function.as_ref(),
+        params.get("EventSourceArn").map(String::as_str),
+    );
+    let (page, next) = paginate(
+        all,
+        |m| m.mapping.uuid.clone(),
+        params.get("Marker").map(String::as_str),
+        max_items,
+    )?;
+    let account = s.registry.account();
+    let mut out = json!({
+        "EventSourceMappings": page.iter().map(|m| render(m, account)).collect::<Vec<_>>(),
+    });
+    if let Some(marker) = next {
+        out["NextMarker"] = json!(marker);
+    }
+    Ok(Json(out).into_response())
+}
+
+async fn get_one(State(s): Shared, Path(uuid): Path<String>) -> Answer {
+    let mapping = s.mappings.get(&uuid).map_err(api_error)?;
+    Ok(answer(StatusCode::OK, &mapping, &s))
+}
+
+async fn update(State(s): Shared, Path(uuid): Path<String>, body: Bytes) -> Answer {
+    refuse_unsupported(&body)?;
+    let req: UpdateRequest = parse_json(&body)?;
+    let mut v = Violations::new();
+    let settings = settings(
+        &mut v,
+        req.batch_size,
+        req.maximum_batching_window_in_seconds,
+        req.function_response_types,
+        req.scaling_config,
+    );
+    v.finish()?;
+    let function = req.function_name.as_deref().map(function_ref).transpose()?;
+    let updated = s
+        .mappings
+        .update(
+            &uuid,
+            MappingUpdate {
+                function,
+                enabled: req.enabled,
+                batch_size: settings.batch_size,
+                batching_window: settings.batching_window,
+                report_batch_item_failures: settings.report_batch_item_failures,
+                maximum_concurrency: settings.maximum_concurrency,
+            },
+        )
+        .await
+        .map_err(api_error)?;
+    Ok(answer(StatusCode::ACCEPTED, &updated, &s))
+}
+
+async fn delete(State(s): Shared, Path(uuid): Path<String>) -> Answer {
+    let deleted = s.mappings.delete(&uuid).await.map_err(api_error)?;
+    Ok(answer(StatusCode::ACCEPTED, &deleted, &s))
 }

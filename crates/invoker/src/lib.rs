@@ -1,8 +1,8 @@
 //! The invoke path.
 //!
 //! ```text
-//! trigger (Invoke API, function URL, async event)
-//!   -> Invoker::invoke / invoke_url / invoke_async
+//! trigger (Invoke API, function URL, event source)
+//!   -> Invoker::invoke / invoke_url / invoke_queued
 //!   -> throttle (account and reserved concurrency, `updraft_pool::Limits`)
 //!   -> Registry::template (loaded once per code)
 //!   -> Pools::acquire (warm environment, or a cold start within the
@@ -235,26 +235,6 @@ impl Invoker {
                 }
             }
         }
-    }
-
-    /// An asynchronous invocation (`Event`) run in the background, not
-    /// durable: the caller keeps the event. Returns the request id.
-    pub fn invoke_async(
-        self: &Arc<Self>,
-        target: Resolved,
-        payload: Bytes,
-        parent: Option<TraceContext>,
-    ) -> String {
-        let call = Call::new(trigger::EVENT, parent);
-        let request_id = call.request_id.clone();
-        let this = self.clone();
-        self.tracker.spawn(async move {
-            let function = target.config.name.clone();
-            if let Err(e) = this.invoke_queued(target, payload, call).await {
-                tracing::warn!(error = %e, function = %function, "async invocation failed to run");
-            }
-        });
-        request_id
     }
 
     /// A function URL request.

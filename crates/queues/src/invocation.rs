@@ -9,8 +9,10 @@
 //! retries it (a visibility change) or hands it to a destination.
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use serde_json::Value;
 
+use crate::delivery::{by_queue, new_msg};
 use crate::{NewMessage, QueueError, Queues, Received};
 
 /// Internal queue names start with this; SQS names cannot contain `:`.
@@ -38,45 +40,43 @@ pub struct AsyncInvocation {
     pub traceparent: Option<String>,
 }
 
-/// What travels in the message besides the payload.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Meta {
-    function: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    qualifier: Option<String>,
-    trigger: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    traceparent: Option<String>,
-    request_id: String,
-}
+/// What travels in the message besides the payload and the request id
+/// (the message id): `[function, qualifier, trigger, traceparent]`, a
+/// JSON array because it is built, copied into every delivery and read on
+/// the hot path, and an array is the cheapest `Value` to build and copy.
+#[derive(Debug, Deserialize)]
+struct Meta(String, Option<String>, String, Option<String>);
 
 impl AsyncInvocation {
-    fn into_message(self) -> NewMessage {
-        let meta = Meta {
-            function: self.function,
-            qualifier: self.qualifier,
-            trigger: self.trigger,
-            traceparent: self.traceparent,
-            request_id: self.request_id,
-        };
-        NewMessage {
+    /// The message id (the request id) and the message.
+    fn into_message(self) -> (String, NewMessage) {
+        let optional = |s: Option<String>| s.map_or(Value::Null, Value::String);
+        let meta = Value::Array(vec![
+            Value::String(self.function),
+            optional(self.qualifier),
+            Value::String(self.trigger),
+            optional(self.traceparent),
+        ]);
+        let message = NewMessage {
             body: self.payload,
-            internal: Some(serde_json::to_value(meta).expect("plain struct serializes")),
+            internal: Some(meta),
             ..Default::default()
-        }
+        };
+        (self.request_id, message)
     }
 
     /// The invocation a received internal message carries; `None` if the
     /// message was not written by [`Queues::enqueue_invocations`].
     pub fn from_received(message: &Received) -> Option<AsyncInvocation> {
-        let meta: Meta = serde_json::from_value(message.internal.clone()?).ok()?;
+        let Meta(function, qualifier, trigger, traceparent) =
+            Meta::deserialize(message.internal.as_ref()?).ok()?;
         Some(AsyncInvocation {
-            function: meta.function,
-            qualifier: meta.qualifier,
+            function,
+            qualifier,
             payload: message.body.clone(),
-            request_id: meta.request_id,
-            trigger: meta.trigger,
-            traceparent: meta.traceparent,
+            request_id: message.message_id.clone(),
+            trigger,
+            traceparent,
         })
     }
 }
@@ -100,17 +100,18 @@ impl Queues {
         invocations: Vec<AsyncInvocation>,
         extra: Vec<updraft_store::EventWrite>,
     ) -> Result<(), QueueError> {
-        let _ = extra;
-        let _ = invocations
+        let now = crate::now_ms();
+        let first_seq = self.next_seqs(invocations.len());
+        let messages = invocations.into_iter().enumerate().map(|(i, inv)| {
+            let queue = queue_name(&inv.function);
+            let (id, message) = inv.into_message();
+            let msg = new_msg(id, first_seq + i as i64, message, now, 0);
+            (queue, msg)
+        });
+        let batches = by_queue(messages)
             .into_iter()
-            .map(|i| {
-                (
-                    queue_name(&i.function),
-                    i.request_id.clone(),
-                    i.into_message(),
-                )
-            })
-            .collect::<Vec<_>>();
-        todo!()
+            .map(|(queue, msgs)| (self.internal_queue(&queue), msgs))
+            .collect();
+        self.store_and_deliver(batches, extra).await
     }
 }

@@ -4,25 +4,61 @@
 //! delivery, and every change in the [`EventStore`]: a send returns only
 //! when its message is durable, written in a group commit with whatever
 //! else was waiting (one transaction, one sync, for many producers).
-//! After a restart the messages are loaded again, all visible.
+//!
+//! ```text
+//! send ─> validate ─> group commit (durable) ─> queue in memory ─> wake a receiver
+//! receive ─> queue in memory (take, mark in flight) ─> update, held back ─┐
+//! delete / change_visibility ─> queue in memory ─> group commit ──────────┴─> EventStore
+//! ```
+//!
+//! Memory: every message of every queue (body, attributes, metadata) is
+//! held in memory for as long as it is stored, so the node's memory
+//! bounds the backlog it can hold; the store is for durability and is
+//! read only at start. After a restart the messages are loaded again:
+//! those that were in flight are visible at once, delayed ones keep their
+//! delay.
 //!
 //! Semantics are SQS's: visibility timeouts, delays, long polling,
 //! receipt handles, redrive to a dead-letter queue after
-//! `maxReceiveCount` receives, retention. The same queues carry internal
-//! traffic: async invocations wait for their function in a queue per
-//! function ([`invocation`]), whose names cannot clash with SQS names.
+//! `maxReceiveCount` receives, retention, FIFO queues (ordered message
+//! groups, one batch in flight per group, five-minute deduplication). A
+//! receive's new delivery state is written without waiting and may be
+//! dropped when the message is deleted soon after (see `committer`): a
+//! crash can make a receive count lower, never lose a message.
+//!
+//! The same queues carry internal traffic: async invocations wait for
+//! their function in a queue per function ([`invocation`]). Internal
+//! queue names contain `:`, which SQS names cannot; they are created on
+//! demand, never listed to SQS clients, and exist while they hold
+//! messages across restarts.
 //!
 //! Other event services write their resources through [`Queues::commit`],
 //! so a resource change and the messages it produces commit together.
 
+mod admin;
+mod committer;
+mod config;
+mod delivery;
 pub mod invocation;
+mod message;
+mod queue;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use updraft_store::{EventStore, EventWrite};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+pub use updraft_store::{EventStore, EventWrite};
+
+pub use config::{validate_name, ATTRIBUTE_NAMES, RESOURCE_KIND};
+pub use message::{md5_hex, md5_of_attributes, message_size, validate_attributes, validate_body};
+
+use committer::Committer;
+use message::Msg;
+use queue::Queue;
 
 /// Why a queue operation failed, in SQS's terms.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -54,15 +90,16 @@ pub enum QueueError {
 }
 
 /// A dead-letter queue and when messages go there.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RedrivePolicy {
     /// The dead-letter queue's ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
     pub dead_letter_target_arn: String,
     pub max_receive_count: u32,
 }
 
-/// A queue's settings (SQS attributes).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A queue's settings (SQS attributes); [`QueueConfig::new`] has SQS's
+/// defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueConfig {
     pub name: String,
     pub fifo: bool,
@@ -166,138 +203,172 @@ pub struct ReceiveRequest {
 
 /// The durable queues.
 pub struct Queues {
-    _store: Arc<dyn EventStore>,
+    store: Arc<dyn EventStore>,
+    region: String,
+    account_id: String,
+    queues: RwLock<BTreeMap<String, Arc<Queue>>>,
+    /// Serializes queue creation, deletion and config changes (each
+    /// checks, then commits, then changes memory).
+    admin: tokio::sync::Mutex<()>,
+    /// The next message `seq`; starts above every stored one and above
+    /// the clock in µs, so seqs never repeat across restarts.
+    next_seq: AtomicI64,
+    committer: Committer,
+    /// Activity waiters by queue-name prefix ([`Queues::activity`]).
+    activity: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+/// Internal queues are those whose name has a `:`, which SQS names cannot.
+pub fn is_internal(name: &str) -> bool {
+    name.contains(':')
+}
+
+/// Now, in ms since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Queues {
     /// Loads every queue and message from `store` and starts the group
-    /// committer. `region` and `account_id` make queue ARNs and URLs.
+    /// committer. `region` and `account_id` make queue ARNs.
+    ///
+    /// Messages that were in flight are visible again; delayed ones keep
+    /// their delay. Messages of queues that no longer exist are deleted.
     pub fn open(
         store: Arc<dyn EventStore>,
         region: &str,
         account_id: &str,
     ) -> Result<Arc<Queues>, QueueError> {
-        let _ = (region, account_id);
-        Ok(Arc::new(Queues { _store: store }))
+        let internal_error = |e: updraft_store::StoreError| QueueError::Internal(e.to_string());
+        let mut queues = BTreeMap::new();
+        for (name, value) in store.resources(RESOURCE_KIND).map_err(internal_error)? {
+            match serde_json::from_str::<QueueConfig>(&value) {
+                Ok(config) => {
+                    queues.insert(name, Arc::new(Queue::new(config, false)));
+                }
+                Err(e) => {
+                    tracing::error!(queue = %name, error = %e, "unreadable queue config; skipped")
+                }
+            }
+        }
+        let now = now_ms();
+        let mut max_seq = now * 1000;
+        let mut orphans = Vec::new();
+        for stored in store.load_messages().map_err(internal_error)? {
+            max_seq = max_seq.max(stored.seq);
+            let queue = match queues.get(&stored.queue) {
+                Some(q) => q,
+                None if is_internal(&stored.queue) => queues
+                    .entry(stored.queue.clone())
+                    .or_insert_with(|| Arc::new(Queue::new(internal_config(&stored.queue), true))),
+                None => {
+                    orphans.push(EventWrite::DeleteMessage {
+                        queue: stored.queue,
+                        id: stored.id,
+                    });
+                    continue;
+                }
+            };
+            let mut msg = match Msg::from_stored(stored) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!(error = %e, "unreadable message; skipped");
+                    continue;
+                }
+            };
+            if msg.receive_count > 0 {
+                msg.visible_ms = msg.visible_ms.min(now);
+            }
+            let mut state = queue.lock();
+            if let (true, Some(dedup)) = (state.config.fifo, msg.deduplication_id.clone()) {
+                let sent = Sent {
+                    message_id: msg.id.to_string(),
+                    md5_of_body: msg.md5_of_body.clone(),
+                    md5_of_message_attributes: msg.md5_of_attributes.clone(),
+                    sequence_number: Some(queue::sequence_number(msg.seq)),
+                };
+                state.remember(dedup, sent, msg.sent_ms);
+            }
+            state.insert(msg, now);
+        }
+        if !orphans.is_empty() {
+            store.apply(&orphans).map_err(internal_error)?;
+        }
+        let committer = Committer::start(store.clone())
+            .map_err(|e| QueueError::Internal(format!("starting the queue committer: {e}")))?;
+        Ok(Arc::new(Queues {
+            store,
+            region: region.to_owned(),
+            account_id: account_id.to_owned(),
+            queues: RwLock::new(queues),
+            admin: tokio::sync::Mutex::new(()),
+            next_seq: AtomicI64::new(max_seq + 1),
+            committer,
+            activity: Mutex::new(HashMap::new()),
+        }))
     }
 
     /// Commits `writes` in the next group commit; returns when durable.
     pub async fn commit(&self, writes: Vec<EventWrite>) -> Result<(), QueueError> {
-        let _ = writes;
-        todo!()
+        if writes.is_empty() {
+            return Ok(());
+        }
+        match self.committer.submit(writes).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(QueueError::Internal(e)),
+            Err(_) => Err(QueueError::Internal("the queues are closed".into())),
+        }
     }
 
     /// The store the queues write to (for reading resources at start).
     pub fn store(&self) -> &Arc<dyn EventStore> {
-        &self._store
+        &self.store
     }
 
-    /// Creates a queue. Creating one that exists with the same settings
-    /// answers its config; with others, `QueueAlreadyExists`.
-    pub async fn create_queue(&self, config: QueueConfig) -> Result<QueueConfig, QueueError> {
-        let _ = config;
-        todo!()
+    /// Stops the committer after the writes already submitted; later
+    /// writes fail.
+    pub fn close(&self) {
+        self.committer.close();
     }
 
-    pub fn get_queue(&self, name: &str) -> Option<QueueConfig> {
-        let _ = name;
-        todo!()
+    fn queue(&self, name: &str) -> Result<Arc<Queue>, QueueError> {
+        self.queues
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+            .ok_or(QueueError::NonExistentQueue)
     }
 
-    /// SQS queues (never internal ones) whose name starts with `prefix`,
-    /// by name.
-    pub fn list_queues(&self, prefix: &str) -> Vec<QueueConfig> {
-        let _ = prefix;
-        todo!()
+    /// The internal queue `name`, created (in memory: it is rebuilt from
+    /// its messages at start) if missing.
+    fn internal_queue(&self, name: &str) -> Arc<Queue> {
+        if let Ok(q) = self.queue(name) {
+            return q;
+        }
+        let created = {
+            let mut queues = self.queues.write().unwrap_or_else(PoisonError::into_inner);
+            queues
+                .entry(name.to_owned())
+                .or_insert_with(|| Arc::new(Queue::new(internal_config(name), true)))
+                .clone()
+        };
+        self.wake_activity(name);
+        created
     }
 
-    /// Deletes a queue and its messages.
-    pub async fn delete_queue(&self, name: &str) -> Result<(), QueueError> {
-        let _ = name;
-        todo!()
+    fn next_seqs(&self, n: usize) -> i64 {
+        self.next_seq
+            .fetch_add(n as i64, std::sync::atomic::Ordering::Relaxed)
     }
+}
 
-    /// Replaces a queue's settings (`name`, `fifo` and `created_ms` stay).
-    pub async fn set_queue_config(&self, config: QueueConfig) -> Result<(), QueueError> {
-        let _ = config;
-        todo!()
-    }
-
-    pub fn stats(&self, name: &str) -> Result<QueueStats, QueueError> {
-        let _ = name;
-        todo!()
-    }
-
-    /// Sends messages; each is durable when this returns. Every message is
-    /// validated first; one invalid message fails the call and sends none
-    /// (batch callers validate entries one by one before).
-    pub async fn send(
-        &self,
-        queue: &str,
-        messages: Vec<NewMessage>,
-    ) -> Result<Vec<Sent>, QueueError> {
-        let _ = (queue, messages);
-        todo!()
-    }
-
-    /// Receives up to `max_messages`, waiting up to `wait` for the first.
-    /// Messages received more than the redrive policy allows move to the
-    /// dead-letter queue instead.
-    pub async fn receive(
-        &self,
-        queue: &str,
-        request: ReceiveRequest,
-    ) -> Result<Vec<Received>, QueueError> {
-        let _ = (queue, request);
-        todo!()
-    }
-
-    /// Deletes a received message. A receipt handle whose message is gone
-    /// already succeeds (as SQS does); a malformed one is
-    /// `ReceiptHandleIsInvalid`.
-    pub async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<(), QueueError> {
-        let _ = (queue, receipt_handle);
-        todo!()
-    }
-
-    /// Makes a received message visible again after `timeout` (0: now).
-    pub async fn change_visibility(
-        &self,
-        queue: &str,
-        receipt_handle: &str,
-        timeout: Duration,
-    ) -> Result<(), QueueError> {
-        let _ = (queue, receipt_handle, timeout);
-        todo!()
-    }
-
-    /// Deletes every message of a queue.
-    pub async fn purge(&self, queue: &str) -> Result<(), QueueError> {
-        let _ = queue;
-        todo!()
-    }
-
-    /// A queue's ARN and URL (`{base_url}/{account}/{name}`).
-    pub fn arn(&self, name: &str) -> String {
-        let _ = name;
-        todo!()
-    }
-
-    /// Waits until a queue whose name starts with `prefix` is created or
-    /// gets a message (for consumers of internal queues that start their
-    /// workers lazily).
-    pub async fn activity(&self, prefix: &str) {
-        let _ = prefix;
-        todo!()
-    }
-
-    /// Names of every queue (internal ones included) that start with
-    /// `prefix`.
-    pub fn queue_names(&self, prefix: &str) -> Vec<String> {
-        let _ = prefix;
-        todo!()
-    }
-
-    /// Stops the committer after the writes already submitted.
-    pub fn close(&self) {}
+/// Internal queues keep messages for the longest period SQS allows; their
+/// consumers decide when an event is too old.
+fn internal_config(name: &str) -> QueueConfig {
+    let mut config = QueueConfig::new(name);
+    config.message_retention_period = 1_209_600;
+    config
 }

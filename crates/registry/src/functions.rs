@@ -87,6 +87,7 @@ impl Registry {
             revision_id: new_request_id(),
             reserved_concurrency: None,
             provisioned_concurrency: Default::default(),
+            dead_letter_target_arn: req.dead_letter_target_arn,
         };
         let _w = self.write_guard();
         self.store.create_function(&config).map_err(|e| match e {

@@ -281,6 +281,7 @@ pub fn deploy_or_update(registry: &Registry, name: &str, zip: Vec<u8>) -> Result
             zip,
             publish: false,
             tags: Default::default(),
+            dead_letter_target_arn: None,
         })?
     };
     if registry.url_target(&function, None).is_none() {

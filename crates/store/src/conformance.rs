@@ -16,6 +16,9 @@
 //! configs), `logs` and `usage`, and are re-exported here; the record
 //! builders they share are public for backends' own tests.
 //!
+//! [`EventStore`](crate::EventStore) backends have their own suite,
+//! [`run_all_events`] over [`EVENT_CHECKS`] (in `events`).
+//!
 //! The checks use plain `assert!`s and panic on the first violation; the
 //! name of the running check is printed first so a failure can be placed.
 
@@ -25,11 +28,13 @@ use updraft_types::{AliasConfig, FunctionConfig, FunctionName, UrlAuthType, UrlC
 
 use crate::{LogQuery, LogRecord, Store, StoreError};
 
+mod events;
 mod functions;
 mod logs;
 mod routing;
 mod usage;
 
+pub use events::*;
 pub use functions::*;
 pub use logs::*;
 pub use routing::*;
@@ -104,6 +109,7 @@ pub fn function_config(name: &str, revision: &str) -> FunctionConfig {
         revision_id: revision.into(),
         reserved_concurrency: None,
         provisioned_concurrency: Default::default(),
+        dead_letter_target_arn: None,
     }
 }
 

@@ -46,6 +46,11 @@ pub struct FunctionConfig {
     /// on `$LATEST`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub provisioned_concurrency: BTreeMap<String, u32>,
+    /// `DeadLetterConfig.TargetArn`: the SQS queue (ARN) that async
+    /// invocations go to when they fail for good and have no failure
+    /// destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_target_arn: Option<String>,
 }
 
 /// An alias: a name that points at a published version (or `$LATEST`).

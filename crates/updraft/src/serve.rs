@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// default: <data-dir>/process/runtimes/python.
     #[arg(long, value_name = "DIR", env = "UPDRAFT_PYTHON_RUNTIME_DIR")]
     python_runtime_dir: Option<PathBuf>,
+    /// How long a failed async invocation waits before its first retry;
+    /// the second waits twice as long (Lambda: about 1 and 2 minutes).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    async_retry_base: Duration,
     /// Server log format: text or json.
     #[arg(long, default_value = "text")]
     log_format: String,
@@ -214,7 +218,16 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("opening the event bus: {e}"))?;
     let schedules = updraft_schedules::Schedules::open(queues.clone(), account.clone())
         .map_err(|e| anyhow::anyhow!("opening schedules: {e}"))?;
-    let events = updraft_events::AsyncEvents::new(queues.clone(), bus.clone(), invoker.clone());
+    let events = updraft_events::AsyncEvents::new(
+        queues.clone(),
+        bus.clone(),
+        invoker.clone(),
+        updraft_events::AsyncConfig {
+            retry_base: args.async_retry_base,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("opening async invocation: {e}"))?;
     let mappings = updraft_mappings::Mappings::open(queues.clone(), invoker.clone())
         .map_err(|e| anyhow::anyhow!("opening event source mappings: {e}"))?;
     events.start();
@@ -230,8 +243,8 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         queues: queues.clone(),
         bus,
         schedules,
-        events,
-        mappings,
+        events: events.clone(),
+        mappings: mappings.clone(),
     });
     spawn_log_pruning(store.clone(), args.log_retention);
 
@@ -276,6 +289,18 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     }
 
     tracing::info!("shutting down: waiting for background invocations");
+    // Event consumers stop taking work and finish what they started, both
+    // within the one bound.
+    let (events_done, mappings_done) = tokio::join!(
+        events.shutdown(args.shutdown_timeout),
+        mappings.shutdown(args.shutdown_timeout)
+    );
+    if !events_done {
+        tracing::warn!(timeout = ?args.shutdown_timeout, "async deliveries did not finish in time; they run again after a restart");
+    }
+    if !mappings_done {
+        tracing::warn!(timeout = ?args.shutdown_timeout, "event source mapping batches did not finish in time; their messages return to the queue");
+    }
     if !invoker.drain(args.shutdown_timeout).await {
         tracing::warn!(timeout = ?args.shutdown_timeout, "in-flight invocations did not finish in time");
     }

@@ -135,17 +135,19 @@ fn sigterm_drains_async_invocations() {
 }
 
 #[test]
-#[ignore = "the durable async queue comes with the event-driven core; until then Event invocations run in-process and a crash loses queued ones"]
 fn accepted_async_event_survives_a_crash() {
     // DESIGN.md: "Durable before acknowledged: an async invocation or event
     // is on disk before the 202".
-    let mut s = Server::start(&["--max-concurrency", "1"]);
-    s.deploy("hold", guests::HTTP_SLEEP, json!({"Timeout": 10}));
+    let mut s = Server::start(&[]);
     s.deploy("later", guests::CMD_ECHO, json!({}));
-    let url = s.create_url("hold", "NONE", None);
-    // Take the only concurrency slot, so the event waits.
-    let holder = std::thread::spawn(move || http().get(&format!("{url}?ms=3000")));
-    std::thread::sleep(Duration::from_millis(300));
+    // Reserved concurrency 0: the event is accepted but cannot run yet.
+    let concurrency = "/2017-10-31/functions/later/concurrency";
+    let r = s.api(
+        "PUT",
+        concurrency,
+        Some(json!({"ReservedConcurrentExecutions": 0})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
     let id = event(&s, "later", br#"{"must":"not be lost"}"#);
     // A crash: SIGKILL, no chance to drain.
     let kill = std::process::Command::new("kill")
@@ -154,9 +156,14 @@ fn accepted_async_event_survives_a_crash() {
         .unwrap();
     assert!(kill.success());
     s.wait_exit(Duration::from_secs(10));
-    let _ = holder.join();
 
     s.restart_after_exit();
+    assert!(
+        invocation_log(&s, "later", &id).is_empty(),
+        "the event ran before the crash"
+    );
+    let r = s.api("DELETE", concurrency, None);
+    assert_eq!(r.status, 204, "{}", r.text());
     let text = eventually(
         Duration::from_secs(10),
         "the accepted event to run after the restart",

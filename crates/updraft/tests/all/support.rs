@@ -764,6 +764,37 @@ impl Http {
         })
     }
 
+    /// As [`Http::send`], but `None` when the request fails on the way (a
+    /// server that was killed mid-request).
+    pub fn try_send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &HeaderMap,
+        body: Vec<u8>,
+    ) -> Option<Resp> {
+        let method = http::Method::from_bytes(method.as_bytes()).expect("a method");
+        self.runtime.block_on(async {
+            let resp = self
+                .client
+                .request(method, url)
+                .headers(headers.clone())
+                .body(body)
+                .timeout(Duration::from_secs(20))
+                .send()
+                .await
+                .ok()?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await.ok()?.to_vec();
+            Some(Resp {
+                status,
+                headers,
+                body,
+            })
+        })
+    }
+
     pub fn get(&self, url: &str) -> Resp {
         self.send("GET", url, &HeaderMap::new(), Vec::new())
     }

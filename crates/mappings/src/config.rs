@@ -1,0 +1,231 @@
+//! What a mapping is: the stored record, the requests that create and
+//! change it, and the rules Lambda applies to them for SQS sources.
+
+use serde::{Deserialize, Serialize};
+use updraft_types::{Account, FunctionName, FunctionRef};
+
+use crate::MappingError;
+
+/// The event store's resource kind of mappings (keyed by UUID).
+pub const KIND: &str = "event-source-mapping";
+/// `BatchSize` when the request gives none.
+pub const DEFAULT_BATCH_SIZE: u32 = 10;
+/// The largest batch Lambda takes without a batching window.
+pub const MAX_BATCH_WITHOUT_WINDOW: u32 = 10;
+/// The largest batch from a FIFO queue.
+pub const MAX_FIFO_BATCH: u32 = 10;
+
+/// One mapping, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mapping {
+    pub uuid: String,
+    /// `arn:aws:sqs:REGION:ACCOUNT:QUEUE`
+    pub event_source_arn: String,
+    /// The queue's name (the ARN's last part).
+    pub queue: String,
+    pub function: FunctionName,
+    /// A version or alias, when the request named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualifier: Option<String>,
+    pub batch_size: u32,
+    /// `MaximumBatchingWindowInSeconds`.
+    pub batching_window: u32,
+    pub enabled: bool,
+    /// `FunctionResponseTypes: ["ReportBatchItemFailures"]`.
+    pub report_batch_item_failures: bool,
+    /// `ScalingConfig.MaximumConcurrency`: the most pollers (and so
+    /// concurrent invocations) the mapping runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_concurrency: Option<u32>,
+    /// ms since the Unix epoch.
+    pub last_modified_ms: i64,
+    /// Why the state last changed (`USER_INITIATED`).
+    pub state_transition_reason: String,
+}
+
+impl Mapping {
+    /// The function's ARN as Lambda reports it: qualified when the
+    /// mapping names a version or alias.
+    pub fn function_arn(&self, account: &Account) -> String {
+        match &self.qualifier {
+            Some(q) => account.qualified_arn(&self.function, q),
+            None => account.function_arn(&self.function),
+        }
+    }
+}
+
+/// Where a mapping is in its life, as Lambda names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Creating,
+    Enabling,
+    Enabled,
+    Disabling,
+    Disabled,
+    Updating,
+    Deleting,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Creating => "Creating",
+            State::Enabling => "Enabling",
+            State::Enabled => "Enabled",
+            State::Disabling => "Disabling",
+            State::Disabled => "Disabled",
+            State::Updating => "Updating",
+            State::Deleting => "Deleting",
+        }
+    }
+
+    /// The settled state of a mapping.
+    pub fn of(mapping: &Mapping) -> State {
+        if mapping.enabled {
+            State::Enabled
+        } else {
+            State::Disabled
+        }
+    }
+}
+
+/// A mapping and its state, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingStatus {
+    pub mapping: Mapping,
+    pub state: State,
+}
+
+/// `CreateEventSourceMapping`, after the wire shape's own constraints
+/// (ranges, enums) were checked.
+#[derive(Debug, Clone)]
+pub struct NewMapping {
+    pub event_source_arn: String,
+    pub function: FunctionRef,
+    pub enabled: Option<bool>,
+    pub batch_size: Option<u32>,
+    pub batching_window: Option<u32>,
+    pub report_batch_item_failures: bool,
+    pub maximum_concurrency: Option<u32>,
+}
+
+/// `UpdateEventSourceMapping`: `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct MappingUpdate {
+    pub function: Option<FunctionRef>,
+    pub enabled: Option<bool>,
+    pub batch_size: Option<u32>,
+    pub batching_window: Option<u32>,
+    pub report_batch_item_failures: Option<bool>,
+    /// `Some(None)` removes the scaling configuration.
+    pub maximum_concurrency: Option<Option<u32>>,
+}
+
+/// A queue ARN's parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueArn {
+    pub region: String,
+    pub account_id: String,
+    pub queue: String,
+}
+
+/// Parses an `EventSourceArn`: the model's ARN pattern first
+/// (`ValidationException`), then that it names an SQS queue
+/// (`InvalidParameterValueException`).
+pub fn parse_queue_arn(arn: &str) -> Result<QueueArn, MappingError> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let well_formed = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && !parts[2].is_empty();
+    if !well_formed {
+        return Err(MappingError::Validation(format!(
+            "1 validation error detected: Value '{arn}' at 'eventSourceArn' failed to satisfy constraint: \
+             Member must satisfy regular expression pattern: \
+             arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}})?:(\\d{{12}})?:(.*)"
+        )));
+    }
+    if parts[2] != "sqs" {
+        return Err(MappingError::InvalidParameter(format!(
+            "Unsupported event source type: {}. Event source mappings read SQS queues.",
+            parts[2]
+        )));
+    }
+    Ok(QueueArn {
+        region: parts[3].to_string(),
+        account_id: parts[4].to_string(),
+        queue: parts[5].to_string(),
+    })
+}
+
+/// Lambda's answer when the queue cannot be read.
+pub fn no_such_queue() -> MappingError {
+    MappingError::InvalidParameter(
+        "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. \
+         SQS Error Message: The specified queue does not exist."
+            .into(),
+    )
+}
+
+/// The rules between settings: a batch larger than 10 needs a batching
+/// window, and FIFO queues deliver at most 10 messages a batch.
+pub fn check_batching(mapping: &Mapping, fifo: bool) -> Result<(), MappingError> {
+    if fifo && mapping.batch_size > MAX_FIFO_BATCH {
+        return Err(MappingError::InvalidParameter(format!(
+            "BatchSize must be less than or equal to {MAX_FIFO_BATCH} for FIFO queues."
+        )));
+    }
+    if mapping.batch_size > MAX_BATCH_WITHOUT_WINDOW && mapping.batching_window == 0 {
+        return Err(MappingError::InvalidParameter(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_arns_parse_and_other_sources_are_refused() {
+        let arn = parse_queue_arn("arn:aws:sqs:us-east-1:000000000000:orders").unwrap();
+        assert_eq!(arn.queue, "orders");
+        assert_eq!(arn.region, "us-east-1");
+        assert_eq!(arn.account_id, "000000000000");
+        assert!(matches!(
+            parse_queue_arn("orders"),
+            Err(MappingError::Validation(_))
+        ));
+        assert!(matches!(
+            parse_queue_arn("arn:aws:kinesis:us-east-1:000000000000:stream/s"),
+            Err(MappingError::InvalidParameter(_))
+        ));
+    }
+
+    #[test]
+    fn large_batches_need_a_window() {
+        let mut m = Mapping {
+            uuid: "u".into(),
+            event_source_arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
+            queue: "q".into(),
+            function: FunctionName::new("f").unwrap(),
+            qualifier: None,
+            batch_size: 100,
+            batching_window: 0,
+            enabled: true,
+            report_batch_item_failures: false,
+            maximum_concurrency: None,
+            last_modified_ms: 0,
+            state_transition_reason: "USER_INITIATED".into(),
+        };
+        assert!(check_batching(&m, false).is_err());
+        m.batching_window = 1;
+        assert!(check_batching(&m, false).is_ok());
+        assert!(check_batching(&m, true).is_err());
+        m.batch_size = 10;
+        m.batching_window = 0;
+        assert!(check_batching(&m, true).is_ok());
+    }
+}

@@ -1,0 +1,428 @@
+//! Queue settings as SQS spells them: parsing the attribute map of
+//! `CreateQueue`/`SetQueueAttributes` into a [`QueueConfig`] and rendering
+//! `GetQueueAttributes`.
+//!
+//! A config is stored as a JSON resource of kind [`RESOURCE_KIND`], keyed
+//! by the queue's name.
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+
+use serde_json::json;
+
+use crate::{QueueConfig, QueueError, QueueStats, RedrivePolicy};
+
+/// The event-store resource kind of queue configs.
+pub const RESOURCE_KIND: &str = "queue";
+
+/// SQS queue names are at most this long (with `.fifo`).
+const MAX_NAME_LEN: usize = 80;
+
+/// Attributes SQS accepts that this implementation takes and does not
+/// keep: access policies and encryption settings have no effect on a
+/// single-tenant node, and FIFO throughput settings none on its speed.
+const ACCEPTED_UNUSED: &[&str] = &[
+    "Policy",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled",
+    "RedriveAllowPolicy",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+];
+
+/// The attributes `GetQueueAttributes` can name (besides `All`).
+pub const ATTRIBUTE_NAMES: &[&str] = &[
+    "QueueArn",
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+    "CreatedTimestamp",
+    "LastModifiedTimestamp",
+    "VisibilityTimeout",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+    "RedrivePolicy",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "Policy",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled",
+    "RedriveAllowPolicy",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+];
+
+impl QueueConfig {
+    /// A standard queue with SQS's defaults, created now.
+    pub fn new(name: &str) -> QueueConfig {
+        let now = crate::now_ms();
+        QueueConfig {
+            name: name.to_owned(),
+            fifo: false,
+            content_based_deduplication: false,
+            visibility_timeout: 30,
+            delay_seconds: 0,
+            message_retention_period: 345_600,
+            maximum_message_size: 262_144,
+            receive_message_wait_time: 0,
+            redrive_policy: None,
+            tags: BTreeMap::new(),
+            created_ms: now,
+            modified_ms: now,
+        }
+    }
+
+    /// Applies SQS attributes (`CreateQueue`, `SetQueueAttributes`): each
+    /// is checked against SQS's range; an unknown name is
+    /// `InvalidAttributeName`, a bad value `InvalidAttributeValue`. On
+    /// error `self` may be partly changed: apply to a copy.
+    pub fn apply_attributes(
+        &mut self,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<(), QueueError> {
+        for (name, value) in attributes {
+            match name.as_str() {
+                "VisibilityTimeout" => self.visibility_timeout = seconds(name, value, 0..=43_200)?,
+                "DelaySeconds" => self.delay_seconds = seconds(name, value, 0..=900)?,
+                "MessageRetentionPeriod" => {
+                    self.message_retention_period = seconds(name, value, 60..=1_209_600)?
+                }
+                "MaximumMessageSize" => {
+                    self.maximum_message_size = seconds(name, value, 1024..=262_144)?
+                }
+                "ReceiveMessageWaitTimeSeconds" => {
+                    self.receive_message_wait_time = seconds(name, value, 0..=20)?
+                }
+                "RedrivePolicy" => self.redrive_policy = parse_redrive_policy(value)?,
+                "FifoQueue" => self.fifo = boolean(name, value)?,
+                "ContentBasedDeduplication" => {
+                    self.content_based_deduplication = boolean(name, value)?
+                }
+                other if ACCEPTED_UNUSED.contains(&other) => {}
+                other => return Err(QueueError::InvalidAttributeName(other.to_owned())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks what holds across attributes: the name (SQS's characters
+    /// and length; `.fifo` exactly for FIFO queues) and FIFO-only
+    /// settings.
+    pub fn validate(&self) -> Result<(), QueueError> {
+        validate_name(&self.name, self.fifo)?;
+        if self.content_based_deduplication && !self.fifo {
+            return Err(QueueError::InvalidAttributeName(
+                "ContentBasedDeduplication".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every attribute `GetQueueAttributes` answers for `All`, rendered
+    /// as SQS does (numbers as decimal strings, timestamps in seconds,
+    /// the redrive policy as JSON; FIFO attributes only on FIFO queues).
+    pub fn attributes(&self, arn: &str, stats: &QueueStats) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let mut put = |k: &str, v: String| {
+            out.insert(k.to_owned(), v);
+        };
+        put("QueueArn", arn.to_owned());
+        put("ApproximateNumberOfMessages", stats.visible.to_string());
+        put(
+            "ApproximateNumberOfMessagesNotVisible",
+            stats.in_flight.to_string(),
+        );
+        put(
+            "ApproximateNumberOfMessagesDelayed",
+            stats.delayed.to_string(),
+        );
+        put("CreatedTimestamp", (self.created_ms / 1000).to_string());
+        put(
+            "LastModifiedTimestamp",
+            (self.modified_ms / 1000).to_string(),
+        );
+        put("VisibilityTimeout", self.visibility_timeout.to_string());
+        put("MaximumMessageSize", self.maximum_message_size.to_string());
+        put(
+            "MessageRetentionPeriod",
+            self.message_retention_period.to_string(),
+        );
+        put("DelaySeconds", self.delay_seconds.to_string());
+        put(
+            "ReceiveMessageWaitTimeSeconds",
+            self.receive_message_wait_time.to_string(),
+        );
+        put("SqsManagedSseEnabled", "false".to_owned());
+        if let Some(p) = &self.redrive_policy {
+            put("RedrivePolicy", p.to_json());
+        }
+        if self.fifo {
+            put("FifoQueue", "true".to_owned());
+            put(
+                "ContentBasedDeduplication",
+                self.content_based_deduplication.to_string(),
+            );
+        }
+        out
+    }
+
+    /// The settings SQS compares when a queue is created again: the name
+    /// of the first attribute that differs from `other`'s.
+    pub fn first_difference(&self, other: &QueueConfig) -> Option<&'static str> {
+        let checks: [(&'static str, bool); 8] = [
+            ("FifoQueue", self.fifo == other.fifo),
+            (
+                "ContentBasedDeduplication",
+                self.content_based_deduplication == other.content_based_deduplication,
+            ),
+            (
+                "VisibilityTimeout",
+                self.visibility_timeout == other.visibility_timeout,
+            ),
+            ("DelaySeconds", self.delay_seconds == other.delay_seconds),
+            (
+                "MessageRetentionPeriod",
+                self.message_retention_period == other.message_retention_period,
+            ),
+            (
+                "MaximumMessageSize",
+                self.maximum_message_size == other.maximum_message_size,
+            ),
+            (
+                "ReceiveMessageWaitTimeSeconds",
+                self.receive_message_wait_time == other.receive_message_wait_time,
+            ),
+            ("RedrivePolicy", self.redrive_policy == other.redrive_policy),
+        ];
+        checks.into_iter().find(|(_, same)| !same).map(|(n, _)| n)
+    }
+}
+
+impl RedrivePolicy {
+    /// The policy as SQS renders it:
+    /// `{"deadLetterTargetArn":"...","maxReceiveCount":N}`.
+    pub fn to_json(&self) -> String {
+        json!({
+            "deadLetterTargetArn": self.dead_letter_target_arn,
+            "maxReceiveCount": self.max_receive_count,
+        })
+        .to_string()
+    }
+
+    /// The dead-letter queue's name (the ARN's last part).
+    pub fn target_name(&self) -> &str {
+        self.dead_letter_target_arn
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+    }
+}
+
+/// Checks a queue name: 1–80 of `A-Za-z0-9_-`, and for FIFO queues the
+/// `.fifo` suffix (counted in the 80).
+pub fn validate_name(name: &str, fifo: bool) -> Result<(), QueueError> {
+    let stem = if fifo {
+        name.strip_suffix(".fifo").ok_or_else(|| {
+            QueueError::InvalidParameterValue(
+                "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length."
+                    .into(),
+            )
+        })?
+    } else {
+        name
+    };
+    let ok = !stem.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else if fifo {
+        Err(QueueError::InvalidParameterValue(
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length."
+                .into(),
+        ))
+    } else {
+        Err(QueueError::InvalidParameterValue(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+                .into(),
+        ))
+    }
+}
+
+fn seconds(name: &str, value: &str, range: RangeInclusive<u32>) -> Result<u32, QueueError> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|v| range.contains(v))
+        .ok_or_else(|| QueueError::InvalidAttributeValue(name.to_owned()))
+}
+
+fn boolean(name: &str, value: &str) -> Result<bool, QueueError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(QueueError::InvalidAttributeValue(name.to_owned())),
+    }
+}
+
+/// Parses `RedrivePolicy`: a JSON object with `deadLetterTargetArn` (an
+/// SQS ARN) and `maxReceiveCount` (1–1000, a number or a numeric string);
+/// the empty string removes the policy.
+fn parse_redrive_policy(value: &str) -> Result<Option<RedrivePolicy>, QueueError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    let invalid = || QueueError::InvalidAttributeValue("RedrivePolicy".into());
+    let v: serde_json::Value = serde_json::from_str(value).map_err(|_| invalid())?;
+    let arn = v
+        .get("deadLetterTargetArn")
+        .and_then(|a| a.as_str())
+        .ok_or_else(invalid)?;
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sqs" || parts[5].is_empty() {
+        return Err(invalid());
+    }
+    let count = match v.get("maxReceiveCount") {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|c| (1..=1000).contains(c))
+    .ok_or_else(invalid)?;
+    Ok(Some(RedrivePolicy {
+        dead_letter_target_arn: arn.to_owned(),
+        max_receive_count: count as u32,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_rendering() {
+        let config = QueueConfig::new("jobs");
+        let stats = QueueStats {
+            visible: 3,
+            in_flight: 2,
+            delayed: 1,
+            oldest_age_ms: 0,
+        };
+        let out = config.attributes("arn:aws:sqs:us-east-1:1:jobs", &stats);
+        assert_eq!(out["QueueArn"], "arn:aws:sqs:us-east-1:1:jobs");
+        assert_eq!(out["ApproximateNumberOfMessages"], "3");
+        assert_eq!(out["ApproximateNumberOfMessagesNotVisible"], "2");
+        assert_eq!(out["ApproximateNumberOfMessagesDelayed"], "1");
+        assert_eq!(out["VisibilityTimeout"], "30");
+        assert_eq!(out["MaximumMessageSize"], "262144");
+        assert_eq!(out["MessageRetentionPeriod"], "345600");
+        assert_eq!(out["DelaySeconds"], "0");
+        assert_eq!(out["ReceiveMessageWaitTimeSeconds"], "0");
+        assert_eq!(
+            out["CreatedTimestamp"],
+            (config.created_ms / 1000).to_string()
+        );
+        assert!(!out.contains_key("FifoQueue"));
+        assert!(!out.contains_key("RedrivePolicy"));
+        for name in out.keys() {
+            assert!(ATTRIBUTE_NAMES.contains(&name.as_str()), "{name}");
+        }
+    }
+
+    #[test]
+    fn apply_parses_and_checks_ranges() {
+        let mut config = QueueConfig::new("jobs.fifo");
+        config
+            .apply_attributes(&attrs(&[
+                ("VisibilityTimeout", "43200"),
+                ("DelaySeconds", "900"),
+                ("MessageRetentionPeriod", "60"),
+                ("MaximumMessageSize", "1024"),
+                ("ReceiveMessageWaitTimeSeconds", "20"),
+                ("FifoQueue", "true"),
+                ("ContentBasedDeduplication", "true"),
+                ("Policy", "{}"),
+                (
+                    "RedrivePolicy",
+                    r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:1:dlq.fifo","maxReceiveCount":"3"}"#,
+                ),
+            ]))
+            .unwrap();
+        assert!(config.validate().is_ok());
+        assert_eq!(config.visibility_timeout, 43_200);
+        let policy = config.redrive_policy.clone().unwrap();
+        assert_eq!(
+            (policy.target_name(), policy.max_receive_count),
+            ("dlq.fifo", 3)
+        );
+        let out = config.attributes("arn", &QueueStats::default());
+        assert_eq!(out["FifoQueue"], "true");
+        assert_eq!(out["ContentBasedDeduplication"], "true");
+        assert_eq!(
+            out["RedrivePolicy"],
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:1:dlq.fifo","maxReceiveCount":3}"#
+        );
+
+        for (name, value) in [
+            ("VisibilityTimeout", "43201"),
+            ("DelaySeconds", "-1"),
+            ("MessageRetentionPeriod", "59"),
+            ("MaximumMessageSize", "262145"),
+            ("ReceiveMessageWaitTimeSeconds", "21"),
+            ("VisibilityTimeout", "ten"),
+            ("FifoQueue", "yes"),
+            ("RedrivePolicy", r#"{"maxReceiveCount":3}"#),
+            (
+                "RedrivePolicy",
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:d","maxReceiveCount":0}"#,
+            ),
+        ] {
+            let mut c = QueueConfig::new("q");
+            assert_eq!(
+                c.apply_attributes(&attrs(&[(name, value)])),
+                Err(QueueError::InvalidAttributeValue(name.to_owned())),
+                "{name}={value}"
+            );
+        }
+        let mut c = QueueConfig::new("q");
+        assert_eq!(
+            c.apply_attributes(&attrs(&[("Colour", "blue")])),
+            Err(QueueError::InvalidAttributeName("Colour".into()))
+        );
+    }
+
+    #[test]
+    fn names() {
+        assert!(validate_name("a-b_C9", false).is_ok());
+        assert!(validate_name(&"x".repeat(80), false).is_ok());
+        assert!(validate_name(&"x".repeat(81), false).is_err());
+        assert!(validate_name("", false).is_err());
+        assert!(validate_name("has.dot", false).is_err());
+        assert!(validate_name("jobs.fifo", false).is_err());
+        assert!(validate_name("jobs.fifo", true).is_ok());
+        assert!(validate_name("jobs", true).is_err());
+        assert!(validate_name(".fifo", true).is_err());
+        let mut c = QueueConfig::new("std");
+        c.content_based_deduplication = true;
+        assert_eq!(
+            c.validate(),
+            Err(QueueError::InvalidAttributeName(
+                "ContentBasedDeduplication".into()
+            ))
+        );
+    }
+}
