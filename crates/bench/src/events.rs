@@ -171,6 +171,20 @@ async fn ok_json(
     serde_json::from_slice(&body).with_context(|| format!("{what}: the answer is not JSON"))
 }
 
+/// Sends copies of one signed request: the server verifies each in full,
+/// and the load generator does not spend the shared CPU on signing.
+async fn replay(template: Request<Full<Bytes>>) -> anyhow::Result<MakeRequest> {
+    let (parts, body) = template.into_parts();
+    let body = body.collect().await?.to_bytes();
+    Ok(Arc::new(move || {
+        let mut req = Request::new(Full::new(body.clone()));
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = parts.uri.clone();
+        *req.headers_mut() = parts.headers.clone();
+        req
+    }))
+}
+
 /// `updraft_event_deliveries_total` of `function`'s successful async
 /// deliveries, from `/metrics`.
 async fn delivered(addr: SocketAddr, function: &str) -> anyhow::Result<u64> {
@@ -236,15 +250,7 @@ async fn async_events(s: &Settings) -> anyhow::Result<String> {
     // Invoke Event: every 202 is a durable message. No warmup, so every
     // accepted event is counted.
     let template = signer.event("hello")?;
-    let (parts, body) = template.into_parts();
-    let body = body.collect().await?.to_bytes();
-    let make: MakeRequest = Arc::new(move || {
-        let mut req = Request::new(Full::new(body.clone()));
-        *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = parts.uri.clone();
-        *req.headers_mut() = parts.headers.clone();
-        req
-    });
+    let make = replay(template).await?;
     let before = delivered(addr, "hello").await?;
     let settings = load::Settings {
         warmup: Duration::ZERO,
@@ -400,15 +406,7 @@ async fn put_events_with_rules(s: &Settings, rules: usize) -> anyhow::Result<loa
         "AWSEvents.PutEvents",
         &serde_json::json!({"Entries": entries}),
     )?;
-    let (parts, body) = template.into_parts();
-    let body = body.collect().await?.to_bytes();
-    let make: MakeRequest = Arc::new(move || {
-        let mut req = Request::new(Full::new(body.clone()));
-        *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = parts.uri.clone();
-        *req.headers_mut() = parts.headers.clone();
-        req
-    });
+    let make = replay(template).await?;
     let m = load::run(addr, &s.load, make).await?;
     drop(server);
     Ok(m)
@@ -463,15 +461,7 @@ async fn sqs(s: &Settings) -> anyhow::Result<String> {
         "AmazonSQS.SendMessageBatch",
         &serde_json::json!({"QueueUrl": queue_url, "Entries": entries}),
     )?;
-    let (parts, body) = template.into_parts();
-    let body = body.collect().await?.to_bytes();
-    let make: MakeRequest = Arc::new(move || {
-        let mut req = Request::new(Full::new(body.clone()));
-        *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = parts.uri.clone();
-        *req.headers_mut() = parts.headers.clone();
-        req
-    });
+    let make = replay(template).await?;
     let settings = load::Settings {
         warmup: Duration::ZERO,
         ..s.load.clone()

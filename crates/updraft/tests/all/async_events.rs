@@ -24,20 +24,6 @@ fn server() -> &'static Server {
 /// How long a delivery may take to show up.
 const DELIVERY: Duration = Duration::from_secs(20);
 
-/// `Invoke` with `X-Amz-Invocation-Type: Event`; returns the request id.
-fn event(s: &Server, function: &str, payload: &[u8]) -> String {
-    let r = s.signed(
-        "POST",
-        &format!("/2015-03-31/functions/{function}/invocations"),
-        &[("x-amz-invocation-type", "Event")],
-        payload,
-    );
-    assert_eq!(r.status, 202, "{}", r.text());
-    r.header("x-amzn-requestid")
-        .expect("a request id")
-        .to_string()
-}
-
 /// The messages of a function's log (FilterLogEvents), optionally of one
 /// request id.
 fn log_lines(s: &Server, function: &str, request_id: Option<&str>) -> Vec<String> {
@@ -61,14 +47,6 @@ fn starts(s: &Server, function: &str, request_id: &str) -> usize {
         .iter()
         .filter(|l| l.starts_with(&format!("START RequestId: {request_id}")))
         .count()
-}
-
-/// Creates an SQS queue; returns its URL and ARN.
-fn create_queue(s: &Server, name: &str) -> (String, String) {
-    let r = s.json_call("sqs", "AmazonSQS.CreateQueue", json!({"QueueName": name}));
-    assert_eq!(r.status, 200, "CreateQueue: {}", r.text());
-    let url = r.json()["QueueUrl"].as_str().expect("QueueUrl").to_string();
-    (url, format!("arn:aws:sqs:{REGION}:000000000000:{name}"))
 }
 
 /// Receives from a queue until one message arrives (deleting it).
@@ -99,10 +77,6 @@ fn put_config(s: &Server, function: &str, body: Value) {
         Some(body),
     );
     assert_eq!(r.status, 200, "PutFunctionEventInvokeConfig: {}", r.text());
-}
-
-fn function_arn(name: &str) -> String {
-    format!("arn:aws:lambda:{REGION}:000000000000:function:{name}")
 }
 
 #[test]
@@ -141,7 +115,7 @@ fn the_request_id_answered_is_the_one_the_function_sees() {
     let s = server();
     let f = unique("async-id");
     s.deploy(&f, guests::CMD_RECORD, json!({}));
-    let id = event(s, &f, br#"{"n":1}"#);
+    let id = s.event_invoke(&f, br#"{"n":1}"#);
     eventually(DELIVERY, "the invocation's REPORT line", || {
         log_lines(s, &f, Some(&id))
             .iter()
@@ -172,7 +146,7 @@ fn bad_event_invokes_are_rejected_before_anything_is_queued() {
     );
     r.assert_error(404, "ResourceNotFoundException");
     // Nothing of the rejected event ever runs.
-    let id = event(s, &f, br#"{"after":"rejections"}"#);
+    let id = s.event_invoke(&f, br#"{"after":"rejections"}"#);
     eventually(DELIVERY, "the later event", || {
         (starts(s, &f, &id) == 1).then_some(())
     });
@@ -293,14 +267,14 @@ fn a_failing_event_is_retried_then_lands_in_the_failure_queue() {
     let s = server();
     let f = unique("async-fail");
     s.deploy(&f, guests::CMD_RECORD, json!({}));
-    let (url, arn) = create_queue(s, &format!("{f}-failures"));
+    let (url, arn) = s.create_queue(&format!("{f}-failures"), json!({}));
     put_config(
         s,
         &f,
         json!({"MaximumRetryAttempts": 1,
                "DestinationConfig": {"OnFailure": {"Destination": arn}}}),
     );
-    let id = event(s, &f, br#"{"k":"fail"}"#);
+    let id = s.event_invoke(&f, br#"{"k":"fail"}"#);
     let message = receive_one(s, &url, DELIVERY);
     let record: Value =
         serde_json::from_str(message["Body"].as_str().expect("Body")).expect("a JSON record");
@@ -345,7 +319,7 @@ fn a_success_goes_to_the_on_success_function() {
         &f,
         json!({"DestinationConfig": {"OnSuccess": {"Destination": function_arn(&sink)}}}),
     );
-    let id = event(s, &f, br#"{"k":"fine"}"#);
+    let id = s.event_invoke(&f, br#"{"k":"fine"}"#);
     let line = eventually(DELIVERY, "the record in the destination's log", || {
         log_lines(s, &sink, None)
             .into_iter()
@@ -377,14 +351,14 @@ fn an_event_too_old_for_a_throttled_function_goes_to_failure_with_event_age_exce
         Some(json!({"ReservedConcurrentExecutions": 0})),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let (url, arn) = create_queue(s, &format!("{f}-failures"));
+    let (url, arn) = s.create_queue(&format!("{f}-failures"), json!({}));
     put_config(
         s,
         &f,
         json!({"MaximumEventAgeInSeconds": 60,
                "DestinationConfig": {"OnFailure": {"Destination": arn}}}),
     );
-    let id = event(s, &f, br#"{"k":"late"}"#);
+    let id = s.event_invoke(&f, br#"{"k":"late"}"#);
     let message = receive_one(s, &url, Duration::from_secs(90));
     let record: Value = serde_json::from_str(message["Body"].as_str().expect("Body")).unwrap();
     assert_eq!(record["requestContext"]["requestId"], id.as_str());
@@ -397,7 +371,7 @@ fn an_event_too_old_for_a_throttled_function_goes_to_failure_with_event_age_exce
 /// A rule on the default bus that sends what `pattern` matches to a new
 /// queue; returns the queue's URL.
 fn rule_to_queue(s: &Server, name: &str, pattern: Value) -> String {
-    let (url, arn) = create_queue(s, name);
+    let (url, arn) = s.create_queue(name, json!({}));
     let r = s.json_call(
         "events",
         "AWSEvents.PutRule",
@@ -439,7 +413,7 @@ fn a_final_failure_reaches_the_event_bus_destination_and_the_platform_event() {
         json!({"MaximumRetryAttempts": 0, "DestinationConfig": {"OnFailure": {"Destination":
             format!("arn:aws:events:{REGION}:000000000000:event-bus/default")}}}),
     );
-    let id = event(s, &f, br#"{"k":"fail"}"#);
+    let id = s.event_invoke(&f, br#"{"k":"fail"}"#);
     for (url, source) in [(&destination, "lambda"), (&platform, "updraft.lambda")] {
         let message = receive_one(s, url, DELIVERY);
         let event: Value = serde_json::from_str(message["Body"].as_str().expect("Body")).unwrap();
@@ -460,7 +434,7 @@ fn a_final_failure_reaches_the_event_bus_destination_and_the_platform_event() {
 fn without_a_failure_destination_a_failed_event_goes_to_the_dead_letter_queue() {
     let s = server();
     let f = unique("async-dlq");
-    let (url, arn) = create_queue(s, &format!("{f}-dlq"));
+    let (url, arn) = s.create_queue(&format!("{f}-dlq"), json!({}));
     let created = s.deploy(
         &f,
         guests::CMD_RECORD,
@@ -475,7 +449,7 @@ fn without_a_failure_destination_a_failed_event_goes_to_the_dead_letter_queue() 
     assert_eq!(r.json()["DeadLetterConfig"]["TargetArn"], arn.as_str());
     put_config(s, &f, json!({"MaximumRetryAttempts": 0}));
     let payload = br#"{"k":"fail","n":7}"#;
-    let id = event(s, &f, payload);
+    let id = s.event_invoke(&f, payload);
     let message = receive_one(s, &url, DELIVERY);
     assert_eq!(message["Body"], String::from_utf8_lossy(payload).as_ref());
     let attrs = &message["MessageAttributes"];

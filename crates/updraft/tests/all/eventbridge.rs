@@ -8,7 +8,7 @@
 //! One server for the module; every test uses its own buses, rules,
 //! functions and queues.
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -24,10 +24,6 @@ fn server() -> &'static Server {
 
 /// How long a delivery may take to show up.
 const DELIVERY: Duration = Duration::from_secs(60);
-
-fn function_arn(name: &str) -> String {
-    format!("arn:aws:lambda:{REGION}:000000000000:function:{name}")
-}
 
 /// `aws events ...` (CLI v1); panics unless it succeeds, returns its JSON
 /// output (`{}` when it prints nothing).
@@ -77,32 +73,11 @@ fn recorded(s: &Server, function: &str) -> Vec<String> {
     events_of(&ok_json(&out, "aws logs filter-log-events"))
 }
 
-/// As [`recorded`], through a raw signed call: cheap enough to poll.
-fn recorded_raw(s: &Server, function: &str) -> Vec<String> {
-    let r = s.json_call(
-        "logs",
-        "Logs_20140328.FilterLogEvents",
-        json!({"logGroupName": format!("/aws/lambda/{function}"), "filterPattern": "event:"}),
-    );
-    assert_eq!(r.status, 200, "FilterLogEvents: {}", r.text());
-    events_of(&r.json())
-}
-
-fn events_of(answer: &Value) -> Vec<String> {
-    answer["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["message"].as_str())
-        .filter_map(|m| m.trim().strip_prefix("event: ").map(str::to_string))
-        .collect()
-}
-
 /// Waits until the function logged an event containing `marker`; returns
 /// it parsed.
 fn wait_recorded(s: &Server, function: &str, marker: &str) -> Value {
     eventually(DELIVERY, &format!("{marker} in {function}'s log"), || {
-        recorded_raw(s, function)
+        s.recorded_events(function)
             .into_iter()
             .find(|e| e.contains(marker))
     })
@@ -113,25 +88,10 @@ fn wait_recorded(s: &Server, function: &str, marker: &str) -> Value {
 /// Runs `code` with boto3 (an `events` client is in `client`); returns
 /// the process output.
 fn boto3(s: &Server, code: &str) -> Output {
-    check_boto3();
-    let program = format!(
-        "import sys, json, boto3\nclient = boto3.client('events', endpoint_url=sys.argv[1], region_name='{REGION}')\n{code}"
-    );
-    Command::new("python3")
-        .arg("-c")
-        .arg(program)
-        .arg(&s.url)
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env("AWS_SHARED_CREDENTIALS_FILE", &s.credentials_path)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running python3")
+    s.boto3_inline(
+        &format!("import sys, json, boto3\nclient = boto3.client('events', endpoint_url=sys.argv[1], region_name='{REGION}')\n{code}"),
+        &[],
+    )
 }
 
 fn entry(bus: &str, source: &str, detail: Value) -> Value {

@@ -3,7 +3,6 @@
 //! queues' attributes.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -17,22 +16,6 @@ const BOUND: Duration = Duration::from_secs(30);
 fn server() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
     Server::shared(&S, &[])
-}
-
-/// Creates an SQS queue with `attributes`; returns its URL and ARN.
-fn create_queue(s: &Server, name: &str, attributes: Value) -> (String, String) {
-    let r = s.json_call(
-        "sqs",
-        "AmazonSQS.CreateQueue",
-        json!({"QueueName": name, "Attributes": attributes}),
-    );
-    assert_eq!(r.status, 200, "CreateQueue {name}: {}", r.text());
-    let url = r.json()["QueueUrl"].as_str().expect("QueueUrl").to_string();
-    let arn = attributes_of(s, &url)["QueueArn"]
-        .as_str()
-        .expect("QueueArn")
-        .to_string();
-    (url, arn)
 }
 
 fn attributes_of(s: &Server, url: &str) -> Value {
@@ -131,7 +114,7 @@ fn a_queue_feeds_its_function_in_batches_until_disabled_and_deleted() {
     let s = server();
     let function = unique("esm-record");
     s.deploy(&function, guests::CMD_RECORD, json!({}));
-    let (url, arn) = create_queue(s, &unique("esm-orders"), json!({}));
+    let (url, arn) = s.create_queue(&unique("esm-orders"), json!({}));
 
     let created = cli_mapping(
         s,
@@ -283,10 +266,9 @@ fn a_failing_batch_returns_to_the_queue_and_ends_in_the_dead_letter_queue() {
     let s = server();
     let function = unique("esm-redrive");
     s.deploy(&function, guests::CMD_RECORD, json!({"Timeout": 1}));
-    let (dlq_url, dlq_arn) = create_queue(s, &unique("esm-dlq"), json!({}));
+    let (dlq_url, dlq_arn) = s.create_queue(&unique("esm-dlq"), json!({}));
     let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}).to_string();
-    let (url, arn) = create_queue(
-        s,
+    let (url, arn) = s.create_queue(
         &unique("esm-work"),
         json!({"VisibilityTimeout": "1", "RedrivePolicy": redrive}),
     );
@@ -341,27 +323,6 @@ def handler(event, context):
     ]}
 "#;
 
-/// Runs a boto3 script (`sys.argv[1]` is the endpoint) with the server's
-/// credentials.
-fn boto3_inline(s: &Server, script: &str, args: &[&str]) -> Output {
-    crate::support::check_boto3();
-    let creds = s.credentials();
-    Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&s.url)
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &creds.secret_access_key)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running python3")
-}
-
 const BOTO3_PARTIAL: &str = r#"
 import json, sys, boto3
 endpoint, function, arn = sys.argv[1:4]
@@ -403,16 +364,15 @@ fn reported_batch_item_failures_are_retried_alone() {
         json!({"Runtime": "python3.11", "Handler": "app.handler", "Timeout": 3}),
     );
     assert_eq!(r.status, 201, "creating {function}: {}", r.text());
-    let (dlq_url, dlq_arn) = create_queue(s, &unique("esm-partial-dlq"), json!({}));
+    let (dlq_url, dlq_arn) = s.create_queue(&unique("esm-partial-dlq"), json!({}));
     let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}).to_string();
-    let (url, arn) = create_queue(
-        s,
+    let (url, arn) = s.create_queue(
         &unique("esm-partial-q"),
         json!({"VisibilityTimeout": "3", "RedrivePolicy": redrive}),
     );
     send(s, &url, &["first ok", "this one fails", "second ok"]);
 
-    let out = boto3_inline(s, BOTO3_PARTIAL, &[&function, &arn]);
+    let out = s.boto3_inline(BOTO3_PARTIAL, &[&function, &arn]);
     let v: Value = serde_json::from_str(ok(&out, "boto3 event source mapping").trim()).unwrap();
     assert_eq!(v["state"], "Enabled");
     assert_eq!(v["types"], json!(["ReportBatchItemFailures"]));
@@ -475,7 +435,7 @@ fn pollers_scale_with_the_backlog_up_to_the_maximum_concurrency() {
         json!({"Runtime": "python3.11", "Handler": "app.handler"}),
     );
     assert_eq!(r.status, 201, "creating {function}: {}", r.text());
-    let (url, arn) = create_queue(s, &unique("esm-backlog"), json!({}));
+    let (url, arn) = s.create_queue(&unique("esm-backlog"), json!({}));
     let bodies: Vec<String> = (0..12).map(|i| format!("job {i}")).collect();
     send(
         s,
@@ -530,7 +490,7 @@ fn a_mapping_survives_a_restart() {
     let mut s = Server::start(&[]);
     let function = unique("esm-restart");
     s.deploy(&function, guests::CMD_RECORD, json!({}));
-    let (url, arn) = create_queue(&s, &unique("esm-durable"), json!({}));
+    let (url, arn) = s.create_queue(&unique("esm-durable"), json!({}));
     let created = cli_mapping(
         &s,
         &[
@@ -584,7 +544,7 @@ fn bad_mappings_answer_lambdas_errors_and_create_nothing() {
     let s = server();
     let function = unique("esm-bad");
     s.deploy(&function, guests::CMD_RECORD, json!({}));
-    let (_, arn) = create_queue(s, &unique("esm-bad-q"), json!({}));
+    let (_, arn) = s.create_queue(&unique("esm-bad-q"), json!({}));
     let missing_queue = format!("arn:aws:sqs:{REGION}:000000000000:{}", unique("esm-none"));
     let create = |body: Value| s.api("POST", "/2015-03-31/event-source-mappings/", Some(body));
 

@@ -25,10 +25,6 @@ fn server() -> &'static Server {
 /// How long a firing may take to reach the function's log.
 const DELIVERY: Duration = Duration::from_secs(30);
 
-fn function_arn(name: &str) -> String {
-    format!("arn:aws:lambda:{REGION}:000000000000:function:{name}")
-}
-
 /// `at(...)` for `secs` seconds from now, in UTC.
 fn at_in(secs: i64) -> String {
     let t = Utc::now() + chrono::Duration::seconds(secs);
@@ -76,28 +72,11 @@ fn create(s: &Server, name: &str, expression: &str, function: &str, input: &str)
     )
 }
 
-/// The events a CMD_RECORD function logged, read with
-/// `aws logs filter-log-events`.
-fn recorded(s: &Server, function: &str) -> Vec<String> {
-    let out = s.aws_v1(&[
-        "logs",
-        "filter-log-events",
-        "--log-group-name",
-        &format!("/aws/lambda/{function}"),
-        "--filter-pattern",
-        "event:",
-    ]);
-    ok_json(&out, "aws logs filter-log-events")["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["message"].as_str())
-        .filter_map(|m| m.trim().strip_prefix("event: ").map(str::to_string))
-        .collect()
-}
-
 fn count(s: &Server, function: &str, event: &str) -> usize {
-    recorded(s, function).iter().filter(|e| *e == event).count()
+    s.recorded_events(function)
+        .iter()
+        .filter(|e| *e == event)
+        .count()
 }
 
 /// Waits until `function` logged `event`.
@@ -140,7 +119,7 @@ fn cli_v1_at_schedule_fires_once_into_the_function() {
         count(s, &function, r#"{"k":"v"}"#),
         1,
         "{:?}",
-        recorded(s, &function)
+        s.recorded_events(&function)
     );
     // The schedule stays (ActionAfterCompletion NONE).
     let got = scheduler(s, &["get-schedule", "--name", &name]);
@@ -368,7 +347,7 @@ fn disabled_and_deleted_schedules_do_not_fire() {
     let barrier = unique("barrier");
     create(s, &barrier, &at_in(5), &function, r#"{"barrier":2}"#);
     wait_recorded(s, &function, r#"{"barrier":2}"#);
-    assert_eq!(recorded(s, &function), [r#"{"barrier":2}"#]);
+    assert_eq!(s.recorded_events(&function), [r#"{"barrier":2}"#]);
 }
 
 /// CreateSchedule with a raw signed call (fast: no CLI start-up).
@@ -424,7 +403,7 @@ fn slots_fire_once_across_restarts_and_a_missed_at_slot_fires_after_start() {
     let barrier = unique("barrier");
     create(&s, &barrier, &at_in(2), &function, r#"{"barrier":3}"#);
     wait_recorded(&s, &function, r#"{"barrier":3}"#);
-    let events = recorded(&s, &function);
+    let events = s.recorded_events(&function);
     for event in [r#"{"fired":1}"#, r#"{"missed":1}"#] {
         assert_eq!(
             events.iter().filter(|e| *e == event).count(),
@@ -475,14 +454,10 @@ fn a_rate_schedule_fires_at_creation_and_an_sqs_target_gets_the_input() {
 
 /// Runs `code` with boto3 (a `scheduler` client is in `client`).
 fn boto3(s: &Server, code: &str) -> Output {
-    let script = s.write_file(
-        &format!("{}.py", unique("scheduler")),
-        format!(
-            "import sys, boto3\nclient = boto3.client('scheduler', endpoint_url=sys.argv[1], region_name='{REGION}')\n{code}"
-        )
-        .as_bytes(),
-    );
-    s.boto3(script.to_str().expect("UTF-8 path"), &[])
+    s.boto3_inline(
+        &format!("import sys, boto3\nclient = boto3.client('scheduler', endpoint_url=sys.argv[1], region_name='{REGION}')\n{code}"),
+        &[],
+    )
 }
 
 #[test]

@@ -86,27 +86,14 @@ fn invocation_log(s: &Server, function: &str, request_id: &str) -> String {
         .collect()
 }
 
-fn event(s: &Server, function: &str, payload: &[u8]) -> String {
-    let r = s.signed(
-        "POST",
-        &format!("/2015-03-31/functions/{function}/invocations"),
-        &[("x-amz-invocation-type", "Event")],
-        payload,
-    );
-    assert_eq!(r.status, 202, "{}", r.text());
-    r.header("x-amzn-requestid")
-        .expect("a request id")
-        .to_string()
-}
-
 #[test]
 fn sigterm_drains_async_invocations() {
     let mut s = Server::start(&[]);
     s.deploy("bg", guests::CMD_ECHO, json!({}));
     s.deploy("spin", guests::HTTP_LOOP, json!({"Timeout": 2}));
     // Still running when the signal arrives: it ends at its timeout.
-    let spin_id = event(&s, "spin", b"{}");
-    let echo_id = event(&s, "bg", br#"{"accepted":"before shutdown"}"#);
+    let spin_id = s.event_invoke("spin", b"{}");
+    let echo_id = s.event_invoke("bg", br#"{"accepted":"before shutdown"}"#);
     std::thread::sleep(Duration::from_millis(200));
     let signalled = Instant::now();
     s.send_sigterm();
@@ -148,7 +135,7 @@ fn accepted_async_event_survives_a_crash() {
         Some(json!({"ReservedConcurrentExecutions": 0})),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let id = event(&s, "later", br#"{"must":"not be lost"}"#);
+    let id = s.event_invoke("later", br#"{"must":"not be lost"}"#);
     // A crash: SIGKILL, no chance to drain.
     let kill = std::process::Command::new("kill")
         .args(["-KILL", &s.pid().to_string()])

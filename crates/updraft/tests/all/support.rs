@@ -450,6 +450,66 @@ impl Server {
         )
     }
 
+    /// `Invoke` with `X-Amz-Invocation-Type: Event`; panics unless 202.
+    /// Returns the request id.
+    pub fn event_invoke(&self, function: &str, payload: &[u8]) -> String {
+        let r = self.signed(
+            "POST",
+            &format!("/2015-03-31/functions/{function}/invocations"),
+            &[("x-amz-invocation-type", "Event")],
+            payload,
+        );
+        assert_eq!(r.status, 202, "{}", r.text());
+        r.header("x-amzn-requestid")
+            .expect("a request id")
+            .to_string()
+    }
+
+    /// Creates an SQS queue with `attributes`; panics unless it works.
+    /// Returns its URL and ARN.
+    pub fn create_queue(&self, name: &str, attributes: Value) -> (String, String) {
+        let mut body = json!({"QueueName": name});
+        if attributes.as_object().is_some_and(|a| !a.is_empty()) {
+            body["Attributes"] = attributes;
+        }
+        let r = self.json_call("sqs", "AmazonSQS.CreateQueue", body);
+        assert_eq!(r.status, 200, "CreateQueue {name}: {}", r.text());
+        let url = r.json()["QueueUrl"].as_str().expect("QueueUrl").to_string();
+        (url, format!("arn:aws:sqs:{REGION}:000000000000:{name}"))
+    }
+
+    /// The events a `CMD_RECORD` function logged (its `event: ...` lines),
+    /// oldest first, through a signed FilterLogEvents call.
+    pub fn recorded_events(&self, function: &str) -> Vec<String> {
+        let r = self.json_call(
+            "logs",
+            "Logs_20140328.FilterLogEvents",
+            json!({"logGroupName": format!("/aws/lambda/{function}"), "filterPattern": "event:"}),
+        );
+        assert_eq!(r.status, 200, "FilterLogEvents: {}", r.text());
+        events_of(&r.json())
+    }
+
+    /// Runs `code` with `python3 -c` and the server's credentials;
+    /// `sys.argv[1]` is the endpoint, then `args`.
+    pub fn boto3_inline(&self, code: &str, args: &[&str]) -> Output {
+        check_boto3();
+        let creds = self.credentials();
+        let mut cmd = Command::new("python3");
+        cmd.arg("-c").arg(code).arg(&self.url).args(args);
+        for v in AWS_VARS_TO_CLEAR {
+            cmd.env_remove(v);
+        }
+        cmd.env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &creds.secret_access_key)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running python3")
+    }
+
     /// CreateFunction from a zip; `extra` is merged into the request.
     pub fn create_function_zip(&self, name: &str, zip: &[u8], extra: Value) -> Resp {
         let mut body = json!({
@@ -853,6 +913,22 @@ pub fn b64_decode(s: &str) -> Vec<u8> {
 /// A zip holding `name` with the bytes of a guest `.wasm`.
 pub fn guest_zip(wasm: &str) -> Vec<u8> {
     guests::zip_single("function.wasm", &guests::read_guest(wasm))
+}
+
+/// `arn:aws:lambda:REGION:ACCOUNT:function:NAME` of the default account.
+pub fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:000000000000:function:{name}")
+}
+
+/// The `event: ...` payloads in a FilterLogEvents answer (`CMD_RECORD`).
+pub fn events_of(answer: &Value) -> Vec<String> {
+    answer["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .filter_map(|m| m.trim().strip_prefix("event: ").map(str::to_string))
+        .collect()
 }
 
 /// Polls `f` every 100 ms until it returns `Some`, at most `bound`.
