@@ -1,4 +1,4 @@
-//! The `updraft` CLI: deploy, invoke, ls, logs, rm.
+//! The `updraft` CLI: deploy, invoke, ls, logs, rm, queues, rules, schedule.
 
 use std::process::Output;
 use std::sync::OnceLock;
@@ -305,5 +305,186 @@ fn errors_exit_non_zero_with_one_line() {
         stderr(&out).contains("cannot reach updraft"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn queues_lists_sqs_and_async_queues_with_their_depth() {
+    let s = server();
+    let queue = unique("cli-q");
+    let (url, _) = s.create_queue(&queue, serde_json::json!({}));
+    for body in ["one", "two"] {
+        let r = s.json_call(
+            "sqs",
+            "AmazonSQS.SendMessage",
+            serde_json::json!({"QueueUrl": url, "MessageBody": body}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // A function that cannot run (reserved concurrency 0) keeps its event
+    // in its async queue.
+    let f = unique("cli-parked");
+    s.deploy(&f, updraft_test_support::CMD_ECHO, serde_json::json!({}));
+    let r = s.api(
+        "PUT",
+        &format!("/2017-10-31/functions/{f}/concurrency"),
+        Some(serde_json::json!({"ReservedConcurrentExecutions": 0})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    s.event_invoke(&f, b"{}");
+
+    let listed = run_json(&["--json", "queues"]);
+    let queues = listed["Queues"].as_array().expect("Queues");
+    let find = |name: &str| queues.iter().find(|q| q["Name"] == name).cloned();
+    let q = find(&queue).unwrap_or_else(|| panic!("{queue} in {listed}"));
+    assert_eq!(
+        (q["Kind"].as_str(), q["Visible"].as_u64()),
+        (Some("sqs"), Some(2)),
+        "{q}"
+    );
+    let parked =
+        find(&format!("lambda-async:{f}")).unwrap_or_else(|| panic!("{f}'s queue in {listed}"));
+    assert_eq!(parked["Kind"], "async", "{parked}");
+    assert_eq!(
+        parked["Visible"].as_u64().unwrap()
+            + parked["InFlight"].as_u64().unwrap()
+            + parked["Delayed"].as_u64().unwrap(),
+        1,
+        "{parked}"
+    );
+
+    let table = run(&["queues"]);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(&queue))
+        .unwrap_or_else(|| panic!("{queue} in:\n{table}"));
+    assert!(line.contains(" sqs "), "{line}");
+}
+
+#[test]
+fn rules_shows_patterns_and_targets() {
+    let s = server();
+    let rule = unique("cli-rule");
+    let f = unique("cli-target");
+    s.deploy(&f, updraft_test_support::CMD_RECORD, serde_json::json!({}));
+    let r = s.json_call(
+        "events",
+        "AWSEvents.PutRule",
+        serde_json::json!({"Name": rule, "EventPattern": r#"{"source":["cli.test"]}"#}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s.json_call(
+        "events",
+        "AWSEvents.PutTargets",
+        serde_json::json!({"Rule": rule, "Targets": [{"Id": "t1", "Arn": function_arn(&f)}]}),
+    );
+    assert_eq!(r.json()["FailedEntryCount"], 0, "{}", r.text());
+
+    let text = run(&["rules"]);
+    let at = text
+        .find(&rule)
+        .unwrap_or_else(|| panic!("{rule} in:\n{text}"));
+    let section = &text[at..];
+    assert!(
+        section.contains(r#"pattern: {"source":["cli.test"]}"#),
+        "{section}"
+    );
+    assert!(
+        section.contains(&format!("target t1: {}", function_arn(&f))),
+        "{section}"
+    );
+
+    let listed = run_json(&["--json", "rules", "--bus", "default"]);
+    let found = listed["Rules"]
+        .as_array()
+        .expect("Rules")
+        .iter()
+        .find(|r| r["Name"] == rule.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{rule} in {listed}"));
+    assert_eq!(found["Targets"][0]["Id"], "t1", "{found}");
+}
+
+#[test]
+fn schedule_add_show_list_and_remove() {
+    let s = server();
+    let f = unique("cli-sched-fn");
+    s.deploy(&f, updraft_test_support::CMD_RECORD, serde_json::json!({}));
+    let name = unique("cli-sched");
+    let added = run(&[
+        "schedule",
+        "add",
+        &name,
+        "--expression",
+        "cron(0 12 * * ? *)",
+        "--function",
+        &f,
+        "--input",
+        r#"{"k":1}"#,
+        "--timezone",
+        "Europe/Paris",
+    ]);
+    assert!(
+        added.contains(&format!("created schedule {name}")),
+        "{added}"
+    );
+
+    let shown = run_json(&["--json", "schedule", "show", &name]);
+    assert_eq!(shown["ScheduleExpression"], "cron(0 12 * * ? *)", "{shown}");
+    assert_eq!(
+        shown["ScheduleExpressionTimezone"], "Europe/Paris",
+        "{shown}"
+    );
+    assert_eq!(shown["Target"]["Arn"], function_arn(&f).as_str(), "{shown}");
+    assert_eq!(shown["Target"]["Input"], r#"{"k":1}"#, "{shown}");
+
+    let listed = run(&["schedule", "ls"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(&name) && l.contains("ENABLED")),
+        "{listed}"
+    );
+
+    // Bad input: the server's error, nothing created.
+    let bad = unique("cli-sched-bad");
+    let out = s.updraft_cli(&[
+        "schedule",
+        "add",
+        &bad,
+        "--expression",
+        "cron(99 * * * ? *)",
+        "--function",
+        &f,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("ValidationException"),
+        "{}",
+        stderr(&out)
+    );
+    let missing = s.updraft_cli(&[
+        "schedule",
+        "add",
+        &bad,
+        "--expression",
+        "rate(1 hour)",
+        "--function",
+        "no-such-function",
+    ]);
+    assert!(
+        stderr(&missing).contains("does not exist"),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(!run(&["schedule", "ls"]).contains(&bad));
+
+    run(&["schedule", "rm", &name]);
+    assert!(!run(&["schedule", "ls"]).contains(&name));
+    let gone = s.updraft_cli(&["schedule", "show", &name]);
+    assert!(
+        stderr(&gone).contains("ResourceNotFoundException"),
+        "{}",
+        stderr(&gone)
     );
 }
