@@ -138,7 +138,8 @@ pub struct ScaleArgs {
     /// How long each ramp request holds its environment, ms.
     #[arg(long, default_value_t = 2000)]
     hold_ms: u64,
-    /// Ramp rounds (a cold burst, then a warm one, each round).
+    /// Ramp rounds (a cold burst, then a warm one, each round), and pairs
+    /// of metering runs (on and off).
     #[arg(long, default_value_t = 2)]
     rounds: usize,
     /// Most functions the density run deploys.

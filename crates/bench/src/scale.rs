@@ -10,8 +10,9 @@
 //!   density   updraft serve (nothing deployed): CreateFunction of one zip
 //!             under new names until the count or the time is reached;
 //!             VmRSS before and after; then Invoke K of them, VmRSS again
-//!   metering  updraft serve --deploy hello=COMPONENT: function URL load;
-//!             server CPU seconds (utime + stime) per request
+//!   metering  updraft serve --deploy hello=COMPONENT --metering on|off,
+//!             alternating fresh servers: function URL then Invoke load;
+//!             req/s and server CPU seconds (utime + stime) per request
 //! ```
 
 use std::net::SocketAddr;
@@ -378,54 +379,113 @@ fn name(i: usize) -> String {
     format!("d{i:05}")
 }
 
+/// One server's throughput with metering on or off.
+struct MeteringRun {
+    on: bool,
+    url: load::Measured,
+    invoke: load::Measured,
+    cpu_per_request_us: f64,
+}
+
+/// The cost of metering, measured directly: alternating fresh servers
+/// with `--metering on` and `--metering off`, each loaded on the function
+/// URL and then with Invoke (SigV4), `rounds` pairs, the order of each
+/// pair swapped every round so neither side always runs first.
 async fn metering(s: &Settings) -> anyhow::Result<String> {
-    eprintln!("metering: function URL throughput, server CPU per request");
-    let server: Server = servers::start_updraft(&s.updraft, &s.hello, None)?;
+    let mut runs = Vec::new();
+    for round in 0..s.rounds.max(1) * 2 {
+        let on = (round % 2 == 0) ^ ((round / 2) % 2 == 1);
+        eprintln!(
+            "metering {}: round {} of {}",
+            if on { "on" } else { "off" },
+            round + 1,
+            s.rounds.max(1) * 2
+        );
+        runs.push(metering_run(s, on).await?);
+    }
+    let median = |on: bool, f: &dyn Fn(&MeteringRun) -> f64| {
+        let mut v: Vec<f64> = runs.iter().filter(|r| r.on == on).map(f).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let mut md = format!(
+        "#### Metering on and off (`{}`, {} connections, {:?} per run, fresh server per run, alternating)\n\n",
+        s.hello.file_name().unwrap_or_default().to_string_lossy(),
+        s.load.connections,
+        s.load.duration
+    );
+    md += "| metering | function URL req/s | Invoke req/s | server CPU per request (both) |\n|---|---:|---:|---:|\n";
+    for r in &runs {
+        md += &format!(
+            "| {} | {:.0} | {:.0} | {:.1} µs |\n",
+            if r.on { "on" } else { "off" },
+            r.url.rps(),
+            r.invoke.rps(),
+            r.cpu_per_request_us
+        );
+    }
+    let url = median(true, &|r| r.url.rps()) / median(false, &|r| r.url.rps());
+    let invoke = median(true, &|r| r.invoke.rps()) / median(false, &|r| r.invoke.rps());
+    let cpu = median(true, &|r| r.cpu_per_request_us) / median(false, &|r| r.cpu_per_request_us);
+    md += &format!(
+        "\nMedians, on over off: function URL **{:+.1} %** req/s, Invoke **{:+.1} %** req/s, server CPU per request {:+.1} %.\n\n",
+        (url - 1.0) * 100.0,
+        (invoke - 1.0) * 100.0,
+        (cpu - 1.0) * 100.0
+    );
+    if let Some(ns) = s.record_ns {
+        md += &format!(
+            "Metering CPU per record (`--record-ns`): {ns:.0} ns = {:.2} % of the server's CPU per request (metering off).\n\n",
+            ns / 10.0 / median(false, &|r| r.cpu_per_request_us)
+        );
+    }
+    Ok(md)
+}
+
+async fn metering_run(s: &Settings, on: bool) -> anyhow::Result<MeteringRun> {
+    let flag = vec![
+        "--metering".to_string(),
+        if on { "on" } else { "off" }.to_string(),
+    ];
+    let server: Server = servers::start_updraft_with(&s.updraft, &[("hello", &s.hello)], &flag)?;
     let pid = server.pid();
     let addr = server.addr;
-    let make: load::MakeRequest = Arc::new(move || {
+    let url: load::MakeRequest = Arc::new(move || {
         http::Request::get("/fn/hello/")
             .header(http::header::HOST, addr.to_string())
             .body(Full::new(Bytes::new()))
             .expect("a valid request")
     });
+    let signed = Arc::new(SignedInvoke::new(
+        addr,
+        server.credentials()?,
+        "hello",
+        false,
+    )?);
+    let invoke: load::MakeRequest = Arc::new(move || signed.request());
     // Warm up separately, so the CPU window holds only measured requests.
     let warmup = load::Settings {
         warmup: Duration::ZERO,
         duration: s.load.warmup,
         ..s.load.clone()
     };
-    load::run(addr, &warmup, make.clone()).await?;
+    load::run(addr, &warmup, url.clone()).await?;
+    load::run(addr, &warmup, invoke.clone()).await?;
     let measured = load::Settings {
         warmup: Duration::ZERO,
         ..s.load.clone()
     };
     let cpu0 = control::cpu_seconds(pid)?;
-    let m = load::run(addr, &measured, make).await?;
+    let url = load::run(addr, &measured, url).await?;
+    let invoke = load::run(addr, &measured, invoke).await?;
     let cpu = control::cpu_seconds(pid)? - cpu0;
     drop(server);
-    let per_req_us = cpu * 1e6 / m.ok.max(1) as f64;
-    let mut md = format!(
-        "#### Function URL throughput and server CPU per request (`{}`, {} connections, {:?})\n\n",
-        s.hello.file_name().unwrap_or_default().to_string_lossy(),
-        s.load.connections,
-        s.load.duration
-    );
-    md += "| req/s | p50 µs | p99 µs | errors | server CPU per request |\n|---:|---:|---:|---:|---:|\n";
-    md += &format!(
-        "| {:.0} | {:.0} | {:.0} | {} | {per_req_us:.1} µs |\n\n",
-        m.rps(),
-        m.pct_us(0.5),
-        m.pct_us(0.99),
-        m.errors
-    );
-    if let Some(ns) = s.record_ns {
-        md += &format!(
-            "Metering CPU per record (`--record-ns`): {ns:.0} ns = **{:.2} %** of the server's CPU per request.\n\n",
-            ns / 10.0 / per_req_us
-        );
-    }
-    Ok(md)
+    Ok(MeteringRun {
+        on,
+        cpu_per_request_us: cpu * 1e6 / (url.ok + invoke.ok).max(1) as f64,
+        url,
+        invoke,
+    })
 }
 
 /// The default `http_sleep` guest (built by `crates/test-support`).
