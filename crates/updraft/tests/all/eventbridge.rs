@@ -630,3 +630,60 @@ fn platform_events_match_rules_like_put_events() {
         "the record carries the request: {event}"
     );
 }
+
+#[test]
+fn function_state_changes_are_events_on_the_default_bus() {
+    let s = server();
+    let function = unique("eb-lifecycle");
+    let rule = unique("lifecycle");
+    let (url, queue_arn) = s.create_queue(&unique("eb-lifecycle-q"), json!({}));
+    let pattern = json!({
+        "source": ["updraft.lambda"],
+        "detail-type": ["Function State Change"],
+        "detail": {"functionName": [function.as_str()]},
+    });
+    let r = eb(
+        s,
+        "PutRule",
+        json!({"Name": rule, "EventPattern": pattern.to_string()}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = eb(
+        s,
+        "PutTargets",
+        json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": queue_arn}]}),
+    );
+    assert_eq!(r.json()["FailedEntryCount"], 0, "{}", r.text());
+
+    s.deploy(&function, guests::CMD_ECHO, json!({}));
+    let r = s.api("DELETE", &format!("/2015-03-31/functions/{function}"), None);
+    assert_eq!(r.status, 204, "{}", r.text());
+
+    let mut states = Vec::new();
+    eventually(DELIVERY, "both state changes in the queue", || {
+        let r = s.json_call(
+            "sqs",
+            "AmazonSQS.ReceiveMessage",
+            json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}),
+        );
+        assert_eq!(r.status, 200, "ReceiveMessage: {}", r.text());
+        for m in r.json()["Messages"].as_array().cloned().unwrap_or_default() {
+            let event: Value = serde_json::from_str(m["Body"].as_str().expect("Body")).unwrap();
+            assert_eq!(event["source"], "updraft.lambda", "{event}");
+            assert_eq!(
+                event["resources"][0],
+                function_arn(&function).as_str(),
+                "{event}"
+            );
+            states.push(
+                event["detail"]["state"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+        (states.len() >= 2).then_some(())
+    });
+    states.sort();
+    assert_eq!(states, ["Active", "Deleted"]);
+}

@@ -583,3 +583,68 @@ fn query_protocol_on_queue_urls_and_xml_errors() {
         other.text()
     );
 }
+
+#[test]
+fn fifo_queues_keep_order_and_deduplicate() {
+    let s = server();
+    let name = format!("{}.fifo", unique("fifo"));
+    let (url, _) = s.create_queue(&name, json!({"FifoQueue": "true"}));
+    let send = |body: &str, dedup: &str| {
+        s.json_call(
+            "sqs",
+            "AmazonSQS.SendMessage",
+            json!({"QueueUrl": url, "MessageBody": body, "MessageGroupId": "g1",
+                   "MessageDeduplicationId": dedup}),
+        )
+    };
+    let first = send("first", "d1");
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert!(
+        first.json()["SequenceNumber"].is_string(),
+        "{}",
+        first.text()
+    );
+    let again = send("first again", "d1");
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(
+        again.json()["MessageId"],
+        first.json()["MessageId"],
+        "a duplicate within five minutes is the same message"
+    );
+    assert_eq!(send("second", "d2").status, 200);
+
+    // No group id: SQS's error, nothing sent.
+    let r = s.json_call(
+        "sqs",
+        "AmazonSQS.SendMessage",
+        json!({"QueueUrl": url, "MessageBody": "loose", "MessageDeduplicationId": "d3"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    let receive = || {
+        let r = s.json_call(
+            "sqs",
+            "AmazonSQS.ReceiveMessage",
+            json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 30}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["Messages"].as_array().cloned().unwrap_or_default()
+    };
+    let got = receive();
+    let bodies: Vec<&str> = got.iter().map(|m| m["Body"].as_str().unwrap()).collect();
+    assert_eq!(
+        bodies,
+        ["first", "second"],
+        "in order, the duplicate dropped"
+    );
+    assert!(receive().is_empty(), "the group is in flight");
+    for m in &got {
+        let r = s.json_call(
+            "sqs",
+            "AmazonSQS.DeleteMessage",
+            json!({"QueueUrl": url, "ReceiptHandle": m["ReceiptHandle"]}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    assert!(receive().is_empty(), "nothing left");
+}
