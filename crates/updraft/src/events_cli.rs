@@ -86,9 +86,9 @@ pub async fn queues(c: &Client, as_json: bool) -> anyhow::Result<()> {
             "{:<48} {:<6} {:>9} {:>9} {:>8} {:>12.1}",
             text(&q, "Name"),
             text(&q, "Kind"),
-            q["Visible"],
-            q["InFlight"],
-            q["Delayed"],
+            q["Visible"].as_u64().unwrap_or(0),
+            q["InFlight"].as_u64().unwrap_or(0),
+            q["Delayed"].as_u64().unwrap_or(0),
             q["OldestAgeMs"].as_f64().unwrap_or(0.0) / 1000.0
         );
     }
