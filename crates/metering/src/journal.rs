@@ -13,9 +13,9 @@
 //! `write(2)` on an `O_APPEND` file: once `record()` returns, the line is
 //! in the kernel's page cache and survives the process being killed (not
 //! a power loss; the store's commit, a flush interval later, is what
-//! survives that). Sealing a segment and starting the next happens under
-//! the same lock that appends, so a sealed segment holds exactly the
-//! records of one batch. Whatever segments a crash leaves are replayed
+//! survives that). Appends hold a shared lock and sealing a segment takes it
+//! exclusively, so a sealed segment holds exactly the records of one
+//! batch. Whatever segments a crash leaves are replayed
 //! into the store at the next open: the store ignores records it has
 //! (same request id and start time), so a segment replayed twice, or replayed after its batch was committed
 //! but before it was deleted, changes nothing.
@@ -38,8 +38,6 @@ pub struct Journal {
     _lock: File,
     current: File,
     seq: u64,
-    /// `encode`'s buffer, reused.
-    line: Vec<u8>,
 }
 
 /// What [`Journal::open`] found left over.
@@ -103,18 +101,17 @@ impl Journal {
                 _lock: lock,
                 current,
                 seq,
-                line: Vec::with_capacity(512),
             },
             leftover,
         ))
     }
 
-    /// Appends one record with one `write(2)`.
-    pub fn append(&mut self, record: &UsageRecord) -> io::Result<()> {
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, record)?;
-        self.line.push(b'\n');
-        self.current.write_all(&self.line)
+    /// Appends one encoded record ([`encode`]) with one `write(2)`. Takes
+    /// `&self`: concurrent appends to the `O_APPEND` file do not
+    /// interleave (the kernel writes each under the inode's lock), so
+    /// callers need only a shared lock against [`Journal::rotate`].
+    pub fn append(&self, line: &[u8]) -> io::Result<()> {
+        (&self.current).write_all(line)
     }
 
     /// Seals the current segment and starts the next; returns the sealed
@@ -164,6 +161,14 @@ fn create_segment(dir: &Path, seq: u64) -> io::Result<File> {
         .open(segment_path(dir, seq))
 }
 
+/// One record as its journal line (JSON and a newline), into `line`.
+pub fn encode(record: &UsageRecord, line: &mut Vec<u8>) -> io::Result<()> {
+    line.clear();
+    serde_json::to_writer(&mut *line, record)?;
+    line.push(b'\n');
+    Ok(())
+}
+
 /// The records in a segment's bytes, and how many lines did not decode.
 /// A kill cannot tear a line (each is one `write(2)`), but a full disk or
 /// a power loss can; such lines are skipped.
@@ -201,16 +206,22 @@ mod tests {
         }
     }
 
+    fn line(id: &str) -> Vec<u8> {
+        let mut line = Vec::new();
+        encode(&record(id), &mut line).unwrap();
+        line
+    }
+
     #[test]
     fn segments_round_trip_and_rotate() {
         let dir = tempfile::tempdir().unwrap();
         let jdir = dir.path().join(DIR);
         let (mut j, left) = Journal::open(&jdir).unwrap();
         assert!(left.segments.is_empty());
-        j.append(&record("a")).unwrap();
+        j.append(&line("a")).unwrap();
         let sealed = j.rotate().unwrap();
-        j.append(&record("b")).unwrap();
-        j.append(&record("c")).unwrap();
+        j.append(&line("b")).unwrap();
+        j.append(&line("c")).unwrap();
         assert_ne!(sealed, j.current_path());
         drop(j);
 

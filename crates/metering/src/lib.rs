@@ -7,7 +7,7 @@
 //!                   │          + in-memory batch            [caller's thread]
 //!                   ▼
 //!           flusher thread, every flush interval or batch:
-//!             seal the segment, start the next      (under the append lock)
+//!             seal the segment, start the next      (append lock, exclusive)
 //!             store.append_usage(batch)             (one transaction)
 //!             delete the sealed segment
 //!           hourly: store.prune_usage(now - retention)
@@ -15,8 +15,9 @@
 //! open(): replay the segments a crash left into the store, delete them
 //! ```
 //!
-//! `record` costs a JSON encoding and one `write(2)` under a mutex; it
-//! never touches the store and never waits for the flusher. A record is in
+//! `record` costs a JSON encoding and one `write(2)` under a lock that
+//! appenders share; it never touches the store and never waits for the
+//! flusher. A record is in
 //! the kernel's page cache when `record` returns, so killing the process
 //! (even with SIGKILL) loses nothing: the next [`Metering::open`] replays
 //! it. The store ignores records it has (same request id and start time),
@@ -32,7 +33,7 @@ pub mod report;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -115,9 +116,13 @@ pub struct Metering {
 struct Shared {
     store: Arc<dyn Store>,
     config: MeteringConfig,
-    /// The append lock: the journal and the records it holds that are not
-    /// sealed in a batch yet.
-    appender: Mutex<Appender>,
+    /// The append lock: shared by appends (each one `write(2)`; the
+    /// kernel keeps concurrent appends whole), exclusive for sealing a
+    /// segment, so a sealed segment holds exactly its batch's records.
+    journal: RwLock<Journal>,
+    /// The records of the current segment, not sealed in a batch yet;
+    /// pushed to while the journal lock is held shared.
+    pending: Mutex<Vec<UsageRecord>>,
     /// The flush lock: sealed batches not committed yet, oldest first.
     unflushed: Mutex<Vec<Batch>>,
     stop: AtomicBool,
@@ -126,11 +131,6 @@ struct Shared {
     stored: AtomicU64,
     journal_errors: AtomicU64,
     store_errors: AtomicU64,
-}
-
-struct Appender {
-    journal: Journal,
-    pending: Vec<UsageRecord>,
 }
 
 /// Records sealed together, and the journal segment that holds them
@@ -187,10 +187,8 @@ impl Metering {
         let batch = config.batch.max(1);
         let shared = Arc::new(Shared {
             store,
-            appender: Mutex::new(Appender {
-                journal,
-                pending: Vec::with_capacity(batch.min(1024)),
-            }),
+            journal: RwLock::new(journal),
+            pending: Mutex::new(Vec::with_capacity(batch.min(1024))),
             config: MeteringConfig { batch, ..config },
             unflushed: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
@@ -221,16 +219,21 @@ impl Metering {
     /// queues it for the store. Never blocks on the store.
     pub fn record(&self, record: UsageRecord) {
         let s = &self.shared;
+        // Encoded outside any lock; the lock is held for the write(2) and
+        // the push only, and shared between appenders.
+        let mut line = Vec::with_capacity(320);
+        let encoded = journal::encode(&record, &mut line);
         let full = {
-            let mut a = lock(&s.appender);
-            if let Err(e) = a.journal.append(&record) {
+            let journal = s.journal.read().unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = encoded.and_then(|()| journal.append(&line)) {
                 let n = s.journal_errors.fetch_add(1, Ordering::Relaxed);
                 if n.is_power_of_two() || n == 0 {
                     tracing::error!(error = %e, failures = n + 1, "could not journal a usage record");
                 }
             }
-            a.pending.push(record);
-            a.pending.len() >= s.config.batch
+            let mut pending = lock(&s.pending);
+            pending.push(record);
+            pending.len() >= s.config.batch
         };
         s.recorded.fetch_add(1, Ordering::Relaxed);
         if full {
@@ -339,14 +342,15 @@ impl Shared {
     /// lock (`unflushed`).
     fn flush(&self, unflushed: &mut Vec<Batch>) -> Result<(), StoreError> {
         {
-            let mut a = lock(&self.appender);
-            if !a.pending.is_empty() {
+            let mut journal = self.journal.write().unwrap_or_else(PoisonError::into_inner);
+            let mut pending = lock(&self.pending);
+            if !pending.is_empty() {
                 let capacity = self.config.batch.min(1024);
-                let records = std::mem::replace(&mut a.pending, Vec::with_capacity(capacity));
-                let segment = match a.journal.rotate() {
+                let records = std::mem::replace(&mut *pending, Vec::with_capacity(capacity));
+                let segment = match journal.rotate() {
                     Ok(sealed) => Some(sealed),
                     Err(e) => {
-                        tracing::warn!(error = %e, path = %a.journal.current_path().display(),
+                        tracing::warn!(error = %e, path = %journal.current_path().display(),
                             "could not start a new usage journal segment; keeping the current one");
                         None
                     }
