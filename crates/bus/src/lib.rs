@@ -218,16 +218,22 @@ impl Bus {
                 .insert(compiled.rule.name.clone(), Arc::new(compiled));
         }
         state.rules.values_mut().for_each(BusRules::reindex);
-        *bus.state.write().expect("bus state lock") = state;
+        *bus.write() = state;
         Ok(Arc::new(bus))
     }
 
+    // A lock poisoned by a panicking request is used as it is, as the
+    // other in-memory state of the server is: the bus keeps serving.
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.state.read().expect("bus state lock")
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state.write().expect("bus state lock")
+        self.state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// `arn:aws:events:REGION:ACCOUNT:event-bus/NAME`
