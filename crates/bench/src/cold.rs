@@ -60,19 +60,12 @@ pub async fn measure(
     let mut conn = connect(addr).await?;
     for _ in 0..samples {
         tokio::time::sleep(GAP).await;
-        let sent = Instant::now();
-        let (ok, headers) = send(&mut conn, invoke.request()).await?;
-        let took = sent.elapsed();
-        let init = headers
-            .get("x-amz-log-result")
-            .and_then(|v| v.to_str().ok())
-            .and_then(init_duration_ms);
-        match init {
-            Some(ms) if ok => {
-                out.init.record((ms * 1e6) as u64).ok();
+        match cold_invoke(&mut conn, invoke).await? {
+            Some((init_ms, took)) => {
+                out.init.record((init_ms * 1e6) as u64).ok();
                 out.invoke_client.record(took.as_nanos() as u64).ok();
             }
-            _ => out.not_cold += 1,
+            None => out.not_cold += 1,
         }
 
         tokio::time::sleep(GAP).await;
@@ -84,6 +77,23 @@ pub async fn measure(
         }
     }
     Ok(out)
+}
+
+/// Sends one Invoke (with the log tail) and times it: its `Init Duration`
+/// in ms and the client-observed time, or `None` if it failed or was not
+/// a cold start.
+pub async fn cold_invoke(
+    conn: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    invoke: &SignedInvoke,
+) -> anyhow::Result<Option<(f64, Duration)>> {
+    let sent = Instant::now();
+    let (ok, headers) = send(conn, invoke.request()).await?;
+    let took = sent.elapsed();
+    let init = headers
+        .get("x-amz-log-result")
+        .and_then(|v| v.to_str().ok())
+        .and_then(init_duration_ms);
+    Ok(init.filter(|_| ok).map(|ms| (ms, took)))
 }
 
 /// The control for [`measure`]: `samples` function URL requests to the

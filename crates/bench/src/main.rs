@@ -308,6 +308,31 @@ fn updraft_binary(given: Option<PathBuf>, root: &std::path::Path) -> anyhow::Res
     Ok(updraft)
 }
 
+/// The example wasi:http component, as the README's build puts it.
+const HELLO: &str = "target/guests/wasm32-wasip2/release/hello_http.wasm";
+
+/// `--component`, or the example component under `root`.
+fn hello_component(given: Option<PathBuf>, root: &std::path::Path) -> anyhow::Result<PathBuf> {
+    existing(
+        given.unwrap_or_else(|| root.join(HELLO)),
+        "the hello component",
+    )
+}
+
+/// Notes the machine, runs `measure` on a load-generator runtime of
+/// `client_threads` threads and publishes its report.
+fn measure_and_publish(
+    title: &str,
+    client_threads: usize,
+    measure: impl std::future::Future<Output = anyhow::Result<String>>,
+    out: &Output,
+) -> anyhow::Result<()> {
+    let machine = control::machine();
+    let client = client_runtime(client_threads)?;
+    let body = client.block_on(measure)?;
+    publish(title, &command_line(), &machine, &body, out)
+}
+
 fn existing(path: PathBuf, what: &str) -> anyhow::Result<PathBuf> {
     anyhow::ensure!(path.is_file(), "{} ({what}) not found", path.display());
     Ok(path)
@@ -368,12 +393,7 @@ fn scale(args: ScaleArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| scale::default_sleep(&root)),
             "the http_sleep guest: `cargo build -p updraft-test-support` builds it",
         )?,
-        hello: existing(
-            args.component.unwrap_or_else(|| {
-                root.join("target/guests/wasm32-wasip2/release/hello_http.wasm")
-            }),
-            "the hello component",
-        )?,
+        hello: hello_component(args.component, &root)?,
         n: args.n.max(1),
         hold_ms: args.hold_ms,
         rounds: args.rounds.max(1),
@@ -389,14 +409,10 @@ fn scale(args: ScaleArgs) -> anyhow::Result<()> {
         record_ns: args.record_ns,
         skip: args.skip,
     };
-    let machine = control::machine();
-    let client = client_runtime(args.client_threads)?;
-    let body = client.block_on(scale::run(&settings))?;
-    publish(
+    measure_and_publish(
         "Scaling, density and metering (`updraft-bench scale`)",
-        &command_line(),
-        &machine,
-        &body,
+        args.client_threads,
+        scale::run(&settings),
         &args.output,
     )
 }
@@ -405,12 +421,7 @@ fn events(args: EventsArgs) -> anyhow::Result<()> {
     let root = PathBuf::from(REPO_ROOT);
     let settings = events::Settings {
         updraft: updraft_binary(args.updraft, &root)?,
-        hello: existing(
-            args.component.unwrap_or_else(|| {
-                root.join("target/guests/wasm32-wasip2/release/hello_http.wasm")
-            }),
-            "the hello component",
-        )?,
+        hello: hello_component(args.component, &root)?,
         load: load::Settings {
             connections: args.connections.max(1),
             warmup: args.warmup,
@@ -419,14 +430,10 @@ fn events(args: EventsArgs) -> anyhow::Result<()> {
         samples: args.samples.max(1),
         rules: args.rules.max(1),
     };
-    let machine = control::machine();
-    let client = client_runtime(args.client_threads)?;
-    let body = client.block_on(events::run(&settings))?;
-    publish(
+    measure_and_publish(
         "Event services (`updraft-bench events`)",
-        &command_line(),
-        &machine,
-        &body,
+        args.client_threads,
+        events::run(&settings),
         &args.output,
     )
 }
@@ -435,12 +442,7 @@ fn process(args: ProcessArgs) -> anyhow::Result<()> {
     let root = PathBuf::from(REPO_ROOT);
     let settings = process::Settings {
         updraft: updraft_binary(args.updraft, &root)?,
-        hello: existing(
-            args.component.unwrap_or_else(|| {
-                root.join("target/guests/wasm32-wasip2/release/hello_http.wasm")
-            }),
-            "the hello component",
-        )?,
+        hello: hello_component(args.component, &root)?,
         bootstrap: existing(args.bootstrap, "the Rust bootstrap")?,
         python_app: existing(
             args.python_app.unwrap_or_else(|| {
@@ -456,14 +458,10 @@ fn process(args: ProcessArgs) -> anyhow::Result<()> {
         burst: args.burst.max(1),
         bursts: args.bursts,
     };
-    let machine = control::machine();
-    let client = client_runtime(args.client_threads)?;
-    let body = client.block_on(process::run(&settings))?;
-    publish(
+    measure_and_publish(
         "Native-process functions (`updraft-bench process`)",
-        &command_line(),
-        &machine,
-        &body,
+        args.client_threads,
+        process::run(&settings),
         &args.output,
     )
 }
@@ -474,10 +472,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         .updraft
         .clone()
         .unwrap_or_else(|| root.join("target/release/updraft"));
-    let component = args
-        .component
-        .clone()
-        .unwrap_or_else(|| root.join("target/guests/wasm32-wasip2/release/hello_http.wasm"));
+    let component = args.component.clone().unwrap_or_else(|| root.join(HELLO));
     anyhow::ensure!(
         updraft.is_file(),
         "{} not found: build it with `cargo build --release -p updraft` or pass --updraft",

@@ -215,19 +215,12 @@ async fn cold(
         until_idle(&mut metrics, addr, function).await?;
         // A short quiet moment after the scrape, as in `cold.rs`.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let sent = Instant::now();
-        let (ok, headers) = send(&mut conn, invoke.request()).await?;
-        let took = sent.elapsed();
-        let init = headers
-            .get("x-amz-log-result")
-            .and_then(|v| v.to_str().ok())
-            .and_then(init_duration_ms);
-        match init {
-            Some(ms) if ok => {
-                out.init.record((ms * 1e6) as u64).ok();
+        match crate::cold::cold_invoke(&mut conn, &invoke).await? {
+            Some((init_ms, took)) => {
+                out.init.record((init_ms * 1e6) as u64).ok();
                 out.client.record(took.as_nanos() as u64).ok();
             }
-            _ => out.not_cold += 1,
+            None => out.not_cold += 1,
         }
     }
     Ok(out)

@@ -23,8 +23,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use updraft_store::{EventStore, EventWrite, Result, StoreError, StoredMessage};
+use updraft_store::{EventStore, EventWrite, Result, StoredMessage};
 
+use crate::backend;
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS messages (
         queue            TEXT NOT NULL,
@@ -69,24 +70,11 @@ impl fmt::Debug for SqliteEventStore {
     }
 }
 
-fn backend(context: &str, e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(format!("{context}: {e}"))
-}
-
 impl SqliteEventStore {
     /// Opens (creating it if needed) the database at `path`. The directory
     /// must exist.
     pub fn open(path: &Path) -> Result<Self> {
-        let context = format!("opening {}", path.display());
-        let conn = Connection::open(path).map_err(|e| backend(&context, e))?;
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(|e| backend(&context, e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!(
-                "{context}: the database refused WAL mode (journal_mode is {mode})"
-            )));
-        }
+        let (conn, context) = crate::open_wal(path)?;
         Self::init(conn, &context)
     }
 

@@ -53,16 +53,7 @@ impl SqliteStore {
     /// Opens (creating it if needed) the database at `path` and brings its
     /// schema up to date. The directory must exist.
     pub fn open(path: &Path) -> Result<Self> {
-        let context = format!("opening {}", path.display());
-        let conn = Connection::open(path).map_err(|e| backend(&context, e))?;
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(|e| backend(&context, e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!(
-                "{context}: the database refused WAL mode (journal_mode is {mode})"
-            )));
-        }
+        let (conn, context) = open_wal(path)?;
         Self::init(conn, &context)
     }
 
@@ -163,6 +154,22 @@ impl Fail {
             }
         }
     }
+}
+
+/// Opens (creating it if needed) the database file at `path` in WAL mode;
+/// returns the connection and the context for later error messages.
+fn open_wal(path: &Path) -> Result<(Connection, String)> {
+    let context = format!("opening {}", path.display());
+    let conn = Connection::open(path).map_err(|e| backend(&context, e))?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(|e| backend(&context, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!(
+            "{context}: the database refused WAL mode (journal_mode is {mode})"
+        )));
+    }
+    Ok((conn, context))
 }
 
 fn backend(context: &str, e: rusqlite::Error) -> StoreError {
