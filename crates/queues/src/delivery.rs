@@ -347,7 +347,7 @@ impl Queues {
 /// attributes, total size, and the FIFO rules (a group id is required
 /// and per-message delays are not allowed; a deduplication id is required
 /// unless the queue deduplicates by content).
-fn validate_message(config: &crate::QueueConfig, m: &NewMessage) -> Result<(), QueueError> {
+pub fn validate_message(config: &crate::QueueConfig, m: &NewMessage) -> Result<(), QueueError> {
     if m.body.is_empty() {
         return Err(QueueError::MissingParameter(
             "The request must contain the parameter MessageBody.".into(),

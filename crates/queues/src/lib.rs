@@ -54,6 +54,7 @@ use tokio::sync::Notify;
 pub use updraft_store::{EventStore, EventWrite};
 
 pub use config::{validate_name, ATTRIBUTE_NAMES, RESOURCE_KIND};
+pub use delivery::validate_message;
 pub use message::{md5_hex, md5_of_attributes, message_size, validate_attributes, validate_body};
 
 use committer::Committer;

@@ -14,9 +14,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use updraft_queues::{
-    AttributeValue, NewMessage, QueueConfig, QueueError, ReceiveRequest, Received,
-};
+use updraft_queues::{AttributeValue, NewMessage, ReceiveRequest, Received};
 
 use super::error::SqsError;
 use super::{required, Call};
@@ -205,9 +203,8 @@ pub struct SendMessageBatch {
     entries: Option<Vec<SendEntry>>,
 }
 
-/// Entries that fail their checks are listed in `Failed`; the others are
-/// sent together, in one commit. Should the queues refuse that send for
-/// one message's contents, each is sent alone to find which.
+/// Entries that fail their checks (the wire's, then the queue's) are
+/// listed in `Failed`; the others are sent together, in one commit.
 pub async fn send_message_batch(call: &Call<'_>, req: SendMessageBatch) -> Result<Value, SqsError> {
     let queue = call.queue(&required(req.queue_url, "QueueUrl")?)?;
     let entries = req.entries.unwrap_or_default();
@@ -234,46 +231,26 @@ pub async fn send_message_batch(call: &Call<'_>, req: SendMessageBatch) -> Resul
     if total > MAX_BATCH_BYTES {
         return Err(SqsError::batch_too_long(MAX_BATCH_BYTES, total));
     }
-    let successful = send_entries(call, &queue, messages, &mut failures).await?;
-    Ok(batch_result(successful, failures))
-}
-
-async fn send_entries(
-    call: &Call<'_>,
-    queue: &QueueConfig,
-    messages: Vec<(&str, NewMessage)>,
-    failures: &mut Vec<Value>,
-) -> Result<Vec<Value>, SqsError> {
-    if messages.is_empty() {
-        return Ok(Vec::new());
-    }
-    let queues = &call.state.queues;
-    let (ids, batch): (Vec<&str>, Vec<NewMessage>) = messages.iter().cloned().unzip();
-    match queues.send(&queue.name, batch).await {
-        Ok(sent) => Ok(ids
-            .iter()
-            .zip(&sent)
-            .map(|(id, s)| sent_fields(s, Some(id)))
-            .collect()),
-        Err(e) if !entry_error(&e) => Err(e.into()),
-        Err(_) => {
-            let mut successful = Vec::new();
-            for (id, m) in messages {
-                match queues.send(&queue.name, vec![m]).await {
-                    Ok(sent) => successful.extend(sent.iter().map(|s| sent_fields(s, Some(id)))),
-                    Err(e) if entry_error(&e) => failures.push(failed(id, &e.into())),
-                    Err(e) => return Err(e.into()),
-                }
+    let (mut ids, mut batch) = (Vec::new(), Vec::new());
+    for (id, m) in messages {
+        match updraft_queues::validate_message(&queue, &m) {
+            Ok(()) => {
+                ids.push(id);
+                batch.push(m);
             }
-            Ok(successful)
+            Err(e) => failures.push(failed(id, &e.into())),
         }
     }
-}
-
-/// Whether a send failed for a message's contents (rather than for the
-/// queue or the store).
-fn entry_error(e: &QueueError) -> bool {
-    !matches!(e, QueueError::NonExistentQueue | QueueError::Internal(_))
+    if batch.is_empty() {
+        return Ok(batch_result(Vec::new(), failures));
+    }
+    let sent = call.state.queues.send(&queue.name, batch).await?;
+    let successful = ids
+        .iter()
+        .zip(&sent)
+        .map(|(id, s)| sent_fields(s, Some(id)))
+        .collect();
+    Ok(batch_result(successful, failures))
 }
 
 #[derive(Deserialize)]
