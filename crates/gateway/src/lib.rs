@@ -157,24 +157,33 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Every queue's depth (SQS queues and internal async-invocation queues).
-fn queue_gauges(
-    queues: &updraft_queues::Queues,
-) -> HashMap<String, updraft_telemetry::QueueGauges> {
+/// Every queue (SQS queues and internal async-invocation queues) with its
+/// depth, by name.
+fn queue_depths(queues: &updraft_queues::Queues) -> Vec<(String, updraft_queues::QueueStats)> {
     queues
         .queue_names("")
         .into_iter()
         .filter_map(|name| {
-            let s = queues.stats(&name).ok()?;
-            Some((
-                name,
-                updraft_telemetry::QueueGauges {
-                    visible: s.visible,
-                    in_flight: s.in_flight,
-                    delayed: s.delayed,
-                    oldest_age_seconds: s.oldest_age_ms as f64 / 1000.0,
-                },
-            ))
+            let stats = queues.stats(&name).ok()?;
+            Some((name, stats))
+        })
+        .collect()
+}
+
+/// Every queue's depth as `/metrics` gauges.
+fn queue_gauges(
+    queues: &updraft_queues::Queues,
+) -> HashMap<String, updraft_telemetry::QueueGauges> {
+    queue_depths(queues)
+        .into_iter()
+        .map(|(name, s)| {
+            let gauges = updraft_telemetry::QueueGauges {
+                visible: s.visible,
+                in_flight: s.in_flight,
+                delayed: s.delayed,
+                oldest_age_seconds: s.oldest_age_ms as f64 / 1000.0,
+            };
+            (name, gauges)
         })
         .collect()
 }
@@ -182,25 +191,22 @@ fn queue_gauges(
 /// `GET /updraft/v1/queues`: every queue with its depth, internal
 /// async-invocation queues (`Kind: async`) included.
 async fn list_queues(State(state): Shared) -> axum::Json<serde_json::Value> {
-    let queues: Vec<serde_json::Value> = state
-        .queues
-        .queue_names("")
+    let queues: Vec<serde_json::Value> = queue_depths(&state.queues)
         .into_iter()
-        .filter_map(|name| {
-            let s = state.queues.stats(&name).ok()?;
+        .map(|(name, s)| {
             let kind = if name.starts_with(updraft_queues::invocation::PREFIX) {
                 "async"
             } else {
                 "sqs"
             };
-            Some(serde_json::json!({
+            serde_json::json!({
                 "Name": name,
                 "Kind": kind,
                 "Visible": s.visible,
                 "InFlight": s.in_flight,
                 "Delayed": s.delayed,
                 "OldestAgeMs": s.oldest_age_ms,
-            }))
+            })
         })
         .collect();
     axum::Json(serde_json::json!({ "Queues": queues }))

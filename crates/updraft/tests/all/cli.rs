@@ -353,6 +353,17 @@ fn queues_lists_sqs_and_async_queues_with_their_depth() {
         "{parked}"
     );
 
+    // The same depth on /metrics, for both kinds of queue.
+    let metrics = s.metrics();
+    let line = format!(r#"updraft_queue_messages{{queue="{queue}",state="visible"}} 2"#);
+    assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    assert!(
+        metrics.contains(&format!(
+            r#"updraft_queue_oldest_message_age_seconds{{queue="lambda-async:{f}"}}"#
+        )),
+        "{f}'s async queue in /metrics"
+    );
+
     let table = run(&["queues"]);
     let line = table
         .lines()
