@@ -29,7 +29,7 @@ use http_body_util::BodyExt;
 use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
-use updraft_metering::{micros, outcome as usage_outcome, trigger, Metering, UsageRecord};
+use updraft_metering::{micros, outcome as usage_outcome, trigger, Metering, UsageRecordRef};
 use updraft_pool::{
     Body, EnvConfig, FunctionError, Input, Invocation, LogSink, Permit, PoolKey, Pools, Protocol,
     StartError, Template, Throttle,
@@ -468,10 +468,10 @@ impl Invoker {
             Err(_) => MetricOutcome::Error,
         };
         if let Some(metering) = &self.metering {
-            metering.record(UsageRecord {
-                function: function.to_string(),
-                version: target.executed_version.clone(),
-                request_id: request_id.clone(),
+            metering.record(UsageRecordRef {
+                function,
+                version: &target.executed_version,
+                request_id: &request_id,
                 start_ms: started_ms,
                 duration_us: micros(duration),
                 billed_ms: report::billed_ms(duration),
@@ -481,9 +481,8 @@ impl Invoker {
                     MetricOutcome::Success => usage_outcome::SUCCESS,
                     MetricOutcome::Timeout => usage_outcome::TIMEOUT,
                     _ => usage_outcome::ERROR,
-                }
-                .into(),
-                trigger: trigger.into(),
+                },
+                trigger,
             });
         }
         self.metrics

@@ -3,26 +3,27 @@
 //! estimated cost.
 //!
 //! ```text
-//! invoke path ── record() ──> journal segment (one write(2), O_APPEND)
-//!                   │          + in-memory batch            [caller's thread]
+//! invoke path ── record() ──> encode one frame, copy it into the mapped
+//!                              journal segment (an atomic add reserves
+//!                              its bytes; no system call) [caller's thread]
 //!                   ▼
 //!           flusher thread, every flush interval or batch:
-//!             seal the segment, start the next      (append lock, exclusive)
-//!             store.append_usage(batch)             (one transaction)
+//!             seal the segment, start the next      (journal lock, exclusive)
+//!             store.append_usage(segment's batch)   (one row, one transaction)
 //!             delete the sealed segment
 //!           hourly: store.prune_usage(now - retention)
 //!
-//! open(): replay the segments a crash left into the store, delete them
+//! open(): store the batches of the segments a crash left, delete them
 //! ```
 //!
-//! `record` costs a JSON encoding and one `write(2)` under a lock that
-//! appenders share; it never touches the store and never waits for the
-//! flusher. A record is in
-//! the kernel's page cache when `record` returns, so killing the process
-//! (even with SIGKILL) loses nothing: the next [`Metering::open`] replays
-//! it. The store ignores records it has (same request id and start time),
-//! which makes replaying a segment twice harmless. What a power loss can take is what the store
-//! had not committed yet: at most about one flush interval.
+//! `record` costs an encoding and a copy under a lock that appenders
+//! share; it never touches the store and never waits for the flusher. A
+//! record is in the kernel's page cache when `record` returns, so killing
+//! the process (even with SIGKILL) loses nothing: the next
+//! [`Metering::open`] stores it. A segment is one batch, and the store
+//! ignores a batch it has, which makes storing a segment twice harmless.
+//! What a power loss can take is what the store had not committed yet: at
+//! most about one flush interval.
 //!
 //! The [`pricing`] module prices the usage (AWS Lambda's x86 list prices
 //! by default); [`report`] builds what the usage API answers.
@@ -32,18 +33,20 @@ pub mod pricing;
 pub mod report;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use pricing::{estimate, Cost, Prices};
 pub use report::{ReportGroup, UsageReport};
+pub use updraft_store::usage::UsageRecordRef;
 pub use updraft_store::usage::{outcome, trigger};
 pub use updraft_store::{StoreError, UsageGroup, UsageGroupRow, UsageQuery, UsageRecord};
 
-use journal::Journal;
-use updraft_store::Store;
+use journal::{Journal, Segment};
+use updraft_store::usage::encode_frame;
+use updraft_store::{Store, UsageBatch};
 
 /// How usage is metered and priced.
 #[derive(Debug, Clone)]
@@ -53,6 +56,10 @@ pub struct MeteringConfig {
     pub flush_interval: Duration,
     /// Commit as soon as this many records are pending.
     pub batch: usize,
+    /// The size of a journal segment (a mapped file, sparse until
+    /// written); a full one is replaced at once and sealed at the next
+    /// flush.
+    pub segment_bytes: usize,
     /// Usage records older than this are pruned (hourly); `None` keeps
     /// them forever.
     pub retention: Option<Duration>,
@@ -63,7 +70,8 @@ impl Default for MeteringConfig {
     fn default() -> Self {
         MeteringConfig {
             flush_interval: Duration::from_millis(200),
-            batch: 4096,
+            batch: 16_384,
+            segment_bytes: journal::SEGMENT_BYTES,
             retention: Some(DEFAULT_RETENTION),
             prices: Prices::default(),
         }
@@ -74,8 +82,6 @@ impl Default for MeteringConfig {
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 86_400);
 /// How often the flusher prunes old usage.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-/// Replayed records are committed in transactions of this many.
-const REPLAY_CHUNK: usize = 8192;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MeteringError {
@@ -85,7 +91,7 @@ pub enum MeteringError {
         #[source]
         source: std::io::Error,
     },
-    #[error("replaying the usage journal into the store")]
+    #[error("storing the usage the journal holds")]
     Replay(#[source] StoreError),
 }
 
@@ -96,7 +102,7 @@ pub struct MeteringStats {
     pub recorded: u64,
     /// Records committed to the store since open (replayed ones included).
     pub stored: u64,
-    /// Records the journal could not write (they still reach the store,
+    /// Records the journal could not take (they still reach the store,
     /// but a crash before the next flush would lose them).
     pub journal_errors: u64,
     /// Store commits that failed (retried at the next flush).
@@ -116,15 +122,17 @@ pub struct Metering {
 struct Shared {
     store: Arc<dyn Store>,
     config: MeteringConfig,
-    /// The append lock: shared by appends (each one `write(2)`; the
-    /// kernel keeps concurrent appends whole), exclusive for sealing a
-    /// segment, so a sealed segment holds exactly its batch's records.
+    /// The journal lock: shared by appends (each reserves its own bytes),
+    /// exclusive for sealing or replacing a segment, so a sealed segment
+    /// holds whole frames only.
     journal: RwLock<Journal>,
-    /// The records of the current segment, not sealed in a batch yet;
-    /// pushed to while the journal lock is held shared.
-    pending: Mutex<Vec<UsageRecord>>,
-    /// The flush lock: sealed batches not committed yet, oldest first.
-    unflushed: Mutex<Vec<Batch>>,
+    /// Frames no segment could take (the journal failed); they go to the
+    /// store with the next flush.
+    unjournaled: Mutex<Vec<u8>>,
+    /// Records appended since the last seal.
+    pending: AtomicUsize,
+    /// The flush lock: sealed batches not stored yet, oldest first.
+    unflushed: Mutex<Vec<Sealed>>,
     stop: AtomicBool,
     abandon: AtomicBool,
     recorded: AtomicU64,
@@ -133,12 +141,11 @@ struct Shared {
     store_errors: AtomicU64,
 }
 
-/// Records sealed together, and the journal segment that holds them
-/// (`None` if sealing could not start a new segment: the records are then
-/// in the current one, which is deleted after a later batch).
-struct Batch {
-    records: Vec<UsageRecord>,
-    segment: Option<PathBuf>,
+/// A batch to store, and the segment that holds it (`None` for frames the
+/// journal could not take), deleted once the batch is stored.
+struct Sealed {
+    batch: UsageBatch,
+    segment: Option<Segment>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -162,34 +169,38 @@ impl Metering {
         config: MeteringConfig,
     ) -> Result<Metering, MeteringError> {
         let dir = data_dir.join(journal::DIR);
-        let (journal, leftover) = Journal::open(&dir).map_err(|source| MeteringError::Journal {
-            path: dir.clone(),
-            source,
-        })?;
-        if leftover.skipped > 0 {
-            tracing::warn!(
-                lines = leftover.skipped,
-                "usage journal lines that do not decode were skipped"
-            );
-        }
+        let (journal, leftovers) =
+            Journal::open(&dir, config.segment_bytes.max(4096)).map_err(|source| {
+                MeteringError::Journal {
+                    path: dir.clone(),
+                    source,
+                }
+            })?;
         let mut replayed = 0u64;
-        for (path, records) in &leftover.segments {
-            for chunk in records.chunks(REPLAY_CHUNK) {
-                store.append_usage(chunk).map_err(MeteringError::Replay)?;
+        for leftover in leftovers {
+            if leftover.damaged > 0 {
+                tracing::warn!(path = %leftover.path.display(), frames = leftover.damaged,
+                    "usage journal frames that do not decode were skipped");
             }
-            replayed += records.len() as u64;
-            journal::remove(path);
+            store
+                .append_usage(&leftover.batch)
+                .map_err(MeteringError::Replay)?;
+            replayed += leftover.batch.records;
+            journal::remove(&leftover.path);
         }
         if replayed > 0 {
-            tracing::info!(records = replayed, "replayed the usage journal");
+            tracing::info!(records = replayed, "stored the usage the journal held");
         }
 
-        let batch = config.batch.max(1);
         let shared = Arc::new(Shared {
             store,
             journal: RwLock::new(journal),
-            pending: Mutex::new(Vec::with_capacity(batch.min(1024))),
-            config: MeteringConfig { batch, ..config },
+            unjournaled: Mutex::new(Vec::new()),
+            pending: AtomicUsize::new(0),
+            config: MeteringConfig {
+                batch: config.batch.max(1),
+                ..config
+            },
             unflushed: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             abandon: AtomicBool::new(false),
@@ -215,28 +226,32 @@ impl Metering {
         })
     }
 
-    /// Meters one invocation: journals the record (one `write(2)`) and
-    /// queues it for the store. Never blocks on the store.
-    pub fn record(&self, record: UsageRecord) {
+    /// Meters one invocation: copies its frame into the journal and
+    /// counts it. Never blocks on the store or on file I/O, except when a
+    /// segment fills up and the next one is mapped.
+    pub fn record<'a>(&self, record: impl Into<UsageRecordRef<'a>>) {
         let s = &self.shared;
-        // Encoded outside any lock; the lock is held for the write(2) and
-        // the push only, and shared between appenders.
-        let mut line = Vec::with_capacity(320);
-        let encoded = journal::encode(&record, &mut line);
-        let full = {
+        let mut frame = Vec::with_capacity(256);
+        encode_frame(&record.into(), &mut frame);
+        let journaled = {
             let journal = s.journal.read().unwrap_or_else(PoisonError::into_inner);
-            if let Err(e) = encoded.and_then(|()| journal.append(&line)) {
-                let n = s.journal_errors.fetch_add(1, Ordering::Relaxed);
-                if n.is_power_of_two() || n == 0 {
-                    tracing::error!(error = %e, failures = n + 1, "could not journal a usage record");
-                }
+            if journal.append(&frame) {
+                true
+            } else {
+                let full = journal.current_id();
+                drop(journal);
+                s.append_to_new_segment(full, &frame)
             }
-            let mut pending = lock(&s.pending);
-            pending.push(record);
-            pending.len() >= s.config.batch
         };
+        if !journaled {
+            lock(&s.unjournaled).extend_from_slice(&frame);
+            let n = s.journal_errors.fetch_add(1, Ordering::Relaxed);
+            if n.is_power_of_two() || n == 0 {
+                tracing::error!(failures = n + 1, "could not journal a usage record");
+            }
+        }
         s.recorded.fetch_add(1, Ordering::Relaxed);
-        if full {
+        if s.pending.fetch_add(1, Ordering::Relaxed) + 1 == s.config.batch {
             self.flusher.unpark();
         }
     }
@@ -337,42 +352,100 @@ impl Shared {
         }
     }
 
-    /// Seals the pending records into a batch and commits every batch, in
+    /// After segment `full` refused `frame`: maps a new segment in its
+    /// place (unless another append did) and appends there.
+    fn append_to_new_segment(&self, full: u64, frame: &[u8]) -> bool {
+        let spare = self
+            .journal
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .spare();
+        let mut journal = self.journal.write().unwrap_or_else(PoisonError::into_inner);
+        match spare {
+            Ok(spare) => {
+                if let Some(unused) = journal.replace_full(full, spare) {
+                    unused.remove();
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not start a usage journal segment"),
+        }
+        journal.append(frame)
+    }
+
+    /// Seals what was recorded into batches and stores every batch, in
     /// order, stopping at the first failure. The caller holds the flush
     /// lock (`unflushed`).
-    fn flush(&self, unflushed: &mut Vec<Batch>) -> Result<(), StoreError> {
-        {
-            let mut journal = self.journal.write().unwrap_or_else(PoisonError::into_inner);
-            let mut pending = lock(&self.pending);
-            if !pending.is_empty() {
-                let capacity = self.config.batch.min(1024);
-                let records = std::mem::replace(&mut *pending, Vec::with_capacity(capacity));
-                let segment = match journal.rotate() {
-                    Ok(sealed) => Some(sealed),
-                    Err(e) => {
-                        tracing::warn!(error = %e, path = %journal.current_path().display(),
-                            "could not start a new usage journal segment; keeping the current one");
-                        None
-                    }
-                };
-                unflushed.push(Batch { records, segment });
-            }
+    fn flush(&self, unflushed: &mut Vec<Sealed>) -> Result<(), StoreError> {
+        let appended = !self
+            .journal
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
+        if appended {
+            self.seal(unflushed);
         }
-        while let Some(batch) = unflushed.first() {
-            if let Err(e) = self.store.append_usage(&batch.records) {
+        let frames = std::mem::take(&mut *lock(&self.unjournaled));
+        if !frames.is_empty() {
+            let id = uuid::Uuid::new_v4().as_u64_pair().0 | 1;
+            let (batch, _) = UsageBatch::from_frames(id, &frames);
+            unflushed.push(Sealed {
+                batch,
+                segment: None,
+            });
+        }
+        while let Some(sealed) = unflushed.first() {
+            if let Err(e) = self.store.append_usage(&sealed.batch) {
                 self.store_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, records = batch.records.len(),
+                tracing::error!(error = %e, records = sealed.batch.records,
                     "could not store usage records; they stay journaled and are retried");
                 return Err(e);
             }
             self.stored
-                .fetch_add(batch.records.len() as u64, Ordering::Relaxed);
-            if let Some(segment) = &batch.segment {
-                journal::remove(segment);
+                .fetch_add(sealed.batch.records, Ordering::Relaxed);
+            if let Some(segment) = unflushed.remove(0).segment {
+                segment.remove();
             }
-            unflushed.remove(0);
         }
         Ok(())
+    }
+
+    /// Moves the journal's segments into `unflushed` as batches, a new
+    /// segment taking their place. If no new segment can be made, the
+    /// records stay in the current one until a later flush.
+    fn seal(&self, unflushed: &mut Vec<Sealed>) {
+        let spare = self
+            .journal
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .spare();
+        let spare = match spare {
+            Ok(spare) => spare,
+            Err(e) => {
+                tracing::warn!(error = %e,
+                    "could not start a usage journal segment; the current one stays open");
+                return;
+            }
+        };
+        let sealed = {
+            let mut journal = self.journal.write().unwrap_or_else(PoisonError::into_inner);
+            self.pending.store(0, Ordering::Relaxed);
+            journal.seal(spare)
+        };
+        for mut segment in sealed {
+            let (batch, damaged) = UsageBatch::from_frames(segment.id(), segment.written());
+            if damaged > 0 {
+                tracing::warn!(path = %segment.path().display(), frames = damaged,
+                    "usage journal frames that do not decode were skipped");
+            }
+            if batch.is_empty() {
+                segment.remove();
+            } else {
+                unflushed.push(Sealed {
+                    batch,
+                    segment: Some(segment),
+                });
+            }
+        }
     }
 
     fn prune(&self, retention: Duration) {

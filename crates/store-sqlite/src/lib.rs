@@ -8,10 +8,10 @@
 //! timeout covers another process holding the file.
 //!
 //! Records are stored as serde JSON in a text column beside the key
-//! columns that queries need; log and usage records, which are queried by
-//! their fields, are stored as plain columns (usage sums are computed by
-//! SQLite, in `usage.rs`). The schema and its migrations are in
-//! `schema.rs`.
+//! columns that queries need; log records, which are queried by their
+//! fields, are stored as plain columns; usage records are stored in
+//! batches, one row each, and summed as they are decoded (`usage.rs`).
+//! The schema and its migrations are in `schema.rs`.
 
 mod events;
 mod schema;
@@ -27,8 +27,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use updraft_store::{
-    LogQuery, LogRecord, Result, Store, StoreError, UsageGroup, UsageGroupRow, UsageQuery,
-    UsageRecord,
+    LogQuery, LogRecord, Result, Store, StoreError, UsageBatch, UsageGroup, UsageGroupRow,
+    UsageQuery, UsageRecord,
 };
 use updraft_types::{AliasConfig, FunctionConfig, FunctionName, UrlConfig, LATEST};
 
@@ -591,8 +591,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn append_usage(&self, records: &[UsageRecord]) -> Result<()> {
-        usage::append(self, records)
+    fn append_usage(&self, batch: &UsageBatch) -> Result<()> {
+        usage::append(self, batch)
     }
 
     fn query_usage(&self, query: &UsageQuery, limit: usize) -> Result<Vec<UsageRecord>> {
@@ -604,10 +604,7 @@ impl Store for SqliteStore {
     }
 
     fn prune_usage(&self, before_ms: i64) -> Result<u64> {
-        self.write("prune_usage", &format!("before {before_ms}"), |tx| {
-            let deleted = tx.execute("DELETE FROM usage WHERE start_ms < ?1", [before_ms])?;
-            Ok(deleted as u64)
-        })
+        usage::prune(self, before_ms)
     }
 }
 

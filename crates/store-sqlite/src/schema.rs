@@ -15,22 +15,34 @@
 //! logs         seq AUTOINCREMENT PK | function | ... (no foreign key:
 //!              logs outlive their function); AUTOINCREMENT so a pruned
 //!              seq is never handed out again
-//! usage        (start_ms, request_id) PK, WITHOUT ROWID: one B-tree in
-//!              time order, appended at its end | function | ... (no
-//!              foreign key: usage outlives its function); `source` is
-//!              the record's trigger (TRIGGER is an SQL keyword)
+//! usage_batches  id PK (the batch's id, as i64 bits) | min_start_ms |
+//!              max_start_ms (indexed) | records | frames (the records,
+//!              encoded: `updraft_store::usage::UsageBatch`); no foreign
+//!              key: usage outlives its function
 //! ```
+//!
+//! Schema 2 kept one row per usage record (table `usage`); migration 3
+//! moves them into batches of [`MIGRATED_BATCH`] in time order.
 //!
 //! `functions.last_version` is the highest version number ever published
 //! for the function; it only grows, so numbers are never reused even when
 //! the newest versions are deleted.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use updraft_store::{UsageBatch, UsageRecord};
+
+/// One step up: SQL, or code where SQL cannot do it.
+enum Migration {
+    Sql(&'static str),
+    Code(fn(&Transaction) -> rusqlite::Result<()>),
+}
+
+use Migration::{Code, Sql};
 
 /// Each entry moves the schema one version up.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Migration] = &[
     // 1: the initial schema.
-    "
+    Sql("
     CREATE TABLE functions (
         name         TEXT PRIMARY KEY NOT NULL,
         latest       TEXT NOT NULL,
@@ -71,9 +83,9 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE INDEX logs_function_seq ON logs (function, seq);
     CREATE INDEX logs_end_ms ON logs (end_ms);
-    ",
+    "),
     // 2: usage records.
-    "
+    Sql("
     CREATE TABLE usage (
         start_ms         INTEGER NOT NULL,
         request_id       TEXT NOT NULL,
@@ -89,8 +101,60 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
 
     CREATE INDEX usage_function_start_ms ON usage (function, start_ms);
-    ",
+    "),
+    // 3: usage records in batches.
+    Code(usage_batches),
 ];
+
+/// Records per batch when migration 3 moves stored usage into batches.
+pub const MIGRATED_BATCH: usize = 4096;
+
+fn usage_batches(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "
+        CREATE TABLE usage_batches (
+            id           INTEGER PRIMARY KEY,
+            min_start_ms INTEGER NOT NULL,
+            max_start_ms INTEGER NOT NULL,
+            records      INTEGER NOT NULL,
+            frames       BLOB NOT NULL
+        ) STRICT;
+
+        CREATE INDEX usage_batches_max_start_ms ON usage_batches (max_start_ms);
+        ",
+    )?;
+    let mut select = tx.prepare(
+        "SELECT function, version, request_id, start_ms, duration_us, billed_ms, memory_mb,
+                init_duration_us, outcome, source
+         FROM usage ORDER BY start_ms, request_id",
+    )?;
+    let mut rows = select.query([])?;
+    // Ids 1, 2, ...: the journal's batches have random ids.
+    let mut batch = UsageBatch::new(1);
+    while let Some(row) = rows.next()? {
+        let record = UsageRecord {
+            function: row.get(0)?,
+            version: row.get(1)?,
+            request_id: row.get(2)?,
+            start_ms: row.get(3)?,
+            duration_us: row.get(4)?,
+            billed_ms: row.get(5)?,
+            memory_mb: row.get(6)?,
+            init_duration_us: row.get(7)?,
+            outcome: row.get(8)?,
+            trigger: row.get(9)?,
+        };
+        batch.push(&(&record).into());
+        if batch.records as usize == MIGRATED_BATCH {
+            let next = UsageBatch::new(batch.id + 1);
+            crate::usage::insert(tx, &std::mem::replace(&mut batch, next))?;
+        }
+    }
+    crate::usage::insert(tx, &batch)?;
+    drop(rows);
+    drop(select);
+    tx.execute_batch("DROP TABLE usage;")
+}
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -119,8 +183,11 @@ pub fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
     if !(0..=SCHEMA_VERSION).contains(&found) {
         return Err(MigrateError::Unsupported { found });
     }
-    for sql in &MIGRATIONS[found as usize..] {
-        tx.execute_batch(sql)?;
+    for migration in &MIGRATIONS[found as usize..] {
+        match migration {
+            Sql(sql) => tx.execute_batch(sql)?,
+            Code(step) => step(&tx)?,
+        }
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -1,60 +1,48 @@
-//! Usage records: idempotent batch inserts, and sums computed by SQLite.
+//! Usage records, stored in batches: one row per [`UsageBatch`], found by
+//! its time range and decoded to answer queries and sums (see
+//! `updraft_store::usage::UsageBatch` for the encoding).
 //!
-//! A summary is one `GROUP BY` over the records in the window (the
-//! primary key, `(start_ms, request_id)`, or the `(function, start_ms)`
-//! index finds them); time keys are
-//! formatted by `strftime` in UTC from the floor of `start_ms / 1000`.
+//! A query reads the batches whose `[min_start_ms, max_start_ms]`
+//! overlaps its window (the index on `max_start_ms` finds the recent
+//! ones) and filters their records exactly.
 
-use rusqlite::types::Value;
-use rusqlite::{params, Row};
-use updraft_store::usage::MB_MS_PER_GB_SECOND;
-use updraft_store::{Result, UsageGroup, UsageGroupRow, UsageQuery, UsageRecord};
+use rusqlite::types::Type;
+use rusqlite::{params, Row, Transaction};
+use updraft_store::usage::{frames, Selection, Summary};
+use updraft_store::{Result, UsageBatch, UsageGroup, UsageGroupRow, UsageQuery, UsageRecord};
 
-use crate::SqliteStore;
+use crate::{Res, SqliteStore};
 
-const COLUMNS: &str = "function, version, request_id, start_ms, duration_us, billed_ms, \
-                       memory_mb, init_duration_us, outcome, source";
-
-pub(crate) fn append(store: &SqliteStore, records: &[UsageRecord]) -> Result<()> {
-    if records.is_empty() {
+/// Stores `batch` unless a batch with its id is stored (ids are stored
+/// as the same 64 bits, signed).
+pub(crate) fn insert(tx: &Transaction, batch: &UsageBatch) -> rusqlite::Result<()> {
+    if batch.is_empty() {
         return Ok(());
     }
-    let key = format!("{} records", records.len());
-    store.write("append_usage", &key, |tx| {
-        let mut insert = tx.prepare_cached(&format!(
-            "INSERT INTO usage ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-             ON CONFLICT (start_ms, request_id) DO NOTHING"
-        ))?;
-        for r in records {
-            insert.execute(params![
-                r.function,
-                r.version,
-                r.request_id,
-                r.start_ms,
-                r.duration_us,
-                r.billed_ms,
-                r.memory_mb,
-                r.init_duration_us,
-                r.outcome,
-                r.trigger,
-            ])?;
-        }
-        Ok(())
-    })
+    tx.prepare_cached(
+        "INSERT INTO usage_batches (id, min_start_ms, max_start_ms, records, frames)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
+    )?
+    .execute(params![
+        batch.id as i64,
+        batch.min_start_ms,
+        batch.max_start_ms,
+        batch.records as i64,
+        batch.frames
+    ])?;
+    Ok(())
 }
 
-/// The `WHERE` clause and its arguments for `query`.
-fn window(query: &UsageQuery) -> (String, Vec<Value>) {
-    let mut sql = String::from(" WHERE start_ms >= ? AND start_ms < ?");
-    let mut args = vec![
-        Value::Integer(query.since_ms),
-        Value::Integer(query.until_ms),
-    ];
-    if let Some(f) = &query.function {
-        sql.push_str(" AND function = ?");
-        args.push(Value::Text(f.clone()));
-    }
-    (sql, args)
+pub(crate) fn append(store: &SqliteStore, batch: &UsageBatch) -> Result<()> {
+    let key = format!("batch {:016x} of {} records", batch.id, batch.records);
+    store.write("append_usage", &key, |tx| Ok(insert(tx, batch)?))
+}
+
+/// Column `i` of `row`, a blob, borrowed.
+fn blob<'r>(row: &'r Row, i: usize) -> rusqlite::Result<&'r [u8]> {
+    row.get_ref(i)?
+        .as_blob()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Blob, Box::new(e)))
 }
 
 fn describe(query: &UsageQuery) -> String {
@@ -66,19 +54,17 @@ fn describe(query: &UsageQuery) -> String {
     )
 }
 
-fn record(row: &Row) -> rusqlite::Result<UsageRecord> {
-    Ok(UsageRecord {
-        function: row.get(0)?,
-        version: row.get(1)?,
-        request_id: row.get(2)?,
-        start_ms: row.get(3)?,
-        duration_us: row.get(4)?,
-        billed_ms: row.get(5)?,
-        memory_mb: row.get(6)?,
-        init_duration_us: row.get(7)?,
-        outcome: row.get(8)?,
-        trigger: row.get(9)?,
-    })
+/// Calls `each` with the frames of every batch that may hold records of
+/// `query`'s window.
+fn each_batch(tx: &Transaction, query: &UsageQuery, mut each: impl FnMut(&[u8])) -> Res<()> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT frames FROM usage_batches WHERE max_start_ms >= ?1 AND min_start_ms < ?2",
+    )?;
+    let mut rows = stmt.query(params![query.since_ms, query.until_ms])?;
+    while let Some(row) = rows.next()? {
+        each(blob(row, 0)?);
+    }
+    Ok(())
 }
 
 pub(crate) fn query(
@@ -86,33 +72,13 @@ pub(crate) fn query(
     query: &UsageQuery,
     limit: usize,
 ) -> Result<Vec<UsageRecord>> {
-    let (filter, mut args) = window(query);
-    // A negative LIMIT is no limit in SQLite.
-    args.push(Value::Integer(match limit {
-        0 => -1,
-        n => i64::try_from(n).unwrap_or(i64::MAX),
-    }));
-    let sql = format!("SELECT {COLUMNS} FROM usage{filter} ORDER BY start_ms, request_id LIMIT ?");
     store.read("query_usage", &describe(query), |tx| {
-        let mut stmt = tx.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), record)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut selection = Selection::new(query, limit);
+        each_batch(tx, query, |bytes| {
+            frames(bytes).for_each(|r| selection.add(&r));
+        })?;
+        Ok(selection.finish())
     })
-}
-
-/// The seconds since the epoch of `start_ms`, rounded down (SQLite's `/`
-/// truncates towards zero).
-const START_SECONDS: &str = "(start_ms / 1000 - (start_ms % 1000 < 0))";
-
-fn group_key(group: UsageGroup) -> String {
-    let time = |format: &str| format!("strftime('{format}', {START_SECONDS}, 'unixepoch')");
-    match group {
-        UsageGroup::None => format!("'{}'", UsageGroup::ALL),
-        UsageGroup::Function => "function".into(),
-        UsageGroup::Hour => time("%Y-%m-%dT%H:00Z"),
-        UsageGroup::Day => time("%Y-%m-%d"),
-        UsageGroup::Month => time("%Y-%m"),
-    }
 }
 
 pub(crate) fn summary(
@@ -120,43 +86,62 @@ pub(crate) fn summary(
     query: &UsageQuery,
     group: UsageGroup,
 ) -> Result<Vec<UsageGroupRow>> {
-    let (filter, args) = window(query);
-    // `ran` is 1 for records that are billed (every outcome but throttled).
-    let sql = format!(
-        "SELECT key,
-                SUM(ran),
-                SUM(ran AND outcome IN ('error', 'timeout')),
-                SUM(ran AND outcome = 'timeout'),
-                SUM(NOT ran),
-                SUM(ran AND init_duration_us IS NOT NULL),
-                SUM(ran * duration_us),
-                SUM(ran * billed_ms),
-                SUM(ran * IFNULL(init_duration_us, 0)),
-                SUM(ran * memory_mb * billed_ms)
-         FROM (SELECT {key} AS key, outcome != 'throttled' AS ran, outcome, duration_us,
-                      billed_ms, memory_mb, init_duration_us
-               FROM usage{filter})
-         GROUP BY key ORDER BY key",
-        key = group_key(group),
-    );
     store.read("usage_summary", &describe(query), |tx| {
-        let mut stmt = tx.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| {
-            let mb_ms: u64 = row.get(9)?;
-            Ok(UsageGroupRow {
-                key: row.get(0)?,
-                requests: row.get(1)?,
-                errors: row.get(2)?,
-                timeouts: row.get(3)?,
-                throttles: row.get(4)?,
-                cold_starts: row.get(5)?,
-                duration_us: row.get(6)?,
-                billed_ms: row.get(7)?,
-                init_duration_us: row.get(8)?,
-                mb_ms,
-                gb_seconds: mb_ms as f64 / MB_MS_PER_GB_SECOND,
-            })
+        let mut summary = Summary::new(query, group);
+        each_batch(tx, query, |bytes| {
+            frames(bytes).for_each(|r| summary.add(&r));
         })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        Ok(summary.finish())
+    })
+}
+
+/// Deletes the records that started before `before_ms`: batches wholly
+/// older go, and a batch that straddles the cutoff is stored again with
+/// its newer records only.
+pub(crate) fn prune(store: &SqliteStore, before_ms: i64) -> Result<u64> {
+    store.write("prune_usage", &format!("before {before_ms}"), |tx| {
+        let mut deleted: u64 = tx.query_row(
+            "SELECT IFNULL(SUM(records), 0) FROM usage_batches WHERE max_start_ms < ?1",
+            [before_ms],
+            |row| row.get::<_, i64>(0),
+        )? as u64;
+        tx.execute(
+            "DELETE FROM usage_batches WHERE max_start_ms < ?1",
+            [before_ms],
+        )?;
+        let mut straddling = Vec::new();
+        {
+            let mut stmt =
+                tx.prepare("SELECT id, frames FROM usage_batches WHERE min_start_ms < ?1")?;
+            let mut rows = stmt.query([before_ms])?;
+            while let Some(row) = rows.next()? {
+                let id = row.get::<_, i64>(0)? as u64;
+                let kept = UsageBatch::from_records(
+                    id,
+                    frames(blob(row, 1)?).filter(|r| r.start_ms >= before_ms),
+                );
+                straddling.push(kept);
+            }
+        }
+        for kept in straddling {
+            let old: i64 = tx.query_row(
+                "SELECT records FROM usage_batches WHERE id = ?1",
+                [kept.id as i64],
+                |row| row.get(0),
+            )?;
+            deleted += old as u64 - kept.records;
+            tx.execute(
+                "UPDATE usage_batches SET min_start_ms = ?2, max_start_ms = ?3, records = ?4,
+                     frames = ?5 WHERE id = ?1",
+                params![
+                    kept.id as i64,
+                    kept.min_start_ms,
+                    kept.max_start_ms,
+                    kept.records as i64,
+                    kept.frames
+                ],
+            )?;
+        }
+        Ok(deleted)
     })
 }

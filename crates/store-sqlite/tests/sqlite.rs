@@ -207,3 +207,74 @@ fn backend_errors_say_what_failed() {
         other => panic!("a corrupt record must be a backend error, got {other:?}"),
     }
 }
+
+/// A schema-2 file kept one row per usage record; opening it moves them
+/// into batches, every field intact, and drops the old table.
+#[test]
+fn usage_rows_of_schema_2_move_into_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("updraft.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch(
+        "DROP TABLE usage_batches;
+         CREATE TABLE usage (
+            start_ms INTEGER NOT NULL, request_id TEXT NOT NULL, function TEXT NOT NULL,
+            version TEXT NOT NULL, duration_us INTEGER NOT NULL, billed_ms INTEGER NOT NULL,
+            memory_mb INTEGER NOT NULL, init_duration_us INTEGER, outcome TEXT NOT NULL,
+            source TEXT NOT NULL, PRIMARY KEY (start_ms, request_id)) STRICT, WITHOUT ROWID;
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    let n = 5000;
+    for i in 0..n {
+        raw.execute(
+            "INSERT INTO usage VALUES (?1, ?2, ?3, '$LATEST', 1500, 2, 128, ?4, 'success', 'url')",
+            rusqlite::params![
+                i64::from(i) * 10,
+                format!("r{i:05}"),
+                if i % 2 == 0 { "f" } else { "g" },
+                (i == 7).then_some(300i64)
+            ],
+        )
+        .unwrap();
+    }
+    drop(raw);
+
+    let store = SqliteStore::open(&path).unwrap();
+    let all = store
+        .query_usage(&updraft_store::UsageQuery::default(), 0)
+        .unwrap();
+    assert_eq!(all.len(), n as usize);
+    assert_eq!(all[7].request_id, "r00007");
+    assert_eq!(all[7].init_duration_us, Some(300));
+    assert_eq!(all[7].function, "g");
+    assert_eq!((all[9].start_ms, all[9].trigger.as_str()), (90, "url"));
+    let summary = store
+        .usage_summary(
+            &updraft_store::UsageQuery::default(),
+            updraft_store::UsageGroup::Function,
+        )
+        .unwrap();
+    assert_eq!(
+        summary
+            .iter()
+            .map(|r| (r.key.as_str(), r.requests, r.mb_ms))
+            .collect::<Vec<_>>(),
+        [("f", 2500, 2500 * 256), ("g", 2500, 2500 * 256)]
+    );
+    drop(store);
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let batches: i64 = raw
+        .query_row("SELECT COUNT(*) FROM usage_batches", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(batches, 2, "{n} records in batches of 4096");
+    let old: i64 = raw
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'usage'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old, 0, "the old table is gone");
+}

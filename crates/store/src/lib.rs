@@ -24,7 +24,7 @@ pub mod usage;
 
 pub use artifacts::ArtifactStore;
 pub use events::{EventStore, EventWrite, StoredMessage};
-pub use usage::{UsageGroup, UsageGroupRow, UsageQuery, UsageRecord};
+pub use usage::{UsageBatch, UsageGroup, UsageGroupRow, UsageQuery, UsageRecord};
 
 use updraft_types::{AliasConfig, FunctionConfig, FunctionName, UrlConfig};
 
@@ -152,18 +152,17 @@ pub trait Store: Send + Sync {
     /// Deletes log records that ended before `before_ms`; returns how many.
     fn prune_logs(&self, before_ms: i64) -> Result<u64>;
 
-    /// Stores usage records, all or none. A record whose `request_id` and
-    /// `start_ms` are stored already (or earlier in the slice) is ignored,
-    /// so appending the same records again changes nothing; the same
-    /// request id with another start time is another attempt, stored.
-    fn append_usage(&self, records: &[UsageRecord]) -> Result<()>;
+    /// Stores a batch of usage records, all or none. A batch whose `id` is
+    /// stored already is ignored, so appending the same batch again (a
+    /// journal replayed after a crash) changes nothing.
+    fn append_usage(&self, batch: &UsageBatch) -> Result<()>;
     /// The records that match `query`, by `start_ms` then `request_id`;
     /// at most `limit` of them (the first), 0 for no limit.
     fn query_usage(&self, query: &UsageQuery, limit: usize) -> Result<Vec<UsageRecord>>;
     /// The sums ([`UsageGroupRow`]) over the records that match `query`,
     /// one row per group that has records, ordered by key.
     fn usage_summary(&self, query: &UsageQuery, group: UsageGroup) -> Result<Vec<UsageGroupRow>>;
-    /// Deletes usage records that started before `before_ms`; returns how
-    /// many.
+    /// Deletes usage records that started before `before_ms` (a batch
+    /// that holds older and newer ones keeps the newer); returns how many.
     fn prune_usage(&self, before_ms: i64) -> Result<u64>;
 }

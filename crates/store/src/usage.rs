@@ -1,15 +1,21 @@
 //! Usage records: what every invocation consumed, for metering and cost.
 //!
-//! One [`UsageRecord`] per invocation attempt, keyed by its request id and
-//! start time (an asynchronous invocation retried under the same request
-//! id is billed per attempt, as on Lambda); the store keeps them until
-//! pruned and aggregates them ([`UsageGroupRow`]) in the
-//! backend, so a report over millions of invocations moves a few rows.
+//! One [`UsageRecord`] per invocation attempt (an asynchronous invocation
+//! retried under the same request id is billed per attempt, as on
+//! Lambda). Records are stored in batches ([`UsageBatch`]: compact frames,
+//! one store row per batch, idempotent by the batch's id), kept until
+//! pruned, and summed per group ([`UsageGroupRow`]) by the backend, so a
+//! report over millions of invocations moves a few rows.
 //!
 //! Sums follow Lambda's billing: an invocation that was throttled did not
 //! run and is not billed, so it counts in `throttles` and nowhere else.
 
 use serde::{Deserialize, Serialize};
+
+mod batch;
+pub use batch::{
+    encode_frame, frames, select, summarize, Frames, Selection, Summary, UsageBatch, UsageRecordRef,
+};
 
 /// `UsageRecord::outcome` values.
 pub mod outcome {
@@ -56,8 +62,8 @@ pub struct UsageRecord {
     pub function: String,
     /// The version that ran (`$LATEST` or a number), never an alias.
     pub version: String,
-    /// With `start_ms`, what identifies the record: one whose request id
-    /// and start time are stored already is not stored again.
+    /// The invocation's request id (the same for each attempt of a
+    /// retried asynchronous invocation).
     pub request_id: String,
     /// When the invocation started, milliseconds since the Unix epoch.
     pub start_ms: i64,
@@ -187,7 +193,8 @@ pub struct UsageGroupRow {
 impl UsageGroupRow {
     /// Adds one record to the sums (a backend that aggregates in memory,
     /// and tests, use this; the key is left alone).
-    pub fn add(&mut self, r: &UsageRecord) {
+    pub fn add<'a>(&mut self, r: impl Into<UsageRecordRef<'a>>) {
+        let r = r.into();
         if r.is_throttled() {
             self.throttles += 1;
             return;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::usage::{outcome, trigger};
-use crate::{UsageGroup, UsageGroupRow, UsageQuery, UsageRecord};
+use crate::{UsageBatch, UsageGroup, UsageGroupRow, UsageQuery, UsageRecord};
 
 /// 2026-01-31T23:30:00Z, 2026-02-01T00:10Z, 00:50Z and 01:05Z: four hours,
 /// two days, two months.
@@ -70,11 +70,18 @@ fn expected_rows(
     rows.into_values().collect()
 }
 
-/// `append_usage` stores every field as given and ignores records whose
-/// request id and start time it has (in the store or earlier in the
-/// slice); the same request id at another time is another attempt.
+/// A batch of `records` with id `id`.
+fn batch(id: u64, records: &[UsageRecord]) -> UsageBatch {
+    UsageBatch::from_records(id, records)
+}
+
+/// `append_usage` stores every field as given and ignores a batch whose
+/// id it has; batches with other ids are stored whatever they hold (a
+/// retry under the same request id is another record).
 pub fn append_usage_is_idempotent(store: &dyn Store) {
-    store.append_usage(&[]).expect("appending nothing is fine");
+    store
+        .append_usage(&batch(1, &[]))
+        .expect("appending nothing is fine");
     assert!(
         store.query_usage(&all(), 0).unwrap().is_empty(),
         "a new store has no usage"
@@ -91,33 +98,32 @@ pub fn append_usage_is_idempotent(store: &dyn Store) {
         ..usage_record("g", "b", 2_000, 0, 10_240, outcome::TIMEOUT)
     };
     let throttled = usage_record("f", "c", 3_000, 0, 128, outcome::THROTTLED);
-    let first = vec![cold.clone(), big.clone(), throttled.clone()];
-    store.append_usage(&first).expect("append_usage");
+    let first = vec![throttled.clone(), cold.clone(), big.clone()];
+    store
+        .append_usage(&batch(u64::MAX, &first))
+        .expect("append_usage");
     assert_eq!(
         store.query_usage(&all(), 0).unwrap(),
-        first,
-        "every field is stored as given"
+        vec![cold.clone(), big.clone(), throttled.clone()],
+        "every field is stored as given, read back by start time"
     );
 
-    // Again, with a changed copy of "a", a new record twice in one slice.
-    let mut changed = cold.clone();
-    changed.billed_ms = 99;
+    // The same id again, even with other records, changes nothing.
     let d = usage_record("f", "d", 4_000, 10, 256, outcome::ERROR);
-    let mut d_again = d.clone();
-    d_again.memory_mb = 512;
     store
-        .append_usage(&[changed, d.clone(), d_again])
-        .expect("appending known request ids is not an error");
-    store.append_usage(&first).expect("appending again");
+        .append_usage(&batch(u64::MAX, std::slice::from_ref(&d)))
+        .expect("appending a known batch is not an error");
     assert_eq!(
         store.query_usage(&all(), 0).unwrap(),
-        vec![cold.clone(), big.clone(), throttled.clone(), d.clone()],
-        "each record once, as first stored"
+        vec![cold.clone(), big.clone(), throttled.clone()],
+        "a batch is stored once"
     );
 
     let mut retry = cold.clone();
     retry.start_ms = 5_000;
-    store.append_usage(&[retry.clone()]).unwrap();
+    store
+        .append_usage(&batch(7, &[d.clone(), retry.clone()]))
+        .unwrap();
     assert_eq!(
         store.query_usage(&all(), 0).unwrap(),
         vec![cold, big, throttled, d, retry],
@@ -128,14 +134,16 @@ pub fn append_usage_is_idempotent(store: &dyn Store) {
 /// `query_usage` takes records that started in `[since, until)`, of one
 /// function or all, ordered by start then request id, up to `limit`.
 pub fn query_usage_filters(store: &dyn Store) {
-    let records = vec![
+    let records = [
         usage_record("f", "r3", 3_000, 10, 128, outcome::SUCCESS),
         usage_record("f", "r1", 1_000, 10, 128, outcome::SUCCESS),
         usage_record("g", "r2", 2_000, 10, 128, outcome::ERROR),
         usage_record("f", "r2b", 2_000, 10, 128, outcome::SUCCESS),
         usage_record("f", "r4", 4_000, 10, 128, outcome::THROTTLED),
     ];
-    store.append_usage(&records).unwrap();
+    // Two batches whose time ranges overlap.
+    store.append_usage(&batch(1, &records[..2])).unwrap();
+    store.append_usage(&batch(2, &records[2..])).unwrap();
     let run = |since_ms, until_ms, function: Option<&str>, limit| {
         ids(&store
             .query_usage(
@@ -184,7 +192,7 @@ pub fn usage_summary_sums(store: &dyn Store) {
         usage_record("g", "g2", FEB_01_0050 + 1, 0, 1_024, outcome::THROTTLED),
         usage_record("f", "f4", FEB_01_0105, 250_000, 10_240, outcome::SUCCESS),
     ];
-    store.append_usage(&records).unwrap();
+    store.append_usage(&batch(1, &records)).unwrap();
     let summary = |q: &UsageQuery, g| store.usage_summary(q, g).unwrap();
 
     // The one-row total, checked by hand once.
@@ -307,7 +315,9 @@ pub fn prune_usage(store: &dyn Store) {
     let records: Vec<UsageRecord> = (1..=5)
         .map(|i| usage_record("f", &format!("r{i}"), i * 1_000, 10, 128, outcome::SUCCESS))
         .collect();
-    store.append_usage(&records).unwrap();
+    // The first cutoff falls inside the first batch.
+    store.append_usage(&batch(1, &records[..3])).unwrap();
+    store.append_usage(&batch(2, &records[3..])).unwrap();
     assert_eq!(store.prune_usage(1_000).unwrap(), 0, "nothing before 1000");
     assert_eq!(store.prune_usage(3_000).unwrap(), 2, "before, not at");
     assert_eq!(ids(&store.query_usage(&all(), 0).unwrap()), "r3,r4,r5");
