@@ -22,7 +22,7 @@
 //! | `CMD_EXIT` | prints, then exits with status 3 |
 //! | `CMD_TRAP` | aborts (a trap) |
 //! | `CMD_LOOP` | spins forever |
-//! | `CMD_RECORD` | logs `event: <stdin>`, answers `{"received": "<stdin>"}`; exits 1 when the event contains `"fail"` |
+//! | `CMD_RECORD` | logs `event: <stdin>` and `traceparent: <TRACEPARENT>` if set, answers `{"received": "<stdin>"}`; exits 1 when the event contains `"fail"` |
 //! | `EXAMPLE_HELLO_HTTP` | `Hello from updraft!`, `x-invocation-count` header |
 //! | `EXAMPLE_JSON_EVENT` | `{"name":"Ada"}` on stdin gives `{"message":"Hello, Ada!"}` |
 

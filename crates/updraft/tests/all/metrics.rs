@@ -469,3 +469,38 @@ fn invocations_are_exported_as_otlp_spans() {
         }
     }
 }
+
+/// A WASI command function sees the invocation's trace context as
+/// `TRACEPARENT`: a child of the caller's `traceparent`, or a trace of
+/// its own.
+#[test]
+fn a_wasi_command_sees_the_trace_context_as_traceparent() {
+    let s = Server::start(&[]);
+    s.deploy("cmd", guests::CMD_RECORD, json!({}));
+    let seen = |headers: &[(&str, &str)]| {
+        let mut all = vec![("x-amz-log-type", "Tail")];
+        all.extend_from_slice(headers);
+        let r = s.signed("POST", "/2015-03-31/functions/cmd/invocations", &all, b"{}");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let log = r.log_tail();
+        log.lines()
+            .find_map(|l| l.strip_prefix("traceparent: "))
+            .unwrap_or_else(|| panic!("no TRACEPARENT in the log: {log}"))
+            .to_string()
+    };
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let child = seen(&[("traceparent", caller)]);
+    assert!(
+        child.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{child}"
+    );
+    assert_eq!(child.len(), 55, "{child}");
+    assert_ne!(
+        child, caller,
+        "the function's parent is the invocation's span"
+    );
+
+    let own = seen(&[]);
+    assert_eq!(own.len(), 55, "{own}");
+    assert!(!own.contains("4bf92f3577b34da6a3ce929d0e0e4736"), "{own}");
+}

@@ -1,4 +1,5 @@
-//! Records its event in the log: writes `event: <stdin>` to stderr and
+//! Records its event in the log: writes `event: <stdin>` (and
+//! `traceparent: <TRACEPARENT>` when that variable is set) to stderr and
 //! `{"received": <stdin as a string>}` to stdout. Fails (exit status 1)
 //! when the event contains `"fail"`, so retries and failure destinations
 //! can be exercised.
@@ -11,6 +12,9 @@ fn main() {
         .read_to_string(&mut input)
         .expect("reading stdin");
     eprintln!("event: {input}");
+    if let Ok(traceparent) = std::env::var("TRACEPARENT") {
+        eprintln!("traceparent: {traceparent}");
+    }
     let escaped: String = input
         .chars()
         .flat_map(|c| match c {
