@@ -150,6 +150,25 @@ pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     Ok(ticks / clock_ticks())
 }
 
+/// CPU seconds a thread of `pid` named `comm` has used (its
+/// `schedstat`, in nanoseconds), or `None` if it has no such thread.
+pub fn thread_cpu_seconds(pid: u32, comm: &str) -> anyhow::Result<Option<f64>> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let dir = task?.path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if name.trim_end() == comm {
+            let stat = std::fs::read_to_string(dir.join("schedstat"))?;
+            let ns: f64 = stat
+                .split_whitespace()
+                .next()
+                .context("empty schedstat")?
+                .parse()?;
+            return Ok(Some(ns / 1e9));
+        }
+    }
+    Ok(None)
+}
+
 /// `getconf CLK_TCK`, 100 when it cannot be run.
 fn clock_ticks() -> f64 {
     std::process::Command::new("getconf")

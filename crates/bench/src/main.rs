@@ -138,10 +138,12 @@ pub struct ScaleArgs {
     /// How long each ramp request holds its environment, ms.
     #[arg(long, default_value_t = 2000)]
     hold_ms: u64,
-    /// Ramp rounds (a cold burst, then a warm one, each round), and pairs
-    /// of metering runs (on and off).
+    /// Ramp rounds (a cold burst, then a warm one, each round).
     #[arg(long, default_value_t = 2)]
     rounds: usize,
+    /// Metering rounds (a slice of each kind of load on each server).
+    #[arg(long, default_value_t = 20)]
+    metering_rounds: usize,
     /// Most functions the density run deploys.
     #[arg(long, default_value_t = 10_000)]
     functions: usize,
@@ -157,18 +159,19 @@ pub struct ScaleArgs {
     /// Keep-alive connections of the throughput run.
     #[arg(long, default_value_t = 16)]
     connections: usize,
-    /// Measured window of the throughput run.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    /// Measured window of each metering slice.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
     duration: Duration,
-    /// Warmup before it.
+    /// Warmup of each metering server before the slices.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     warmup: Duration,
     /// Worker threads of the load generator.
     #[arg(long, default_value_t = 2)]
     client_threads: usize,
-    /// Metering CPU per usage record in ns (from `cargo test --release -p
-    /// updraft-metering --test metering record_cost -- --ignored
-    /// --nocapture`), to relate to the server's CPU per request.
+    /// CPU of one `Metering::record()` call in ns (the `record()` figure
+    /// of `cargo test --release -p updraft-metering --test metering
+    /// record_cost -- --ignored --nocapture`), added to the flusher's
+    /// CPU measured in the server.
     #[arg(long)]
     record_ns: Option<f64>,
     /// Parts to skip: ramp, density, metering (repeatable).
@@ -397,6 +400,7 @@ fn scale(args: ScaleArgs) -> anyhow::Result<()> {
         n: args.n.max(1),
         hold_ms: args.hold_ms,
         rounds: args.rounds.max(1),
+        metering_rounds: args.metering_rounds.max(1),
         density_max: args.functions.max(2),
         density_time: args.deploy_time,
         deployers: args.deployers,

@@ -10,9 +10,11 @@
 //!   density   updraft serve (nothing deployed): CreateFunction of one zip
 //!             under new names until the count or the time is reached;
 //!             VmRSS before and after; then Invoke K of them, VmRSS again
-//!   metering  updraft serve --deploy hello=COMPONENT --metering on|off,
-//!             alternating fresh servers: function URL then Invoke load;
-//!             req/s and server CPU seconds (utime + stime) per request
+//!   metering  updraft serve --deploy hello=COMPONENT --metering on, and
+//!             another with --metering off, both up the whole time; rounds
+//!             of short slices (function URL, then Invoke), each server
+//!             loaded in turn, the order swapped every round; req/s and
+//!             server CPU seconds (utime + stime) per request, per slice
 //! ```
 
 use std::net::SocketAddr;
@@ -37,6 +39,7 @@ pub struct Settings {
     pub n: usize,
     pub hold_ms: u64,
     pub rounds: usize,
+    pub metering_rounds: usize,
     pub density_max: usize,
     pub density_time: Duration,
     pub deployers: usize,
@@ -379,113 +382,212 @@ fn name(i: usize) -> String {
     format!("d{i:05}")
 }
 
-/// One server's throughput with metering on or off.
-struct MeteringRun {
+/// A server with metering on or off, and its two request makers.
+struct MeteredServer {
     on: bool,
-    url: load::Measured,
-    invoke: load::Measured,
+    server: Server,
+    url: load::MakeRequest,
+    invoke: load::MakeRequest,
+}
+
+impl MeteredServer {
+    fn start(s: &Settings, on: bool) -> anyhow::Result<Self> {
+        let flag = vec![
+            "--metering".to_string(),
+            if on { "on" } else { "off" }.to_string(),
+        ];
+        let server = servers::start_updraft_with(&s.updraft, &[("hello", &s.hello)], &flag)?;
+        let addr = server.addr;
+        let url: load::MakeRequest = Arc::new(move || {
+            http::Request::get("/fn/hello/")
+                .header(http::header::HOST, addr.to_string())
+                .body(Full::new(Bytes::new()))
+                .expect("a valid request")
+        });
+        let signed = Arc::new(SignedInvoke::new(
+            addr,
+            server.credentials()?,
+            "hello",
+            false,
+        )?);
+        let invoke: load::MakeRequest = Arc::new(move || signed.request());
+        Ok(MeteredServer {
+            on,
+            server,
+            url,
+            invoke,
+        })
+    }
+
+    /// One slice: `make`'s load for `load.duration`, then a pause so the
+    /// server's background work (the metering flush) finishes before the
+    /// other server's slice; the CPU window covers both.
+    async fn slice(
+        &self,
+        load: &load::Settings,
+        make: &load::MakeRequest,
+    ) -> anyhow::Result<Slice> {
+        let pid = self.server.pid();
+        let flusher = || control::thread_cpu_seconds(pid, METERING_THREAD);
+        let cpu0 = control::cpu_seconds(pid)?;
+        let flusher0 = flusher()?;
+        let m = load::run(self.server.addr, load, make.clone()).await?;
+        tokio::time::sleep(SLICE_PAUSE).await;
+        let cpu = control::cpu_seconds(pid)? - cpu0;
+        let flusher_cpu = match (flusher0, flusher()?) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0.0,
+        };
+        Ok(Slice {
+            rps: m.rps(),
+            requests: m.ok,
+            cpu_per_request_us: cpu * 1e6 / m.ok.max(1) as f64,
+            cpu: cpu.max(flusher_cpu),
+            flusher_cpu,
+        })
+    }
+}
+
+/// Longer than the metering flush interval (200 ms).
+const SLICE_PAUSE: Duration = Duration::from_millis(400);
+/// The metering flusher's thread name (as `comm` truncates it).
+const METERING_THREAD: &str = "updraft-meterin";
+
+#[derive(Clone, Copy)]
+struct Slice {
+    rps: f64,
+    requests: u64,
     cpu_per_request_us: f64,
+    /// The server's CPU seconds over the slice and its pause, and the
+    /// metering flusher thread's share of them.
+    cpu: f64,
+    flusher_cpu: f64,
 }
 
-/// The cost of metering, measured directly: alternating fresh servers
-/// with `--metering on` and `--metering off`, each loaded on the function
-/// URL and then with Invoke (SigV4), `rounds` pairs, the order of each
-/// pair swapped every round so neither side always runs first.
+/// The cost of metering, measured directly: two servers, one with
+/// `--metering on` and one with `--metering off`, both running the whole
+/// time and loaded in turn in short slices (function URL, then Invoke),
+/// the order swapped every round. Neighbouring slices see the same
+/// machine, so each round gives an on/off ratio that the machine's slow
+/// swings of load mostly cancel out of; the medians of those ratios are
+/// the result.
 async fn metering(s: &Settings) -> anyhow::Result<String> {
-    let mut runs = Vec::new();
-    for round in 0..s.rounds.max(1) * 2 {
-        let on = (round % 2 == 0) ^ ((round / 2) % 2 == 1);
-        eprintln!(
-            "metering {}: round {} of {}",
-            if on { "on" } else { "off" },
-            round + 1,
-            s.rounds.max(1) * 2
-        );
-        runs.push(metering_run(s, on).await?);
-    }
-    let median = |on: bool, f: &dyn Fn(&MeteringRun) -> f64| {
-        let mut v: Vec<f64> = runs.iter().filter(|r| r.on == on).map(f).collect();
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    };
-    let mut md = format!(
-        "#### Metering on and off (`{}`, {} connections, {:?} per run, fresh server per run, alternating)\n\n",
-        s.hello.file_name().unwrap_or_default().to_string_lossy(),
-        s.load.connections,
-        s.load.duration
-    );
-    md += "| metering | function URL req/s | Invoke req/s | server CPU per request (both) |\n|---|---:|---:|---:|\n";
-    for r in &runs {
-        md += &format!(
-            "| {} | {:.0} | {:.0} | {:.1} µs |\n",
-            if r.on { "on" } else { "off" },
-            r.url.rps(),
-            r.invoke.rps(),
-            r.cpu_per_request_us
-        );
-    }
-    let url = median(true, &|r| r.url.rps()) / median(false, &|r| r.url.rps());
-    let invoke = median(true, &|r| r.invoke.rps()) / median(false, &|r| r.invoke.rps());
-    let cpu = median(true, &|r| r.cpu_per_request_us) / median(false, &|r| r.cpu_per_request_us);
-    md += &format!(
-        "\nMedians, on over off: function URL **{:+.1} %** req/s, Invoke **{:+.1} %** req/s, server CPU per request {:+.1} %.\n\n",
-        (url - 1.0) * 100.0,
-        (invoke - 1.0) * 100.0,
-        (cpu - 1.0) * 100.0
-    );
-    if let Some(ns) = s.record_ns {
-        md += &format!(
-            "Metering CPU per record (`--record-ns`): {ns:.0} ns = {:.2} % of the server's CPU per request (metering off).\n\n",
-            ns / 10.0 / median(false, &|r| r.cpu_per_request_us)
-        );
-    }
-    Ok(md)
-}
-
-async fn metering_run(s: &Settings, on: bool) -> anyhow::Result<MeteringRun> {
-    let flag = vec![
-        "--metering".to_string(),
-        if on { "on" } else { "off" }.to_string(),
+    let servers = [
+        MeteredServer::start(s, true)?,
+        MeteredServer::start(s, false)?,
     ];
-    let server: Server = servers::start_updraft_with(&s.updraft, &[("hello", &s.hello)], &flag)?;
-    let pid = server.pid();
-    let addr = server.addr;
-    let url: load::MakeRequest = Arc::new(move || {
-        http::Request::get("/fn/hello/")
-            .header(http::header::HOST, addr.to_string())
-            .body(Full::new(Bytes::new()))
-            .expect("a valid request")
-    });
-    let signed = Arc::new(SignedInvoke::new(
-        addr,
-        server.credentials()?,
-        "hello",
-        false,
-    )?);
-    let invoke: load::MakeRequest = Arc::new(move || signed.request());
-    // Warm up separately, so the CPU window holds only measured requests.
     let warmup = load::Settings {
         warmup: Duration::ZERO,
-        duration: s.load.warmup,
+        duration: s.load.warmup.max(Duration::from_secs(1)),
         ..s.load.clone()
     };
-    load::run(addr, &warmup, url.clone()).await?;
-    load::run(addr, &warmup, invoke.clone()).await?;
+    for server in &servers {
+        load::run(server.server.addr, &warmup, server.url.clone()).await?;
+        load::run(server.server.addr, &warmup, server.invoke.clone()).await?;
+    }
     let measured = load::Settings {
         warmup: Duration::ZERO,
         ..s.load.clone()
     };
-    let cpu0 = control::cpu_seconds(pid)?;
-    let url = load::run(addr, &measured, url).await?;
-    let invoke = load::run(addr, &measured, invoke).await?;
-    let cpu = control::cpu_seconds(pid)? - cpu0;
-    drop(server);
-    Ok(MeteringRun {
-        on,
-        cpu_per_request_us: cpu * 1e6 / (url.ok + invoke.ok).max(1) as f64,
-        url,
-        invoke,
-    })
+    let rounds = s.metering_rounds;
+    // Per round: [on, off] × [url, invoke].
+    let mut results: Vec<[[Slice; 2]; 2]> = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        eprintln!("metering: round {} of {rounds}", round + 1);
+        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        let mut got = [[None; 2]; 2];
+        for (kind, url) in [(0, true), (1, false)] {
+            for &i in &order {
+                let server = &servers[i];
+                let make = if url { &server.url } else { &server.invoke };
+                got[i][kind] = Some(server.slice(&measured, make).await?);
+            }
+        }
+        results.push(got.map(|side| side.map(|x| x.expect("measured"))));
+    }
+    debug_assert!(servers[0].on && !servers[1].on);
+    drop(servers);
+
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let spread = |v: &[f64]| {
+        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!(
+            "{:+.1} % … {:+.1} %",
+            (min - 1.0) * 100.0,
+            (max - 1.0) * 100.0
+        )
+    };
+    let mut md = format!(
+        "#### Metering on and off (`{}`, {} connections, two live servers loaded in turn, {} rounds of {:?} slices)\n\n",
+        s.hello.file_name().unwrap_or_default().to_string_lossy(),
+        s.load.connections,
+        rounds,
+        s.load.duration
+    );
+    md += "| | metering on | metering off | on / off: median of the rounds' ratios | rounds' ratios, lowest … highest |\n|---|---:|---:|---:|---:|\n";
+    for (kind, name) in [(0, "function URL"), (1, "Invoke (SigV4)")] {
+        let rps = |side: usize| median(results.iter().map(|r| r[side][kind].rps).collect());
+        let ratios: Vec<f64> = results
+            .iter()
+            .map(|r| r[0][kind].rps / r[1][kind].rps)
+            .collect();
+        md += &format!(
+            "| {name} req/s | {:.0} | {:.0} | **{:+.1} %** | {} |\n",
+            rps(0),
+            rps(1),
+            (median(ratios.clone()) - 1.0) * 100.0,
+            spread(&ratios)
+        );
+        let cpu = |side: usize| {
+            median(
+                results
+                    .iter()
+                    .map(|r| r[side][kind].cpu_per_request_us)
+                    .collect(),
+            )
+        };
+        let ratios: Vec<f64> = results
+            .iter()
+            .map(|r| r[0][kind].cpu_per_request_us / r[1][kind].cpu_per_request_us)
+            .collect();
+        md += &format!(
+            "| {name} server CPU per request | {:.1} µs | {:.1} µs | {:+.1} % | {} |\n",
+            cpu(0),
+            cpu(1),
+            (median(ratios.clone()) - 1.0) * 100.0,
+            spread(&ratios)
+        );
+    }
+    let requests: u64 = results
+        .iter()
+        .flat_map(|r| r.iter().flatten())
+        .map(|x| x.requests)
+        .sum();
+    md += &format!("\n{requests} requests measured in all.\n\n");
+    // Metering's own CPU in the metered server, measured in place: the
+    // flusher thread's CPU, plus `record()` on the request path.
+    let on: Vec<&Slice> = results.iter().flat_map(|r| r[0].iter()).collect();
+    let on_requests = on.iter().map(|x| x.requests).sum::<u64>().max(1) as f64;
+    let on_cpu: f64 = on.iter().map(|x| x.cpu).sum();
+    let flusher: f64 = on.iter().map(|x| x.flusher_cpu).sum();
+    let per_request_us = on_cpu * 1e6 / on_requests;
+    let flusher_us = flusher * 1e6 / on_requests;
+    md += &format!(
+        "In the metered server: {per_request_us:.1} µs of CPU per request, of which the metering flusher thread (sealing journal segments, storing their batches) used {flusher_us:.2} µs = **{:.2} %**",
+        flusher_us / per_request_us * 100.0
+    );
+    match s.record_ns {
+        Some(ns) => md += &format!(
+            "; with `record()` on the request path at {ns:.0} ns (`--record-ns`, from the `record_cost` test), metering is **{:.2} %** of the metered server's CPU.\n\n",
+            (flusher_us + ns / 1000.0) / per_request_us * 100.0
+        ),
+        None => md += ".\n\n",
+    }
+    Ok(md)
 }
 
 /// The default `http_sleep` guest (built by `crates/test-support`).

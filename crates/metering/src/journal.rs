@@ -2,29 +2,34 @@
 //!
 //! ```text
 //! <data-dir>/usage-journal/
-//!   LOCK                                  flock'ed by the one process
-//!                                         that meters
-//!   00000000000000000041-<id>.usage       sealed: its records are a batch
-//!                                         on its way to the store (batch
-//!                                         id = <id>); deleted once stored
-//!   00000000000000000042-<id>.usage       current: record() appends here
+//!   LOCK                      flock'ed by the one process that meters
+//!   00000000000000000003.usage   segment files, reused: each is current
+//!   00000000000000000004.usage   (record() appends), sealed (its batch is
+//!                                on its way to the store) or spare
+//! segment   header: magic "UDJ2" | 0 | batch id (u64 LE) | zeros to 64
+//!           frames (`updraft_store::usage::encode_frame`), each tagged
+//!           with the low 32 bits of the batch id
 //! ```
 //!
 //! A segment is a file of [`SEGMENT_BYTES`] mapped shared into memory.
 //! An append reserves its frame's bytes with one atomic add on the
-//! segment's tail and copies the frame (`updraft_store::usage::
-//! encode_frame`) there: no system call, no lock but the journal's shared
-//! one. The bytes are in the kernel's page cache as soon as they are
-//! copied, so killing the process (even with SIGKILL) loses nothing that
-//! was appended; a power loss can take what the store has not committed.
+//! segment's tail and copies the frame there: no system call, no lock but
+//! the journal's shared one. The bytes are in the kernel's page cache as
+//! soon as they are copied, so killing the process (even with SIGKILL)
+//! loses nothing that was appended; a power loss can take what the store
+//! has not committed.
 //!
 //! Sealing takes the journal's lock exclusively, so no append is running:
-//! the sealed segment's bytes up to its tail are whole frames (and zeros
-//! where an append found the segment full). A segment becomes one batch
-//! whose id is in its name, and the store ignores a batch it has, so a
-//! segment replayed twice, or replayed after its batch was stored but
-//! before it was deleted, changes nothing. Frames are checksummed; a
-//! reader skips zeros and damaged frames and keeps the rest.
+//! the sealed segment's frames are whole. Its frames become one batch with
+//! the segment's batch id, and the store ignores a batch it has, so a
+//! segment replayed twice, or replayed after its batch was stored, changes
+//! nothing. Once its batch is stored, a segment is reused: it gets a new
+//! batch id in its header and appends start over at the front. Frames of
+//! an earlier use that are still in the file carry another tag and are
+//! skipped, so reusing needs no zeroing, and the mapped pages stay in
+//! place (no page faults, no file created or deleted per batch). Frames
+//! are checksummed; a reader skips zeros and damaged frames and keeps the
+//! rest.
 //!
 //! Segments of the earlier JSON-lines journal (`<seq>.jsonl`) are still
 //! read at open, so usage journaled by an older build is not lost.
@@ -37,8 +42,10 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use rustix::mm::{MapFlags, ProtFlags};
+use updraft_store::usage::tagged_frames;
 use updraft_store::{UsageBatch, UsageRecord};
 
 /// The journal directory's name under the data directory.
@@ -49,6 +56,11 @@ const JSONL_SUFFIX: &str = ".jsonl";
 /// How big a segment is (sparse until written): at 200 bytes a record,
 /// 80,000 records; a flush interval's worth at any rate this node reaches.
 pub const SEGMENT_BYTES: usize = 16 << 20;
+/// The segment header: magic, 0, batch id, zeros.
+const HEADER: usize = 64;
+const MAGIC: [u8; 4] = *b"UDJ2";
+/// Spare segments kept for reuse; more are deleted.
+const SPARES: usize = 2;
 
 /// A mapped segment file.
 pub struct Segment {
@@ -56,24 +68,29 @@ pub struct Segment {
     id: u64,
     map: NonNull<u8>,
     len: usize,
-    /// Bytes reserved so far (may pass `len`: those appends failed).
+    /// Bytes reserved so far, from the start of the file (may pass `len`:
+    /// those appends failed).
     tail: AtomicUsize,
     _file: File,
 }
 
 // SAFETY: the mapping belongs to the segment alone. Concurrent `append`s
 // (`&self`) write disjoint ranges, each reserved by one atomic add, and
-// never read; the written bytes are read only through `&mut self`.
+// never read; the header and the written bytes are read or written only
+// through `&mut self`.
 unsafe impl Send for Segment {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for Segment {}
 
+/// A new batch id: random, so ids do not repeat across reuses and
+/// restarts, and never 0.
+pub fn new_batch_id() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0 | 1
+}
+
 impl Segment {
-    fn create(dir: &Path, seq: u64, len: usize) -> io::Result<Segment> {
-        // The batch id: random, so ids never repeat across restarts, and
-        // never 0.
-        let id = uuid::Uuid::new_v4().as_u64_pair().0 | 1;
-        let path = dir.join(format!("{seq:020}-{id:016x}{SUFFIX}"));
+    fn create(path: PathBuf, len: usize) -> io::Result<Segment> {
+        let len = len.max(HEADER + 64);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -103,50 +120,77 @@ impl Segment {
                 return Err(e);
             }
         };
-        Ok(Segment {
+        let mut segment = Segment {
             path,
-            id,
+            id: 0,
             map,
             len,
-            tail: AtomicUsize::new(0),
+            tail: AtomicUsize::new(HEADER),
             _file: file,
-        })
+        };
+        segment.reset();
+        Ok(segment)
     }
 
-    /// Copies `frame` into the segment; `false` when it does not fit.
+    /// Starts the segment over under a new batch id: what was appended
+    /// before is no longer part of it (its frames carry the old tag).
+    fn reset(&mut self) {
+        self.id = new_batch_id();
+        let mut header = [0u8; 16];
+        header[..4].copy_from_slice(&MAGIC);
+        header[8..].copy_from_slice(&self.id.to_le_bytes());
+        // SAFETY: the first 16 bytes of the mapping; `&mut self` rules out
+        // a concurrent `append` (which never writes the header anyway).
+        unsafe {
+            std::ptr::copy_nonoverlapping(header.as_ptr(), self.map.as_ptr(), header.len());
+        }
+        self.tail.store(HEADER, Ordering::Relaxed);
+    }
+
+    fn tag(&self) -> u32 {
+        self.id as u32
+    }
+
+    /// Copies `frame` (encoded with any tag) into the segment, tagged as
+    /// this segment's; `false` when it does not fit.
     pub fn append(&self, frame: &[u8]) -> bool {
         let at = self.tail.fetch_add(frame.len(), Ordering::Relaxed);
-        if at > self.len || self.len - at < frame.len() {
+        if at > self.len || self.len - at < frame.len() || frame.len() < 16 {
             return false;
         }
         // SAFETY: `at..at + frame.len()` lies inside the mapping and was
         // reserved for this call alone by the atomic add; no reference to
         // the mapped bytes exists while appends can run.
         unsafe {
-            std::ptr::copy_nonoverlapping(frame.as_ptr(), self.map.as_ptr().add(at), frame.len());
+            let to = self.map.as_ptr().add(at);
+            std::ptr::copy_nonoverlapping(frame.as_ptr(), to, frame.len());
+            std::ptr::copy_nonoverlapping(self.tag().to_le_bytes().as_ptr(), to.add(12), 4);
         }
         true
     }
 
-    /// The bytes appended (once no append can run: `&mut self`).
-    pub fn written(&mut self) -> &[u8] {
+    /// The frames appended since the last reset (once no append can run:
+    /// `&mut self`) and the id of their batch.
+    pub fn written(&mut self) -> (u64, &[u8]) {
         let end = self.tail.load(Ordering::Relaxed).min(self.len);
         // SAFETY: `..end` lies inside the mapping, and `&mut self` rules
         // out a concurrent `append`; appends that ran before happened
         // before the caller got `&mut` (through the journal's lock).
-        unsafe { std::slice::from_raw_parts(self.map.as_ptr(), end) }
-    }
-
-    /// The id of the batch this segment becomes.
-    pub fn id(&self) -> u64 {
-        self.id
+        let bytes = unsafe { std::slice::from_raw_parts(self.map.as_ptr(), end) };
+        (self.id, &bytes[HEADER..])
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Deletes the segment's file (its records are stored).
+    /// The segment's batch, and how many damaged frames were left out.
+    pub fn batch(&mut self) -> (UsageBatch, usize) {
+        let (id, bytes) = self.written();
+        UsageBatch::from_frames(id, tagged_frames(bytes, id as u32))
+    }
+
+    /// Deletes the segment's file.
     pub fn remove(self) {
         let path = self.path.clone();
         drop(self);
@@ -164,16 +208,17 @@ impl Drop for Segment {
     }
 }
 
-/// The directory lock, the segment being appended to and the segments
-/// that filled up since the last seal.
+/// The directory lock, the segment being appended to, the segments that
+/// filled up since the last seal, and spare segments.
 pub struct Journal {
     dir: PathBuf,
     /// Held (flock) for as long as the journal is open.
     _lock: File,
-    next_seq: AtomicU64,
+    next_file: AtomicU64,
     segment_bytes: usize,
     current: Segment,
     full: Vec<Segment>,
+    spares: Mutex<Vec<Segment>>,
 }
 
 /// A segment a previous process left: its batch, ready to store.
@@ -186,9 +231,8 @@ pub struct Leftover {
 
 impl Journal {
     /// Locks `dir` (creating it, mode 0700) and reads the segments a
-    /// previous process left, oldest first. Appending starts in a new
-    /// segment; the old ones are the caller's to store and then
-    /// [`remove`].
+    /// previous process left. Appending starts in a new segment; the old
+    /// ones are the caller's to store and then [`remove`].
     pub fn open(dir: &Path, segment_bytes: usize) -> io::Result<(Journal, Vec<Leftover>)> {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -223,25 +267,32 @@ impl Journal {
         let mut leftovers = Vec::new();
         for (name, path) in &found {
             let bytes = std::fs::read(path)?;
-            let (batch, damaged) = match name.id {
-                Some(id) => UsageBatch::from_frames(id, &bytes),
-                None => decode_jsonl(&bytes),
+            let read = if name.jsonl {
+                Some(decode_jsonl(&bytes))
+            } else {
+                decode_segment(&bytes)
             };
-            leftovers.push(Leftover {
-                path: path.clone(),
-                batch,
-                damaged,
-            });
+            match read {
+                Some((batch, damaged)) => leftovers.push(Leftover {
+                    path: path.clone(),
+                    batch,
+                    damaged,
+                }),
+                None => tracing::warn!(path = %path.display(),
+                    "not a usage journal segment (its header is damaged); left in place"),
+            }
         }
-        let seq = found.last().map_or(1, |(name, _)| name.seq + 1);
-        let current = Segment::create(dir, seq, segment_bytes)?;
+        let next = found.last().map_or(1, |(name, _)| name.seq + 1);
+        let next_file = AtomicU64::new(next);
+        let current = Segment::create(next_path(dir, &next_file), segment_bytes)?;
         let journal = Journal {
             dir: dir.to_path_buf(),
             _lock: lock,
-            next_seq: AtomicU64::new(seq + 1),
+            next_file,
             segment_bytes,
             current,
             full: Vec::new(),
+            spares: Mutex::new(Vec::new()),
         };
         Ok((journal, leftovers))
     }
@@ -252,17 +303,39 @@ impl Journal {
         self.current.append(frame)
     }
 
-    /// The current segment's id, to name it in [`Journal::replace_full`].
+    /// The current segment's batch id, to name it in
+    /// [`Journal::replace_full`].
     pub fn current_id(&self) -> u64 {
         self.current.id
     }
 
-    /// A new, empty segment for [`Journal::seal`] or
-    /// [`Journal::replace_full`]. File work: call it without holding the
-    /// journal exclusively.
+    /// An empty segment for [`Journal::seal`] or [`Journal::replace_full`]:
+    /// a spare one, or a new file. Call it without holding the journal
+    /// exclusively.
     pub fn spare(&self) -> io::Result<Segment> {
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        Segment::create(&self.dir, seq, self.segment_bytes)
+        if let Some(spare) = self
+            .spares
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+        {
+            return Ok(spare);
+        }
+        Segment::create(next_path(&self.dir, &self.next_file), self.segment_bytes)
+    }
+
+    /// Takes back a segment whose batch is stored (or that was not
+    /// needed): it starts over under a new batch id and waits as a spare,
+    /// or is deleted when there are spares enough.
+    pub fn reuse(&self, mut segment: Segment) {
+        let mut spares = self.spares.lock().unwrap_or_else(PoisonError::into_inner);
+        if spares.len() < SPARES {
+            segment.reset();
+            spares.push(segment);
+        } else {
+            drop(spares);
+            segment.remove();
+        }
     }
 
     /// After an append found segment `full_id` full: if it is still the
@@ -287,8 +360,26 @@ impl Journal {
 
     /// Whether anything was appended since the last seal.
     pub fn is_empty(&self) -> bool {
-        self.full.is_empty() && self.current.tail.load(Ordering::Relaxed) == 0
+        self.full.is_empty() && self.current.tail.load(Ordering::Relaxed) == HEADER
     }
+}
+
+fn next_path(dir: &Path, next: &AtomicU64) -> PathBuf {
+    let n = next.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{n:020}{SUFFIX}"))
+}
+
+/// A segment file's batch (the frames tagged with its header's id), or
+/// `None` if it has no valid header.
+fn decode_segment(bytes: &[u8]) -> Option<(UsageBatch, usize)> {
+    if bytes.len() < HEADER || bytes[..4] != MAGIC {
+        return None;
+    }
+    let id = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
+    Some(UsageBatch::from_frames(
+        id,
+        tagged_frames(&bytes[HEADER..], id as u32),
+    ))
 }
 
 /// Deletes a segment file whose records the store has.
@@ -305,27 +396,24 @@ pub fn remove(path: &Path) {
 #[derive(Debug, PartialEq, Eq)]
 struct SegmentName {
     seq: u64,
-    /// The batch id; `None` for an earlier build's JSON-lines segment.
-    id: Option<u64>,
+    /// An earlier build's JSON-lines segment.
+    jsonl: bool,
 }
 
 impl SegmentName {
     fn parse(path: &Path) -> Option<SegmentName> {
         let name = path.file_name()?.to_str()?;
-        let digits = |s: &str, n: usize, radix: u32| {
-            (s.len() == n && s.bytes().all(|b| (b as char).is_digit(radix)))
-                .then(|| u64::from_str_radix(s, radix).ok())
-                .flatten()
+        let (digits, jsonl) = match name.strip_suffix(SUFFIX) {
+            Some(digits) => (digits, false),
+            None => (name.strip_suffix(JSONL_SUFFIX)?, true),
         };
-        if let Some(stem) = name.strip_suffix(SUFFIX) {
-            let (seq, id) = stem.split_once('-')?;
-            return Some(SegmentName {
-                seq: digits(seq, 20, 10)?,
-                id: Some(digits(id, 16, 16)?),
-            });
+        if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
         }
-        let seq = digits(name.strip_suffix(JSONL_SUFFIX)?, 20, 10)?;
-        Some(SegmentName { seq, id: None })
+        Some(SegmentName {
+            seq: digits.parse().ok()?,
+            jsonl,
+        })
     }
 }
 
@@ -333,7 +421,7 @@ impl SegmentName {
 /// did not decode. Its batch id is random: such a segment is stored once
 /// and deleted.
 fn decode_jsonl(bytes: &[u8]) -> (UsageBatch, usize) {
-    let mut batch = UsageBatch::new(uuid::Uuid::new_v4().as_u64_pair().0 | 1);
+    let mut batch = UsageBatch::new(new_batch_id());
     let mut damaged = 0;
     for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         match serde_json::from_slice::<UsageRecord>(line) {
@@ -366,7 +454,7 @@ mod tests {
 
     fn frame(id: &str) -> Vec<u8> {
         let mut frame = Vec::new();
-        encode_frame(&(&record(id)).into(), &mut frame);
+        encode_frame(&(&record(id)).into(), 0, &mut frame);
         frame
     }
 
@@ -375,11 +463,11 @@ mod tests {
     }
 
     #[test]
-    fn segments_survive_reopening_as_batches_and_fill_up() {
+    fn segments_survive_reopening_as_batches_fill_up_and_are_reused() {
         let dir = tempfile::tempdir().unwrap();
         let jdir = dir.path().join(DIR);
         // Room for two frames a segment.
-        let size = frame("a").len() * 2 + 8;
+        let size = HEADER + frame("a").len() * 2 + 8;
         let (mut j, left) = Journal::open(&jdir, size).unwrap();
         assert!(left.is_empty());
         assert!(j.is_empty());
@@ -387,12 +475,12 @@ mod tests {
         let spare = j.spare().unwrap();
         let mut sealed = j.seal(spare);
         assert_eq!(sealed.len(), 1);
-        let first_id = sealed[0].id();
-        assert_eq!(
-            ids(&UsageBatch::from_frames(first_id, sealed[0].written()).0),
-            ["a"]
-        );
-        drop(sealed);
+        let (batch, damaged) = sealed[0].batch();
+        assert_eq!((ids(&batch), damaged), (vec!["a".to_string()], 0));
+        let first_id = batch.id;
+        // Stored: the segment is reused, its old frame no longer counts.
+        j.reuse(sealed.pop().unwrap());
+
         assert!(j.append(&frame("b")));
         assert!(j.append(&frame("c")));
         let full = j.current_id();
@@ -400,22 +488,23 @@ mod tests {
         let spare = j.spare().unwrap();
         assert!(j.replace_full(full, spare).is_none());
         let spare = j.spare().unwrap();
-        j.replace_full(full, spare)
-            .expect("replaced once only")
-            .remove();
+        let unused = j.replace_full(full, spare).expect("replaced once only");
+        j.reuse(unused);
         assert!(j.append(&frame("d")));
         drop(j);
 
         let (_j, left) = Journal::open(&jdir, size).unwrap();
-        let batches: Vec<Vec<String>> = left.iter().map(|l| ids(&l.batch)).collect();
+        let mut batches: Vec<Vec<String>> = left.iter().map(|l| ids(&l.batch)).collect();
+        batches.sort();
         assert_eq!(
             batches,
-            [vec!["a"], vec!["b", "c"], vec!["d"]],
-            "oldest first"
+            [vec![], vec!["b", "c"], vec!["d"]],
+            "the reused segment's old frame is not replayed"
         );
-        assert_eq!(left[0].batch.id, first_id, "the batch id is the segment's");
+        assert!(left.iter().all(|l| l.batch.id != first_id));
+        let bc = left.iter().find(|l| l.batch.records == 2).unwrap();
         assert_eq!(
-            left[1].batch.iter().next().unwrap().to_owned(),
+            bc.batch.iter().next().unwrap().to_owned(),
             record("b"),
             "every field survives"
         );
@@ -436,6 +525,17 @@ mod tests {
     }
 
     #[test]
+    fn a_segment_without_its_header_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("j")).unwrap();
+        let path = dir.path().join("j/00000000000000000007.usage");
+        std::fs::write(&path, [0u8; 128]).unwrap();
+        let (_j, left) = Journal::open(&dir.path().join("j"), 4096).unwrap();
+        assert!(left.is_empty());
+        assert!(path.exists());
+    }
+
+    #[test]
     fn the_directory_is_locked() {
         let dir = tempfile::tempdir().unwrap();
         let (_j, _) = Journal::open(dir.path(), 4096).unwrap();
@@ -448,21 +548,23 @@ mod tests {
     fn only_segment_names_are_segments() {
         let name = |s: &str| SegmentName::parse(Path::new(s));
         assert_eq!(
-            name("/x/00000000000000000042-00000000000000ff.usage"),
+            name("/x/00000000000000000042.usage"),
             Some(SegmentName {
                 seq: 42,
-                id: Some(255)
+                jsonl: false
             })
         );
         assert_eq!(
             name("/x/00000000000000000042.jsonl"),
-            Some(SegmentName { seq: 42, id: None })
+            Some(SegmentName {
+                seq: 42,
+                jsonl: true
+            })
         );
         for other in [
             "/x/LOCK",
             "/x/42.jsonl",
             "/x/0000000000000000004x.jsonl",
-            "/x/00000000000000000042.usage",
             "/x/00000000000000000042-ff.usage",
         ] {
             assert_eq!(name(other), None, "{other}");

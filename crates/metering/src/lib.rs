@@ -8,9 +8,9 @@
 //!                              its bytes; no system call) [caller's thread]
 //!                   ▼
 //!           flusher thread, every flush interval or batch:
-//!             seal the segment, start the next      (journal lock, exclusive)
+//!             seal the segment, a spare one next    (journal lock, exclusive)
 //!             store.append_usage(segment's batch)   (one row, one transaction)
-//!             delete the sealed segment
+//!             reuse the sealed segment: a new batch id, appends from the front
 //!           hourly: store.prune_usage(now - retention)
 //!
 //! open(): store the batches of the segments a crash left, delete them
@@ -45,7 +45,7 @@ pub use updraft_store::usage::{outcome, trigger};
 pub use updraft_store::{StoreError, UsageGroup, UsageGroupRow, UsageQuery, UsageRecord};
 
 use journal::{Journal, Segment};
-use updraft_store::usage::encode_frame;
+use updraft_store::usage::{encode_frame, frames as usage_frames};
 use updraft_store::{Store, UsageBatch};
 
 /// How usage is metered and priced.
@@ -232,7 +232,7 @@ impl Metering {
     pub fn record<'a>(&self, record: impl Into<UsageRecordRef<'a>>) {
         let s = &self.shared;
         let mut frame = Vec::with_capacity(256);
-        encode_frame(&record.into(), &mut frame);
+        encode_frame(&record.into(), 0, &mut frame);
         let journaled = {
             let journal = s.journal.read().unwrap_or_else(PoisonError::into_inner);
             if journal.append(&frame) {
@@ -364,7 +364,7 @@ impl Shared {
         match spare {
             Ok(spare) => {
                 if let Some(unused) = journal.replace_full(full, spare) {
-                    unused.remove();
+                    journal.reuse(unused);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not start a usage journal segment"),
@@ -386,8 +386,8 @@ impl Shared {
         }
         let frames = std::mem::take(&mut *lock(&self.unjournaled));
         if !frames.is_empty() {
-            let id = uuid::Uuid::new_v4().as_u64_pair().0 | 1;
-            let (batch, _) = UsageBatch::from_frames(id, &frames);
+            let (batch, _) =
+                UsageBatch::from_frames(journal::new_batch_id(), usage_frames(&frames));
             unflushed.push(Sealed {
                 batch,
                 segment: None,
@@ -403,7 +403,10 @@ impl Shared {
             self.stored
                 .fetch_add(sealed.batch.records, Ordering::Relaxed);
             if let Some(segment) = unflushed.remove(0).segment {
-                segment.remove();
+                self.journal
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .reuse(segment);
             }
         }
         Ok(())
@@ -432,13 +435,16 @@ impl Shared {
             journal.seal(spare)
         };
         for mut segment in sealed {
-            let (batch, damaged) = UsageBatch::from_frames(segment.id(), segment.written());
+            let (batch, damaged) = segment.batch();
             if damaged > 0 {
                 tracing::warn!(path = %segment.path().display(), frames = damaged,
                     "usage journal frames that do not decode were skipped");
             }
             if batch.is_empty() {
-                segment.remove();
+                self.journal
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .reuse(segment);
             } else {
                 unflushed.push(Sealed {
                     batch,

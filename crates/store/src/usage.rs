@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 mod batch;
 pub use batch::{
-    encode_frame, frames, select, summarize, Frames, Selection, Summary, UsageBatch, UsageRecordRef,
+    encode_frame, frames, select, summarize, tagged_frames, Frames, Selection, Summary, UsageBatch,
+    UsageRecordRef,
 };
 
 /// `UsageRecord::outcome` values.

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! frame   magic "USG1" (u32 LE) | payload length (u32 LE) | CRC-32 of the
-//!         payload (u32 LE) | 0 (u32) | payload (postcard) | zeros to a
+//!         payload (u32 LE) | tag (u32 LE) | payload (postcard) | zeros to a
 //!         multiple of 8 bytes
 //! batch   frames back to back, with an id that makes storing it
 //!         idempotent and the range of the records' start times
@@ -12,7 +12,9 @@
 //! A reader ([`frames`]) walks 8-byte steps and takes every frame whose
 //! header and checksum hold, so zeros (space reserved but never written)
 //! and torn or damaged frames are skipped without losing the frames after
-//! them. Storing a record costs its encoding; the store keeps one row per
+//! them. The tag says which use of a reused buffer wrote the frame (the
+//! journal reuses its segment files): [`tagged_frames`] takes only the
+//! frames of one tag. Storing a record costs its encoding; the store keeps one row per
 //! batch and reads records back by decoding the batches a query's window
 //! overlaps.
 
@@ -87,8 +89,8 @@ impl UsageRecordRef<'_> {
     }
 }
 
-/// Appends `record`'s frame to `out`.
-pub fn encode_frame(record: &UsageRecordRef<'_>, out: &mut Vec<u8>) {
+/// Appends `record`'s frame, tagged `tag`, to `out`.
+pub fn encode_frame(record: &UsageRecordRef<'_>, tag: u32, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER]);
     // Encoding into a Vec cannot fail: every field is a plain value.
@@ -99,6 +101,7 @@ pub fn encode_frame(record: &UsageRecordRef<'_>, out: &mut Vec<u8>) {
     out[start..start + 4].copy_from_slice(&MAGIC.to_le_bytes());
     out[start + 4..start + 8].copy_from_slice(&(len as u32).to_le_bytes());
     out[start + 8..start + 12].copy_from_slice(&crc.to_le_bytes());
+    out[start + 12..start + 16].copy_from_slice(&tag.to_le_bytes());
     out.resize(start + padded(HEADER + len), 0);
 }
 
@@ -106,19 +109,31 @@ fn padded(n: usize) -> usize {
     n.div_ceil(ALIGN) * ALIGN
 }
 
-/// The records framed in `bytes`, in order (see the module's docs).
+/// The records framed in `bytes`, whatever their tag, in order (see the
+/// module's docs).
 pub fn frames(bytes: &[u8]) -> Frames<'_> {
     Frames {
         bytes,
         at: 0,
+        tag: None,
         damaged: 0,
     }
 }
 
-/// The iterator [`frames`] returns.
+/// The records framed in `bytes` with tag `tag`, in order; frames of
+/// other tags are skipped like zeros.
+pub fn tagged_frames(bytes: &[u8], tag: u32) -> Frames<'_> {
+    Frames {
+        tag: Some(tag),
+        ..frames(bytes)
+    }
+}
+
+/// The iterator [`frames`] and [`tagged_frames`] return.
 pub struct Frames<'a> {
     bytes: &'a [u8],
     at: usize,
+    tag: Option<u32>,
     damaged: usize,
 }
 
@@ -137,7 +152,7 @@ impl<'a> Frames<'a> {
             let word = |i: usize| {
                 u32::from_le_bytes(bytes[at + i..at + i + 4].try_into().expect("4 bytes"))
             };
-            if word(0) != MAGIC {
+            if word(0) != MAGIC || self.tag.is_some_and(|tag| tag != word(12)) {
                 self.at += ALIGN;
                 continue;
             }
@@ -211,12 +226,13 @@ impl UsageBatch {
         batch
     }
 
-    /// The batch of the whole frames in `bytes` (a journal segment's
-    /// contents), copied back to back, and how many damaged frames were
-    /// left out.
-    pub fn from_frames(id: u64, bytes: &[u8]) -> (Self, usize) {
+    /// The batch of the whole frames in `frames` (a journal segment's
+    /// contents, read with [`tagged_frames`]), copied back to back, and
+    /// how many damaged frames were left out.
+    pub fn from_frames(id: u64, mut frames: Frames<'_>) -> (Self, usize) {
         let mut batch = UsageBatch::new(id);
-        let mut frames = frames(bytes);
+        let bytes = frames.bytes;
+        batch.frames.reserve(bytes.len());
         while let Some((range, record)) = frames.next_frame() {
             batch.note(record.start_ms);
             batch.frames.extend_from_slice(&bytes[range]);
@@ -226,7 +242,7 @@ impl UsageBatch {
 
     pub fn push(&mut self, record: &UsageRecordRef<'_>) {
         self.note(record.start_ms);
-        encode_frame(record, &mut self.frames);
+        encode_frame(record, 0, &mut self.frames);
     }
 
     fn note(&mut self, start_ms: i64) {
@@ -460,15 +476,20 @@ mod tests {
             ..record("c", 3)
         };
         let mut bytes = Vec::new();
-        encode_frame(&(&a).into(), &mut bytes);
+        encode_frame(&(&a).into(), 5, &mut bytes);
         assert_eq!(bytes.len() % ALIGN, 0);
         bytes.extend_from_slice(&[0; 40]);
         let damaged_at = bytes.len();
-        encode_frame(&(&b).into(), &mut bytes);
+        encode_frame(&(&b).into(), 5, &mut bytes);
         let c_at = bytes.len();
-        encode_frame(&(&c).into(), &mut bytes);
+        encode_frame(&(&c).into(), 5, &mut bytes);
+        // A frame of another use of the buffer.
+        let stale = record("stale", 0);
+        encode_frame(&(&stale).into(), 4, &mut bytes);
         let all: Vec<UsageRecord> = frames(&bytes).map(|r| r.to_owned()).collect();
-        assert_eq!(all, [a.clone(), b, c.clone()]);
+        assert_eq!(all, [a.clone(), b.clone(), c.clone(), stale]);
+        let tagged: Vec<UsageRecord> = tagged_frames(&bytes, 5).map(|r| r.to_owned()).collect();
+        assert_eq!(tagged, [a.clone(), b, c.clone()]);
 
         // A flipped payload byte loses that frame only; a torn last frame
         // is skipped.
@@ -479,7 +500,7 @@ mod tests {
         assert_eq!(got, std::slice::from_ref(&a));
         assert_eq!(it.damaged(), 2);
 
-        let (batch, damaged) = UsageBatch::from_frames(9, &bytes);
+        let (batch, damaged) = UsageBatch::from_frames(9, tagged_frames(&bytes, 5));
         assert_eq!(damaged, 1);
         assert_eq!(
             (batch.records, batch.min_start_ms, batch.max_start_ms),
