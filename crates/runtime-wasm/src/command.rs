@@ -27,9 +27,10 @@ use wasmtime_wasi::I32Exit;
 
 use crate::engine::EngineHandle;
 use crate::fault::{self, INIT_ERROR, RESPONSE_TOO_LARGE, UNSUPPORTED_INPUT};
-use crate::http::{private_tmp, MAX_EVENT_RESPONSE};
+use crate::http::MAX_EVENT_RESPONSE;
 use crate::output::{GuestOutput, LogSlot, ResultBuffer};
 use crate::sandbox::{new_store, wasi_builder, ComponentState, Limits, P1State};
+use crate::tmp::{PrivateTmp, TmpDirs};
 
 pub(crate) enum CommandCode {
     Component(CommandPre<ComponentState>),
@@ -38,6 +39,7 @@ pub(crate) enum CommandCode {
 
 pub(crate) struct CommandTemplate {
     pub engine: Arc<EngineHandle>,
+    pub tmp: Arc<TmpDirs>,
     pub code: Arc<CommandCode>,
 }
 
@@ -56,7 +58,7 @@ impl Template for CommandTemplate {
             engine: self.engine.clone(),
             code: self.code.clone(),
             config: config.clone(),
-            tmp: private_tmp()?,
+            tmp: self.tmp.take()?,
         }))
     }
 }
@@ -65,7 +67,7 @@ struct CommandEnvironment {
     engine: Arc<EngineHandle>,
     code: Arc<CommandCode>,
     config: EnvConfig,
-    tmp: tempfile::TempDir,
+    tmp: PrivateTmp,
 }
 
 /// How a run ended.

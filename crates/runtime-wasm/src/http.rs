@@ -37,6 +37,7 @@ use crate::engine::EngineHandle;
 use crate::fault::{self, INIT_ERROR, RESPONSE_ERROR};
 use crate::output::{GuestOutput, LogSlot};
 use crate::sandbox::{new_store, wasi_builder, ComponentState};
+use crate::tmp::{PrivateTmp, TmpDirs};
 
 /// How long instantiation (the init phase) may take.
 pub(crate) const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,6 +48,7 @@ pub(crate) const MAX_EVENT_RESPONSE: usize = 6 * 1024 * 1024;
 
 pub(crate) struct HttpTemplate {
     pub engine: Arc<EngineHandle>,
+    pub tmp: Arc<TmpDirs>,
     pub pre: ProxyPre<ComponentState>,
 }
 
@@ -61,7 +63,7 @@ impl Template for HttpTemplate {
         config: &EnvConfig,
         log: &LogSink,
     ) -> Result<Box<dyn Environment>, FunctionError> {
-        let tmp = private_tmp()?;
+        let tmp = self.tmp.take()?;
         let slot = LogSlot::default();
         slot.set(Some(log.clone()));
         let wasi = wasi_builder(
@@ -109,15 +111,6 @@ impl Template for HttpTemplate {
     }
 }
 
-/// A fresh, empty directory that becomes the environment's `/tmp`; removed
-/// when the environment is dropped.
-pub(crate) fn private_tmp() -> Result<tempfile::TempDir, FunctionError> {
-    tempfile::Builder::new()
-        .prefix("updraft-tmp-")
-        .tempdir()
-        .map_err(|e| FunctionError::new(INIT_ERROR, format!("cannot create /tmp: {e}")))
-}
-
 /// The function error for a failed instantiation.
 pub(crate) fn init_error(err: &wasmtime::Error, refused: bool, memory_mb: u32) -> FunctionError {
     if refused {
@@ -145,8 +138,9 @@ struct HttpEnvironment {
     memory_mb: u32,
     /// Set once the instance may be in an inconsistent state.
     broken: bool,
-    /// Declared last: removed after the store that preopened it is gone.
-    _tmp: tempfile::TempDir,
+    /// Declared last: handed back after the store that preopened it is
+    /// gone.
+    _tmp: PrivateTmp,
 }
 
 /// Why an invocation did not succeed.

@@ -28,5 +28,6 @@ mod http;
 mod output;
 mod runtime;
 mod sandbox;
+mod tmp;
 
 pub use runtime::{WasmConfig, WasmRuntime, KIND_COMMAND, KIND_HTTP, RUNTIME_NAME};

@@ -30,6 +30,7 @@ use crate::command::{CommandCode, CommandTemplate};
 use crate::engine::EngineHandle;
 use crate::http::HttpTemplate;
 use crate::sandbox::{ComponentState, P1State};
+use crate::tmp::TmpDirs;
 
 /// The `Runtime` value functions use to get this runtime.
 pub const RUNTIME_NAME: &str = "wasm";
@@ -65,6 +66,8 @@ impl WasmConfig {
 /// Runs WebAssembly functions in wasmtime.
 pub struct WasmRuntime {
     engine: Arc<EngineHandle>,
+    /// Environments' `/tmp` directories, reused.
+    tmp: Arc<TmpDirs>,
     cache_dir: PathBuf,
     /// Hex digest of the engine's compatibility hash, part of cache names.
     engine_hash: String,
@@ -88,6 +91,10 @@ impl WasmRuntime {
             )
         })?;
         let engine = Arc::new(EngineHandle::new(config.max_instances)?);
+        let slots = usize::try_from(config.max_instances).unwrap_or(usize::MAX);
+        let tmp = TmpDirs::new(slots)
+            .map_err(|e| anyhow::anyhow!("creating the environments' /tmp root: {e}"))?;
+        tmp.fill_in_background(slots);
 
         let mut components = Linker::new(&engine.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut components)
@@ -107,6 +114,7 @@ impl WasmRuntime {
 
         Ok(WasmRuntime {
             engine,
+            tmp,
             cache_dir: config.cache_dir,
             engine_hash,
             components,
@@ -210,6 +218,7 @@ impl WasmRuntime {
             ))
         };
         let engine = self.engine.clone();
+        let tmp = self.tmp.clone();
         match (compiled, kind) {
             (Compiled::Component(component), KIND_HTTP) => {
                 let pre = self
@@ -217,7 +226,7 @@ impl WasmRuntime {
                     .instantiate_pre(&component)
                     .map_err(link_error)?;
                 let pre = ProxyPre::new(pre).map_err(link_error)?;
-                Ok(Arc::new(HttpTemplate { engine, pre }))
+                Ok(Arc::new(HttpTemplate { engine, tmp, pre }))
             }
             (Compiled::Component(component), KIND_COMMAND) => {
                 let pre = self
@@ -227,6 +236,7 @@ impl WasmRuntime {
                 let pre = CommandPre::new(pre).map_err(link_error)?;
                 Ok(Arc::new(CommandTemplate {
                     engine,
+                    tmp,
                     code: Arc::new(CommandCode::Component(pre)),
                 }))
             }
@@ -234,6 +244,7 @@ impl WasmRuntime {
                 let pre = self.modules.instantiate_pre(&module).map_err(link_error)?;
                 Ok(Arc::new(CommandTemplate {
                     engine,
+                    tmp,
                     code: Arc::new(CommandCode::Preview1(pre)),
                 }))
             }
