@@ -66,6 +66,9 @@ pub struct AppState {
     pub schedules: Arc<updraft_schedules::Schedules>,
     pub events: Arc<updraft_events::AsyncEvents>,
     pub mappings: Arc<updraft_mappings::Mappings>,
+    /// The meter, when metering is on: the usage API commits what it is
+    /// metering before reading, and prices with its prices.
+    pub metering: Option<Arc<updraft_metering::Metering>>,
 }
 
 type Shared = State<Arc<AppState>>;

@@ -9,19 +9,17 @@
 //!
 //! The answer is [`updraft_metering::UsageReport`] as JSON: `groups`,
 //! `totals`, `estimatedCost`, `prices` and a `note` saying where the prices
-//! come from. With a [`Metering`] handle in the request extensions (the
-//! server adds one), the report first commits what is being metered and
-//! uses the configured prices; without one it reads the store and prices
-//! at AWS Lambda's list prices.
+//! come from. With metering on (`AppState::metering`), the report first
+//! commits what is being metered and uses the configured prices; without
+//! it the report reads the store and prices at AWS Lambda's list prices.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use updraft_api::LambdaError;
-use updraft_metering::{report, Metering, Prices, UsageGroup, UsageQuery};
+use updraft_metering::{report, Prices, UsageGroup, UsageQuery};
 use updraft_types::FunctionName;
 
 use crate::{ApiError, Shared};
@@ -95,13 +93,13 @@ fn parse(params: &HashMap<String, String>, now_ms: i64) -> Result<UsageRequest, 
 
 pub async fn usage(
     State(s): Shared,
-    metering: Option<Extension<Arc<Metering>>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let req = parse(&params, updraft_metering::now_ms())?;
     let store = s.store.clone();
+    let metering = s.metering.clone();
     let built = tokio::task::spawn_blocking(move || match metering {
-        Some(Extension(m)) => m.report(&req.query, req.group),
+        Some(m) => m.report(&req.query, req.group),
         None => report::build(store.as_ref(), &req.query, req.group, &Prices::default()),
     })
     .await;

@@ -245,6 +245,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         schedules,
         events: events.clone(),
         mappings: mappings.clone(),
+        metering: metering.clone(),
     });
     spawn_log_pruning(store.clone(), args.log_retention);
 
@@ -263,10 +264,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         );
     }
 
-    let mut app = updraft_gateway::router(state);
-    if let Some(m) = &metering {
-        app = app.layer(axum::Extension(m.clone()));
-    }
+    let app = updraft_gateway::router(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(
         listener,
