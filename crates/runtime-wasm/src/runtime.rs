@@ -52,6 +52,10 @@ pub struct WasmConfig {
     /// Instance slots of the pooling allocator: how many environments can
     /// be alive at once.
     pub max_instances: u32,
+    /// Where environments' private `/tmp` directories are made (the
+    /// server uses `<data-dir>/tmp`; by default a directory of this user
+    /// in the system's temporary directory).
+    pub tmp_dir: PathBuf,
 }
 
 impl WasmConfig {
@@ -59,9 +63,17 @@ impl WasmConfig {
         WasmConfig {
             cache_dir: cache_dir.into(),
             max_instances: 1000,
+            tmp_dir: std::env::temp_dir().join(format!(
+                "updraft-tmp-{}",
+                rustix::process::getuid().as_raw()
+            )),
         }
     }
 }
+
+/// Most `/tmp` directories made ahead at start (more are made as
+/// environments start).
+const PREPARED_TMP_DIRS: usize = 4096;
 
 /// Runs WebAssembly functions in wasmtime.
 pub struct WasmRuntime {
@@ -92,9 +104,13 @@ impl WasmRuntime {
         })?;
         let engine = Arc::new(EngineHandle::new(config.max_instances)?);
         let slots = usize::try_from(config.max_instances).unwrap_or(usize::MAX);
-        let tmp = TmpDirs::new(slots)
-            .map_err(|e| anyhow::anyhow!("creating the environments' /tmp root: {e}"))?;
-        tmp.fill_in_background(slots);
+        let tmp = TmpDirs::new(&config.tmp_dir, slots).map_err(|e| {
+            anyhow::anyhow!(
+                "creating the environments' /tmp directories in {}: {e}",
+                config.tmp_dir.display()
+            )
+        })?;
+        tmp.fill_in_background(slots.min(PREPARED_TMP_DIRS));
 
         let mut components = Linker::new(&engine.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut components)

@@ -1,9 +1,11 @@
 //! Private `/tmp` directories for environments, kept for reuse.
 //!
 //! ```text
-//! <system temp>/updraft-tmp-XXXXXX/      the runtime's root, removed with it
-//!   00000000000000000001/                one environment's /tmp (0700)
-//!   ...                                  spare: empty, waiting for the next
+//! <parent>/                     `WasmConfig::tmp_dir` (`<data-dir>/tmp`)
+//!   run-XXXXXX/                 one runtime's root, removed with it
+//!     LOCK                      flock'ed while the runtime lives
+//!     00000000000000000001/     one environment's /tmp (0700)
+//!     ...                       spare: empty, waiting for the next
 //! ```
 //!
 //! Making and removing a directory is a handful of filesystem operations
@@ -14,6 +16,9 @@
 //! guest left nothing behind; otherwise it is removed). The pool is
 //! filled in the background when the runtime starts, up to its instance
 //! slots, so even the first burst finds directories ready.
+//!
+//! A process that is killed cannot remove its root; the next runtime
+//! under the same parent removes every root whose lock nobody holds.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,9 +28,14 @@ use updraft_pool::FunctionError;
 
 use crate::fault::INIT_ERROR;
 
+/// Roots without a lock file younger than this may be in the making.
+const UNLOCKED_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The pool; share it (`Arc`).
 pub(crate) struct TmpDirs {
     root: tempfile::TempDir,
+    /// Held (flock) while the pool lives: the root is in use.
+    _lock: std::fs::File,
     spares: Mutex<Vec<PathBuf>>,
     next: AtomicU64,
     max_spares: usize,
@@ -38,11 +48,22 @@ pub(crate) struct PrivateTmp {
 }
 
 impl TmpDirs {
-    /// A pool keeping at most `max_spares` spare directories.
-    pub fn new(max_spares: usize) -> std::io::Result<Arc<TmpDirs>> {
-        let root = tempfile::Builder::new().prefix("updraft-tmp-").tempdir()?;
+    /// A pool under `parent` (created, mode 0700) keeping at most
+    /// `max_spares` spare directories; roots that dead processes left
+    /// under `parent` are removed first.
+    pub fn new(parent: &Path, max_spares: usize) -> std::io::Result<Arc<TmpDirs>> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+        remove_abandoned(parent);
+        let root = tempfile::Builder::new().prefix("run-").tempdir_in(parent)?;
+        let lock = std::fs::File::create(root.path().join("LOCK"))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)?;
         Ok(Arc::new(TmpDirs {
             root,
+            _lock: lock,
             spares: Mutex::new(Vec::new()),
             next: AtomicU64::new(1),
             max_spares,
@@ -118,6 +139,34 @@ impl TmpDirs {
     }
 }
 
+/// Removes the roots under `parent` that no live runtime holds.
+fn remove_abandoned(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let root = entry.path();
+        if !entry.file_name().to_string_lossy().starts_with("run-") || !root.is_dir() {
+            continue;
+        }
+        let abandoned = match std::fs::File::open(root.join("LOCK")) {
+            Ok(lock) => {
+                rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                    .is_ok()
+            }
+            Err(_) => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > UNLOCKED_GRACE)),
+        };
+        if abandoned {
+            if let Err(e) = std::fs::remove_dir_all(&root) {
+                tracing::warn!(path = %root.display(), error = %e, "could not remove an abandoned /tmp root");
+            }
+        }
+    }
+}
+
 impl PrivateTmp {
     pub fn path(&self) -> &Path {
         &self.path
@@ -136,7 +185,8 @@ mod tests {
 
     #[test]
     fn empty_directories_are_reused_and_others_removed() {
-        let pool = TmpDirs::new(2).unwrap();
+        let parent = tempfile::tempdir().unwrap();
+        let pool = TmpDirs::new(parent.path(), 2).unwrap();
         let a = pool.take().unwrap();
         let b = pool.take().unwrap();
         let c = pool.take().unwrap();
@@ -166,8 +216,22 @@ mod tests {
     }
 
     #[test]
+    fn roots_of_dead_runtimes_are_removed_and_live_ones_kept() {
+        let parent = tempfile::tempdir().unwrap();
+        let live = TmpDirs::new(parent.path(), 2).unwrap();
+        let dead = parent.path().join("run-dead");
+        std::fs::create_dir_all(dead.join("00000000000000000001")).unwrap();
+        std::fs::write(dead.join("LOCK"), b"").unwrap();
+        let other = TmpDirs::new(parent.path(), 2).unwrap();
+        assert!(!dead.exists(), "nobody held its lock");
+        assert!(live.root.path().exists(), "a live runtime's root stays");
+        assert_ne!(live.root.path(), other.root.path());
+    }
+
+    #[test]
     fn the_pool_fills_in_the_background_up_to_its_limit() {
-        let pool = TmpDirs::new(5).unwrap();
+        let parent = tempfile::tempdir().unwrap();
+        let pool = TmpDirs::new(parent.path(), 5).unwrap();
         pool.fill_in_background(50);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while pool.spare_count() < 5 {

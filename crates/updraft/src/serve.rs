@@ -126,6 +126,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     let artifacts = ArtifactStore::open(data_dir.join("code"))?;
     let wasm = WasmRuntime::new(WasmConfig {
         max_instances: args.max_instances,
+        tmp_dir: data_dir.join("tmp"),
         ..WasmConfig::new(data_dir.join("compiled"))
     })?;
     let allocator = wasm.allocator();

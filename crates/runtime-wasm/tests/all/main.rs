@@ -32,8 +32,9 @@ pub fn runtime() -> (WasmRuntime, tempfile::TempDir) {
 
 pub fn runtime_in(cache: &std::path::Path) -> WasmRuntime {
     WasmRuntime::new(WasmConfig {
-        cache_dir: cache.to_path_buf(),
         max_instances: 16,
+        tmp_dir: cache.join("tmp"),
+        ..WasmConfig::new(cache)
     })
     .unwrap()
 }
