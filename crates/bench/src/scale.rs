@@ -121,13 +121,18 @@ async fn ramp(s: &Settings) -> anyhow::Result<String> {
         conns.push(connect(addr).await?);
     }
     let mut rows = Vec::new();
+    let pid = server.pid();
     for round in 0..s.rounds {
         wait_for_zero(&mut probe, addr, SLEEP, Duration::from_secs(30)).await?;
         eprintln!("ramp: round {}: cold burst of {n}", round + 1);
+        let rss = control::rss_kib(pid)?;
         let cold = burst(addr, &mut conns, s.hold_ms, true).await?;
+        let cold_rss = (rss, control::rss_kib(pid)?);
         eprintln!("ramp: round {}: warm burst of {n}", round + 1);
+        let rss = control::rss_kib(pid)?;
         let warm = burst(addr, &mut conns, s.hold_ms, false).await?;
-        rows.push((cold, warm));
+        let warm_rss = (rss, control::rss_kib(pid)?);
+        rows.push(((cold, cold_rss), (warm, warm_rss)));
     }
     drop(server);
 
@@ -135,21 +140,23 @@ async fn ramp(s: &Settings) -> anyhow::Result<String> {
         "#### 0 to {n} concurrent environments (wasm, `http_sleep`, HOLD = {} ms)\n\n",
         s.hold_ms
     );
-    md += "| round | burst | ready (/metrics: not yet at → reached by) | last response − HOLD | first response − HOLD | errors | scrapes |\n|---|---|---:|---:|---:|---:|---:|\n";
+    md += "| round | burst | ready (/metrics: not yet at → reached by) | last response − HOLD | first response − HOLD | errors | scrapes | server VmRSS before → after |\n|---|---|---:|---:|---:|---:|---:|---:|\n";
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
     for (i, (cold, warm)) in rows.iter().enumerate() {
-        for (what, b) in [("cold (0 → N)", cold), ("warm (N idle)", warm)] {
+        for (what, (b, (rss0, rss1))) in [("cold (0 → N)", cold), ("warm (N idle)", warm)] {
             let ready = match b.ready {
                 Some(d) => format!("{} → **{}**", ms(b.not_yet), ms(d)),
                 None => format!("not reached (max {})", b.max_seen),
             };
             md += &format!(
-                "| {} | {what} | {ready} | {} | {} | {} | {} |\n",
+                "| {} | {what} | {ready} | {} | {} | {} | {} | {:.0} → {:.0} MiB |\n",
                 i + 1,
                 ms(b.last_minus_hold),
                 ms(b.first_minus_hold),
                 b.errors,
-                b.scrapes
+                b.scrapes,
+                mib(*rss0),
+                mib(*rss1)
             );
         }
     }
@@ -347,7 +354,6 @@ async fn density(s: &Settings) -> anyhow::Result<String> {
 
     let per_fn = (rss_deployed as f64 - rss_one as f64) / (deployed - 1).max(1) as f64;
     let per_env = (rss_warm as f64 - rss_deployed as f64) / envs.max(1.0);
-    let mib = |kib: u64| kib as f64 / 1024.0;
     let mut md = format!(
         "#### Density (wasm, `{}` in one zip, {} deployers)\n\n",
         s.hello.file_name().unwrap_or_default().to_string_lossy(),
@@ -376,6 +382,10 @@ async fn density(s: &Settings) -> anyhow::Result<String> {
     );
     md += &format!("| **per live (idle) environment** | **{per_env:.1} KiB** |\n\n");
     Ok(md)
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 fn name(i: usize) -> String {

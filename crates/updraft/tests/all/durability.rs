@@ -183,15 +183,6 @@ fn drain_queue(s: &Server, name: &str, quiet: Duration, bound: Duration) -> Vec<
     bodies
 }
 
-fn kill_9(s: &mut Server) {
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &s.pid().to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success());
-    s.wait_exit(Duration::from_secs(10));
-}
-
 #[test]
 fn kill_9_under_load_loses_nothing_acknowledged() {
     let mut s = Server::start(&["--async-retry-base", "100ms"]);
@@ -236,7 +227,7 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
             .collect();
         // Kill at a different point of the load each round.
         std::thread::sleep(LOAD + Duration::from_millis(137 * round as u64));
-        kill_9(&mut s);
+        s.kill_9();
         stop.store(true, Ordering::Relaxed);
         for w in workers {
             w.join().expect("a producer panicked");

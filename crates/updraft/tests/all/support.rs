@@ -238,6 +238,16 @@ impl Server {
         assert!(status.success(), "kill -TERM failed");
     }
 
+    /// `kill -KILL <pid>`, and waits for the process to be gone.
+    pub fn kill_9(&mut self) {
+        let status = Command::new("kill")
+            .args(["-KILL", &self.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -KILL failed");
+        self.wait_exit(Duration::from_secs(10));
+    }
+
     /// Waits for the server process to exit (after a signal).
     pub fn wait_exit(&mut self, bound: Duration) -> ExitStatus {
         let deadline = Instant::now() + bound;

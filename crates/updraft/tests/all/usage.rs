@@ -53,3 +53,48 @@ fn usage_adds_up_the_invocations_that_ran() {
         "{text}"
     );
 }
+
+/// The names of the `/tmp` roots under the data directory.
+fn tmp_roots(s: &Server) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(s.data_dir().join("tmp"))
+        .expect("<data-dir>/tmp")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("run-"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A server killed with SIGKILL right after answering loses no usage
+/// record (the journal holds what the store had not committed, and the
+/// next start stores it), and the next start removes the killed server's
+/// `/tmp` directories.
+#[test]
+fn usage_and_tmp_directories_survive_and_are_cleaned_after_kill_9() {
+    let mut s = Server::start(&[]);
+    s.deploy("metered", guests::HTTP_STATE, json!({}));
+    for _ in 0..20 {
+        assert_eq!(s.invoke("metered", b"{}").status, 200);
+    }
+    s.kill_9();
+    let before = tmp_roots(&s);
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    s.restart_after_exit();
+    let report = ok_json(
+        &s.updraft_cli(&["usage", "--json", "--by", "function"]),
+        "updraft usage --json",
+    );
+    let requests: u64 = report["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter(|g| g["key"] == "metered")
+        .map(|g| g["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(requests, 20, "{report}");
+
+    let after = tmp_roots(&s);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after, before, "the killed server's root is gone");
+}
