@@ -144,6 +144,10 @@ pub struct ScaleArgs {
     /// Metering rounds (a slice of each kind of load on each server).
     #[arg(long, default_value_t = 20)]
     metering_rounds: usize,
+    /// Run the metering part with metering off on both servers: a control
+    /// run that shows the method's noise when there is no difference.
+    #[arg(long)]
+    metering_control: bool,
     /// Most functions the density run deploys.
     #[arg(long, default_value_t = 10_000)]
     functions: usize,
@@ -411,6 +415,7 @@ fn scale(args: ScaleArgs) -> anyhow::Result<()> {
             duration: args.duration,
         },
         record_ns: args.record_ns,
+        metering_control: args.metering_control,
         skip: args.skip,
     };
     measure_and_publish(

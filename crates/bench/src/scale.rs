@@ -46,6 +46,8 @@ pub struct Settings {
     pub warm: usize,
     pub load: load::Settings,
     pub record_ns: Option<f64>,
+    /// Both metering servers with metering off (an A/A control run).
+    pub metering_control: bool,
     pub skip: Vec<String>,
 }
 
@@ -480,10 +482,11 @@ struct Slice {
 /// the order swapped every round. Neighbouring slices see the same
 /// machine, so each round gives an on/off ratio that the machine's slow
 /// swings of load mostly cancel out of; the medians of those ratios are
-/// the result.
+/// the result. With `--metering-control`, both servers run with metering
+/// off (an A/A run: what the method reports when there is no difference).
 async fn metering(s: &Settings) -> anyhow::Result<String> {
     let servers = [
-        MeteredServer::start(s, true)?,
+        MeteredServer::start(s, !s.metering_control)?,
         MeteredServer::start(s, false)?,
     ];
     let warmup = load::Settings {
@@ -515,7 +518,7 @@ async fn metering(s: &Settings) -> anyhow::Result<String> {
         }
         results.push(got.map(|side| side.map(|x| x.expect("measured"))));
     }
-    debug_assert!(servers[0].on && !servers[1].on);
+    debug_assert!(servers[0].on != s.metering_control && !servers[1].on);
     drop(servers);
 
     let median = |mut v: Vec<f64>| {
@@ -531,7 +534,11 @@ async fn metering(s: &Settings) -> anyhow::Result<String> {
             (max - 1.0) * 100.0
         )
     };
-    let mut md = format!(
+    let mut md = String::new();
+    if s.metering_control {
+        md += "#### Control run (`--metering-control`): both servers with metering **off**; the \"on\" column is the first of them\n\n";
+    }
+    md += &format!(
         "#### Metering on and off (`{}`, {} connections, two live servers loaded in turn, {} rounds of {:?} slices)\n\n",
         s.hello.file_name().unwrap_or_default().to_string_lossy(),
         s.load.connections,
@@ -578,6 +585,9 @@ async fn metering(s: &Settings) -> anyhow::Result<String> {
         .map(|x| x.requests)
         .sum();
     md += &format!("\n{requests} requests measured in all.\n\n");
+    if s.metering_control {
+        return Ok(md);
+    }
     // Metering's own CPU in the metered server, measured in place: the
     // flusher thread's CPU, plus `record()` on the request path.
     let on: Vec<&Slice> = results.iter().flat_map(|r| r[0].iter()).collect();
