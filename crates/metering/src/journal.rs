@@ -11,7 +11,9 @@
 //!           with the low 32 bits of the batch id
 //! ```
 //!
-//! A segment is a file of [`SEGMENT_BYTES`] mapped shared into memory.
+//! A segment is a file of [`SEGMENT_BYTES`], allocated on disk up front (so
+//! a full disk fails making a segment, not a write through the mapping),
+//! mapped shared into memory.
 //! An append reserves its frame's bytes with one atomic add on the
 //! segment's tail and copies the frame there: no system call, no lock but
 //! the journal's shared one. The bytes are in the kernel's page cache as
@@ -53,9 +55,10 @@ pub const DIR: &str = "usage-journal";
 const SUFFIX: &str = ".usage";
 /// The earlier journal's segments: JSON lines, one record each.
 const JSONL_SUFFIX: &str = ".jsonl";
-/// How big a segment is (sparse until written): at 200 bytes a record,
-/// 80,000 records; a flush interval's worth at any rate this node reaches.
-pub const SEGMENT_BYTES: usize = 16 << 20;
+/// How big a segment is: at 200 bytes a record, 40,000 records, more than
+/// a flush interval's worth at any rate this node reaches (a full segment
+/// is replaced at once).
+pub const SEGMENT_BYTES: usize = 8 << 20;
 /// The segment header: magic, 0, batch id, zeros.
 const HEADER: usize = 64;
 const MAGIC: [u8; 4] = *b"UDJ2";
@@ -88,6 +91,20 @@ pub fn new_batch_id() -> u64 {
     uuid::Uuid::new_v4().as_u64_pair().0 | 1
 }
 
+/// Gives `file` `len` bytes of allocated disk space (zeros), so that
+/// writing through the mapping never needs a block the disk may not
+/// have: a mapped write that cannot be backed is a SIGBUS, which would take
+/// the node down. Where the filesystem cannot preallocate, the file is
+/// only sized (sparse).
+fn allocate(file: &File, len: usize) -> io::Result<()> {
+    use rustix::fs::FallocateFlags;
+    match rustix::fs::fallocate(file, FallocateFlags::empty(), 0, len as u64) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::OPNOTSUPP) => file.set_len(len as u64),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Segment {
     fn create(path: PathBuf, len: usize) -> io::Result<Segment> {
         let len = len.max(HEADER + 64);
@@ -97,7 +114,7 @@ impl Segment {
             .create_new(true)
             .mode(0o600)
             .open(&path)?;
-        let mapped = file.set_len(len as u64).and_then(|()| {
+        let mapped = allocate(&file, len).and_then(|()| {
             // SAFETY: a new shared mapping of the whole file, which was
             // just created and sized; nothing else maps or truncates it
             // (the directory is locked by this process).

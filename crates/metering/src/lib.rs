@@ -56,8 +56,8 @@ pub struct MeteringConfig {
     pub flush_interval: Duration,
     /// Commit as soon as this many records are pending.
     pub batch: usize,
-    /// The size of a journal segment (a mapped file, sparse until
-    /// written); a full one is replaced at once and sealed at the next
+    /// The size of a journal segment (a mapped file, allocated on disk
+    /// when made); a full one is replaced at once and sealed at the next
     /// flush.
     pub segment_bytes: usize,
     /// Usage records older than this are pruned (hourly); `None` keeps
