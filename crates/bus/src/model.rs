@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use updraft_types::Account;
+use updraft_types::{Account, Arn};
 
 use crate::pattern::Pattern;
 use crate::transform::{JsonPath, Transformer};
@@ -184,17 +184,17 @@ fn destination(arn: &str, account: &Account) -> Result<Destination, String> {
             a = account.account_id
         )
     };
-    let parts: Vec<&str> = arn.split(':').collect();
-    if parts.len() < 6 || parts[0] != "arn" || !parts[1].starts_with("aws") {
+    let Some(parts) = Arn::parse(arn).filter(|a| a.partition.starts_with("aws")) else {
         return Err(unsupported());
-    }
-    if parts[3] != account.region || parts[4] != account.account_id {
+    };
+    if parts.region != account.region || parts.account != account.account_id {
         return Err(format!(
             "Target Arn {arn:?} is in another region or account; this endpoint serves {} in account {}.",
             account.region, account.account_id
         ));
     }
-    match (parts[2], &parts[5..]) {
+    let resource: Vec<&str> = parts.resource.split(':').collect();
+    match (parts.service, resource.as_slice()) {
         ("lambda", ["function", name]) if !name.is_empty() => Ok(Destination::Function {
             name: name.to_string(),
             qualifier: None,

@@ -21,7 +21,7 @@ use updraft_bus::NewEvent;
 use updraft_queues::invocation::AsyncInvocation;
 use updraft_queues::{AttributeValue, NewMessage};
 use updraft_store::usage::trigger;
-use updraft_types::{new_request_id, FunctionRef, Qualifier};
+use updraft_types::{new_request_id, Arn, FunctionRef, Qualifier};
 
 use crate::AsyncEvents;
 
@@ -42,13 +42,12 @@ pub enum Destination {
 impl Destination {
     /// Parses an ARN; the error says why it cannot be a destination.
     pub fn parse(arn: &str) -> Result<Destination, String> {
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let [arn_prefix, _partition, service, _region, _account, resource] = parts[..] else {
+        let Some(Arn {
+            service, resource, ..
+        }) = Arn::parse(arn)
+        else {
             return Err("it is not an ARN".into());
         };
-        if arn_prefix != "arn" {
-            return Err("it is not an ARN".into());
-        }
         match service {
             "lambda" => {
                 let r = FunctionRef::parse(arn).map_err(|e| e.0)?;

@@ -36,6 +36,7 @@ use http::HeaderMap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use updraft_queues::QueueConfig;
+use updraft_types::Arn;
 
 use crate::{AppState, Shared};
 use error::SqsError;
@@ -158,13 +159,10 @@ async fn queue_url_request(
 /// The account queue URLs and ARNs carry (from a queue ARN, which the
 /// queues build from the server's account).
 fn account_id(state: &AppState) -> String {
-    state
-        .queues
-        .arn("q")
-        .split(':')
-        .nth(4)
+    let arn = state.queues.arn("q");
+    Arn::parse(&arn)
+        .map(|a| a.account.to_string())
         .unwrap_or_default()
-        .to_string()
 }
 
 /// One SQS call: where the client reached us and the queues.

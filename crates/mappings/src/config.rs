@@ -2,7 +2,7 @@
 //! change it, and the rules Lambda applies to them for SQS sources.
 
 use serde::{Deserialize, Serialize};
-use updraft_types::{Account, FunctionName, FunctionRef};
+use updraft_types::{Account, Arn, FunctionName, FunctionRef};
 
 use crate::MappingError;
 
@@ -133,28 +133,25 @@ pub struct QueueArn {
 /// (`ValidationException`), then that it names an SQS queue
 /// (`InvalidParameterValueException`).
 pub fn parse_queue_arn(arn: &str) -> Result<QueueArn, MappingError> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let well_formed = parts.len() == 6
-        && parts[0] == "arn"
-        && parts[1].starts_with("aws")
-        && !parts[2].is_empty();
-    if !well_formed {
+    let Some(parts) =
+        Arn::parse(arn).filter(|a| a.partition.starts_with("aws") && !a.service.is_empty())
+    else {
         return Err(MappingError::Validation(format!(
             "1 validation error detected: Value '{arn}' at 'eventSourceArn' failed to satisfy constraint: \
              Member must satisfy regular expression pattern: \
              arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}})?:(\\d{{12}})?:(.*)"
         )));
-    }
-    if parts[2] != "sqs" {
+    };
+    if parts.service != "sqs" {
         return Err(MappingError::InvalidParameter(format!(
             "Unsupported event source type: {}. Event source mappings read SQS queues.",
-            parts[2]
+            parts.service
         )));
     }
     Ok(QueueArn {
-        region: parts[3].to_string(),
-        account_id: parts[4].to_string(),
-        queue: parts[5].to_string(),
+        region: parts.region.to_string(),
+        account_id: parts.account.to_string(),
+        queue: parts.resource.to_string(),
     })
 }
 

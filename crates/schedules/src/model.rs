@@ -8,7 +8,7 @@
 //! `ValidationException` rather than a schedule that silently never works.
 
 use serde::{Deserialize, Serialize};
-use updraft_types::{FunctionRef, Qualifier};
+use updraft_types::{Arn, FunctionRef, Qualifier};
 
 /// Why a Scheduler operation failed, in Scheduler's terms.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -150,14 +150,10 @@ impl Target {
                 qualifier: f.qualifier.as_ref().map(Qualifier::to_string),
             });
         }
-        if let ["arn", "aws", "sqs", _region, _account, name] =
-            arn.split(':').collect::<Vec<_>>().as_slice()
-        {
-            if is_queue_name(name) {
-                return Ok(Destination::Queue {
-                    name: name.to_string(),
-                });
-            }
+        if let Some(name) = sqs_queue(arn) {
+            return Ok(Destination::Queue {
+                name: name.to_string(),
+            });
         }
         Err(format!(
             "Invalid target ARN {arn}: updraft delivers to Lambda functions \
@@ -196,9 +192,7 @@ impl Target {
             .as_ref()
             .and_then(|d| d.arn.as_ref())
         {
-            let parts: Vec<&str> = dlq.split(':').collect();
-            if !matches!(parts.as_slice(), ["arn", "aws", "sqs", _, _, name] if is_queue_name(name))
-            {
+            if sqs_queue(dlq).is_none() {
                 return Err(format!(
                     "Value '{dlq}' at 'target.deadLetterConfig.arn' failed to satisfy constraint: \
                      Member must be an SQS queue ARN"
@@ -419,6 +413,13 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
 }
 
 /// An SQS queue name: 1-80 of `[A-Za-z0-9_-]`, `.fifo` included.
+/// The queue an `arn:aws:sqs:REGION:ACCOUNT:NAME` names.
+fn sqs_queue(arn: &str) -> Option<&str> {
+    Arn::parse(arn)
+        .filter(|a| a.partition == "aws" && a.service == "sqs" && is_queue_name(a.resource))
+        .map(|a| a.resource)
+}
+
 fn is_queue_name(name: &str) -> bool {
     let base = name.strip_suffix(".fifo").unwrap_or(name);
     name.len() <= 80

@@ -5,10 +5,12 @@
 //! archive a deployment carries. No crate behaviour lives here, so every
 //! other crate can depend on it without pulling in a runtime or a store.
 
+mod arn;
 mod code;
 mod function;
 mod name;
 
+pub use arn::Arn;
 pub use code::{ArchiveFile, CodeArchive};
 pub use function::{
     AliasConfig, FunctionConfig, UrlAuthType, UrlConfig, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S,
