@@ -111,6 +111,21 @@ pub enum Input {
     },
 }
 
+impl Input {
+    /// The event payload, for environments that take events only; an HTTP
+    /// request gets `Runtime.UnsupportedInput`, naming `what` refuses it
+    /// ("a WASI command").
+    pub fn into_event(self, request_id: &str, what: &str) -> Result<Bytes, FunctionError> {
+        match self {
+            Input::Event(payload) => Ok(payload),
+            Input::Http { .. } => Err(FunctionError::new(
+                "Runtime.UnsupportedInput",
+                format!("RequestId: {request_id} Error: {what} takes events, not HTTP requests"),
+            )),
+        }
+    }
+}
+
 /// One invocation handed to an environment.
 pub struct Invocation {
     pub request_id: String,

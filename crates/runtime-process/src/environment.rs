@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
 use updraft_pool::{
-    EnvConfig, Environment, FunctionError, Input, Invocation, LogSink, Outcome, Protocol, Template,
+    EnvConfig, Environment, FunctionError, Invocation, LogSink, Outcome, Protocol, Template,
 };
 
 use crate::api::{NextEvent, Reply, RuntimeApi};
@@ -482,17 +482,9 @@ impl Environment for ProcessEnvironment {
             log,
             traceparent,
         } = inv;
-        let payload = match input {
-            Input::Event(payload) => payload,
-            Input::Http { .. } => {
-                return self.outcome(
-                    Err(FunctionError::new(
-                        fault::UNSUPPORTED_INPUT,
-                        format!("RequestId: {request_id} Error: a Runtime API process takes events, not HTTP requests"),
-                    )),
-                    false,
-                )
-            }
+        let payload = match input.into_event(&request_id, "a Runtime API process") {
+            Ok(payload) => payload,
+            Err(e) => return self.outcome(Err(e), false),
         };
         if self.dead {
             return self.outcome(

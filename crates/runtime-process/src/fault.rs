@@ -19,7 +19,6 @@ pub(crate) const EXIT_ERROR: &str = "Runtime.ExitError";
 pub(crate) const OUT_OF_MEMORY: &str = "Runtime.OutOfMemory";
 pub(crate) const INIT_ERROR: &str = "Runtime.InitError";
 pub(crate) const RESPONSE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";
-pub(crate) const UNSUPPORTED_INPUT: &str = "Runtime.UnsupportedInput";
 pub(crate) const UNHANDLED: &str = "Unhandled";
 
 pub(crate) fn timed_out(timeout: Duration) -> FunctionError {

@@ -19,14 +19,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tracing::Instrument;
 use updraft_pool::{
-    EnvConfig, Environment, FunctionError, Input, Invocation, LogSink, Outcome, Protocol, Template,
+    EnvConfig, Environment, FunctionError, Invocation, LogSink, Outcome, Protocol, Template,
 };
 use wasmtime::InstancePre;
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::I32Exit;
 
 use crate::engine::EngineHandle;
-use crate::fault::{self, INIT_ERROR, RESPONSE_TOO_LARGE, UNSUPPORTED_INPUT};
+use crate::fault::{self, INIT_ERROR, RESPONSE_TOO_LARGE};
 use crate::http::MAX_EVENT_RESPONSE;
 use crate::output::{GuestOutput, LogSlot, ResultBuffer};
 use crate::sandbox::{new_store, wasi_builder, ComponentState, Limits, P1State};
@@ -104,14 +104,11 @@ impl Environment for CommandEnvironment {
             log,
             traceparent,
         } = inv;
-        let payload = match input {
-            Input::Event(payload) => payload,
-            Input::Http { .. } => {
+        let payload = match input.into_event(&request_id, "a WASI command") {
+            Ok(payload) => payload,
+            Err(e) => {
                 return Outcome {
-                    result: Err(FunctionError::new(
-                        UNSUPPORTED_INPUT,
-                        format!("RequestId: {request_id} Error: a WASI command takes events, not HTTP requests"),
-                    )),
+                    result: Err(e),
                     discard: true,
                     max_memory_bytes: 0,
                 }

@@ -21,7 +21,6 @@ pub(crate) const EXIT_ERROR: &str = "Runtime.ExitError";
 pub(crate) const RESPONSE_ERROR: &str = "Function.ResponseError";
 pub(crate) const INIT_ERROR: &str = "Runtime.InitError";
 pub(crate) const RESPONSE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";
-pub(crate) const UNSUPPORTED_INPUT: &str = "Runtime.UnsupportedInput";
 
 pub(crate) fn timed_out(timeout: Duration) -> FunctionError {
     FunctionError::new(
