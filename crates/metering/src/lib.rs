@@ -148,6 +148,11 @@ struct Sealed {
     segment: Option<Segment>,
 }
 
+thread_local! {
+    /// The frame `Metering::record` encodes into.
+    static FRAME: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(256));
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves its data consistent between
     // statements that can panic.
@@ -231,25 +236,29 @@ impl Metering {
     /// segment fills up and the next one is mapped.
     pub fn record<'a>(&self, record: impl Into<UsageRecordRef<'a>>) {
         let s = &self.shared;
-        let mut frame = Vec::with_capacity(256);
-        encode_frame(&record.into(), 0, &mut frame);
-        let journaled = {
-            let journal = s.journal.read().unwrap_or_else(PoisonError::into_inner);
-            if journal.append(&frame) {
-                true
-            } else {
-                let full = journal.current_id();
-                drop(journal);
-                s.append_to_new_segment(full, &frame)
+        let record = record.into();
+        // One buffer per thread: no allocation per record.
+        FRAME.with_borrow_mut(|frame| {
+            frame.clear();
+            encode_frame(&record, 0, frame);
+            let journaled = {
+                let journal = s.journal.read().unwrap_or_else(PoisonError::into_inner);
+                if journal.append(frame) {
+                    true
+                } else {
+                    let full = journal.current_id();
+                    drop(journal);
+                    s.append_to_new_segment(full, frame)
+                }
+            };
+            if !journaled {
+                lock(&s.unjournaled).extend_from_slice(frame);
+                let n = s.journal_errors.fetch_add(1, Ordering::Relaxed);
+                if n.is_power_of_two() || n == 0 {
+                    tracing::error!(failures = n + 1, "could not journal a usage record");
+                }
             }
-        };
-        if !journaled {
-            lock(&s.unjournaled).extend_from_slice(&frame);
-            let n = s.journal_errors.fetch_add(1, Ordering::Relaxed);
-            if n.is_power_of_two() || n == 0 {
-                tracing::error!(failures = n + 1, "could not journal a usage record");
-            }
-        }
+        });
         s.recorded.fetch_add(1, Ordering::Relaxed);
         if s.pending.fetch_add(1, Ordering::Relaxed) + 1 == s.config.batch {
             self.flusher.unpark();
