@@ -13,6 +13,9 @@ pub enum AuthError {
     /// The access key id is not one of ours.
     #[error("The security token included in the request is invalid.")]
     UnrecognizedClient,
+    /// Temporary credentials whose session has ended.
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
     /// The signature does not match the one computed for the request.
     #[error(
         "The request signature we calculated does not match the signature you provided. \
@@ -40,6 +43,7 @@ impl AuthError {
             AuthError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             AuthError::IncompleteSignature(_) => "IncompleteSignatureException",
             AuthError::UnrecognizedClient => "UnrecognizedClientException",
+            AuthError::ExpiredToken => "ExpiredTokenException",
             AuthError::InvalidSignature
             | AuthError::SignatureExpired(_)
             | AuthError::WrongService { .. }

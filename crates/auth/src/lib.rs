@@ -30,4 +30,6 @@ pub mod verify;
 pub use credentials::{load_or_create, read_profile, Credentials};
 pub use error::AuthError;
 pub use sign::{presign_get, sign, SignError};
-pub use verify::{SignedRequest, VerifiedIdentity, Verifier, MAX_CLOCK_SKEW};
+pub use verify::{
+    session_token, verify_with, SignedRequest, VerifiedIdentity, Verifier, MAX_CLOCK_SKEW,
+};

@@ -12,8 +12,9 @@
 //!   `X-Amz-Content-Sha256` must equal it (`UNSIGNED-PAYLOAD` is refused, so
 //!   every accepted body is covered by its signature);
 //! - `host` must be signed; headers outside `SignedHeaders` may change;
-//! - a session token (`X-Amz-Security-Token`) is ignored beyond being part
-//!   of the signature: only long-term keys exist here.
+//! - a session token (`X-Amz-Security-Token`, a header or a presigned
+//!   query parameter) is handed to the key lookup with the access key id:
+//!   whoever issues temporary credentials checks it ([`verify_with`]).
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -128,111 +129,144 @@ impl Verifier {
         }
     }
 
-    /// Verifies `req`, signed for `expected_service`, at time `now`.
+    /// Verifies `req`, signed for `expected_service`, at time `now`,
+    /// against this verifier's fixed key pairs.
     pub fn verify(
         &self,
         req: &SignedRequest<'_>,
         expected_service: &str,
         now: SystemTime,
     ) -> Result<VerifiedIdentity, AuthError> {
-        let query_pairs = split_query(req.query);
-        let presigned = req.headers.get(http::header::AUTHORIZATION).is_none()
-            && query_pairs
-                .iter()
-                .any(|(k, _)| decode(k).eq_ignore_ascii_case("X-Amz-Algorithm"));
-        let parts = if presigned {
-            parse_presigned(&query_pairs)?
-        } else {
-            let header = req
-                .headers
-                .get(http::header::AUTHORIZATION)
-                .ok_or(AuthError::MissingAuthenticationToken)?;
-            let header = header.to_str().map_err(|_| {
-                AuthError::IncompleteSignature("Authorization header is not valid ASCII.".into())
-            })?;
-            parse_authorization(header, req.headers)?
-        };
+        verify_with(req, expected_service, now, |key, _token| {
+            self.secrets
+                .get(key)
+                .map(|secret| (secret.clone(), ()))
+                .ok_or(AuthError::UnrecognizedClient)
+        })
+        .map(|(identity, ())| identity)
+    }
+}
 
-        if parts.service != expected_service {
-            return Err(AuthError::WrongService {
-                expected: expected_service.to_string(),
-            });
-        }
-        let request_date = parts.time.format("%Y%m%d").to_string();
-        if parts.scope_date != request_date {
-            return Err(AuthError::InvalidScope(format!(
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
+/// The session token a request carries: the `X-Amz-Security-Token` header,
+/// or the query parameter of a presigned request.
+pub fn session_token<'a>(req: &SignedRequest<'a>) -> Option<std::borrow::Cow<'a, str>> {
+    if let Some(v) = req.headers.get("x-amz-security-token") {
+        return v.to_str().ok().map(std::borrow::Cow::Borrowed);
+    }
+    split_query(req.query)
+        .into_iter()
+        .find(|(k, _)| decode(k).eq_ignore_ascii_case("X-Amz-Security-Token"))
+        .map(|(_, v)| std::borrow::Cow::Owned(decode(v)))
+}
+
+/// Verifies `req`, signed for `expected_service`, at time `now`, finding the
+/// signing secret with `lookup(access_key_id, session_token)`. The lookup
+/// returns the secret and whatever the caller wants back for a verified
+/// request (the principal the key belongs to), or the error to answer with
+/// (unknown or revoked key, expired session). It runs only after the
+/// signature's form and scope have been checked, and its grant is returned
+/// only when the signature matches.
+pub fn verify_with<G>(
+    req: &SignedRequest<'_>,
+    expected_service: &str,
+    now: SystemTime,
+    lookup: impl FnOnce(&str, Option<&str>) -> Result<(String, G), AuthError>,
+) -> Result<(VerifiedIdentity, G), AuthError> {
+    let query_pairs = split_query(req.query);
+    let presigned = req.headers.get(http::header::AUTHORIZATION).is_none()
+        && query_pairs
+            .iter()
+            .any(|(k, _)| decode(k).eq_ignore_ascii_case("X-Amz-Algorithm"));
+    let parts = if presigned {
+        parse_presigned(&query_pairs)?
+    } else {
+        let header = req
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .ok_or(AuthError::MissingAuthenticationToken)?;
+        let header = header.to_str().map_err(|_| {
+            AuthError::IncompleteSignature("Authorization header is not valid ASCII.".into())
+        })?;
+        parse_authorization(header, req.headers)?
+    };
+
+    if parts.service != expected_service {
+        return Err(AuthError::WrongService {
+            expected: expected_service.to_string(),
+        });
+    }
+    let request_date = parts.time.format("%Y%m%d").to_string();
+    if parts.scope_date != request_date {
+        return Err(AuthError::InvalidScope(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
                  from HTTP: '{}' != '{}', from '{}'.",
-                parts.scope_date, request_date, parts.time_source
-            )));
-        }
-        let secret = self
-            .secrets
-            .get(&parts.access_key_id)
-            .ok_or(AuthError::UnrecognizedClient)?;
-        check_time(&parts, now)?;
-        if !parts.signed_headers.iter().any(|h| h == "host") {
-            return Err(AuthError::IncompleteSignature(
-                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
-            ));
-        }
+            parts.scope_date, request_date, parts.time_source
+        )));
+    }
+    let token = session_token(req);
+    let (secret, grant) = lookup(&parts.access_key_id, token.as_deref())?;
+    let secret = secret.as_str();
+    check_time(&parts, now)?;
+    if !parts.signed_headers.iter().any(|h| h == "host") {
+        return Err(AuthError::IncompleteSignature(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
+        ));
+    }
 
-        let payload_hash = hex::encode(Sha256::digest(req.body));
-        if !presigned {
-            if let Some(sent) = req.headers.get("x-amz-content-sha256") {
-                if sent.as_bytes() != payload_hash.as_bytes() {
-                    return Err(AuthError::InvalidScope(
-                        "The provided 'x-amz-content-sha256' header does not match what was computed."
-                            .into(),
-                    ));
-                }
+    let payload_hash = hex::encode(Sha256::digest(req.body));
+    if !presigned {
+        if let Some(sent) = req.headers.get("x-amz-content-sha256") {
+            if sent.as_bytes() != payload_hash.as_bytes() {
+                return Err(AuthError::InvalidScope(
+                    "The provided 'x-amz-content-sha256' header does not match what was computed."
+                        .into(),
+                ));
             }
         }
+    }
 
-        let uri = canonical_uri(req.path);
-        let headers = canonical_headers(&parts.signed_headers, req);
-        let signed_headers = parts.signed_headers.join(";");
-        let amz_date = parts.time.format(AMZ_DATE_FORMAT).to_string();
-        let scope = format!(
-            "{}/{}/{}/{TERMINATOR}",
-            parts.scope_date, parts.region, parts.service
-        );
-        let signed_at: SystemTime = parts.time.into();
-        let signing_key = aws_sigv4::sign::v4::generate_signing_key(
-            secret,
-            signed_at,
-            &parts.region,
-            &parts.service,
-        );
+    let uri = canonical_uri(req.path);
+    let headers = canonical_headers(&parts.signed_headers, req);
+    let signed_headers = parts.signed_headers.join(";");
+    let amz_date = parts.time.format(AMZ_DATE_FORMAT).to_string();
+    let scope = format!(
+        "{}/{}/{}/{TERMINATOR}",
+        parts.scope_date, parts.region, parts.service
+    );
+    let signed_at: SystemTime = parts.time.into();
+    let signing_key =
+        aws_sigv4::sign::v4::generate_signing_key(secret, signed_at, &parts.region, &parts.service);
 
-        let mut matched = false;
-        for query in canonical_query_candidates(&query_pairs, presigned) {
-            let creq = format!(
-                "{}\n{uri}\n{query}\n{headers}\n{signed_headers}\n{payload_hash}",
-                req.method
-            );
-            let string_to_sign = format!(
-                "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-                hex::encode(Sha256::digest(creq.as_bytes()))
-            );
-            let expected =
-                aws_sigv4::sign::v4::calculate_signature(&signing_key, string_to_sign.as_bytes());
-            if bool::from(expected.as_bytes().ct_eq(parts.signature.as_bytes())) {
-                matched = true;
-                break;
-            }
+    let mut matched = false;
+    for query in canonical_query_candidates(&query_pairs, presigned) {
+        let creq = format!(
+            "{}\n{uri}\n{query}\n{headers}\n{signed_headers}\n{payload_hash}",
+            req.method
+        );
+        let string_to_sign = format!(
+            "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+            hex::encode(Sha256::digest(creq.as_bytes()))
+        );
+        let expected =
+            aws_sigv4::sign::v4::calculate_signature(&signing_key, string_to_sign.as_bytes());
+        if bool::from(expected.as_bytes().ct_eq(parts.signature.as_bytes())) {
+            matched = true;
+            break;
         }
-        if !matched {
-            return Err(AuthError::InvalidSignature);
-        }
-        Ok(VerifiedIdentity {
+    }
+    if !matched {
+        return Err(AuthError::InvalidSignature);
+    }
+    Ok((
+        VerifiedIdentity {
             access_key_id: parts.access_key_id,
             region: parts.region,
             service: parts.service,
             signed_at,
             presigned,
-        })
-    }
+        },
+        grant,
+    ))
 }
 
 /// `AWS4-HMAC-SHA256 Credential=K/D/R/S/aws4_request, SignedHeaders=a;b, Signature=hex`

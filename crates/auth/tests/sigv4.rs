@@ -585,3 +585,41 @@ fn presigned_download_urls_verify_until_they_expire() {
         .verify(&req, "lambda", t0() + Duration::from_secs(601))
         .is_err());
 }
+
+#[test]
+fn verify_with_hands_the_session_token_to_the_lookup_and_returns_its_grant() {
+    let r = Received::signed(
+        "POST",
+        "http://127.0.0.1:9001/2015-03-31/functions",
+        &[("x-amz-security-token", "session-token-1")],
+        b"{}",
+    );
+    let now = t0() + Duration::from_secs(2);
+    let seen = std::cell::RefCell::new(None);
+    let (identity, grant) = updraft_auth::verify_with(&r.req(), "lambda", now, |key, token| {
+        *seen.borrow_mut() = Some((key.to_string(), token.map(str::to_string)));
+        Ok((creds().secret_access_key, "the principal"))
+    })
+    .unwrap();
+    assert_eq!(grant, "the principal");
+    assert_eq!(identity.access_key_id, creds().access_key_id);
+    assert_eq!(
+        seen.into_inner(),
+        Some((creds().access_key_id, Some("session-token-1".to_string())))
+    );
+
+    // The lookup's refusal is the answer, before any signature is computed.
+    let err = updraft_auth::verify_with(&r.req(), "lambda", now, |_, _| {
+        Err::<(String, ()), _>(AuthError::ExpiredToken)
+    })
+    .unwrap_err();
+    assert_eq!(err, AuthError::ExpiredToken);
+    assert_eq!(err.error_type(), "ExpiredTokenException");
+
+    // A wrong secret from the lookup never yields the grant.
+    let err = updraft_auth::verify_with(&r.req(), "lambda", now, |_, _| {
+        Ok(("not the secret".to_string(), "the principal"))
+    })
+    .unwrap_err();
+    assert_eq!(err, AuthError::InvalidSignature);
+}
