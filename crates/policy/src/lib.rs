@@ -9,8 +9,26 @@
 //!   boundary and a session policy where those exist); otherwise the
 //!   request is implicitly denied.
 //!
+//! - [`evaluate_detailed`] does the same and says which statements
+//!   decided, for IAM's policy simulator.
+//!
 //! Nothing here does I/O: callers hand in parsed documents, the calling
 //! principal, the action, the resource and the condition context.
+//!
+//! Modules: `validate` (write-time checks and messages), `document` (the
+//! compiled form), `pattern` (wildcards and policy variables),
+//! `condition` (operators), `date` (condition dates), `principal`
+//! (principal elements), `eval` (the decision).
+
+mod condition;
+mod date;
+mod document;
+mod eval;
+mod pattern;
+mod principal;
+mod validate;
+
+pub use eval::{evaluate, evaluate_detailed, Evaluation, MatchedStatement, PolicySource};
 
 use std::collections::HashMap;
 
@@ -41,24 +59,68 @@ impl std::fmt::Display for MalformedPolicy {
 
 impl std::error::Error for MalformedPolicy {}
 
-/// A parsed, validated policy document.
+/// A parsed, validated policy document, compiled for evaluation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyDocument {
-    // Filled in by the implementation.
-    _private: (),
+    kind: PolicyKind,
+    id: Option<String>,
+    statements: Vec<document::Statement>,
+    has_conditions: bool,
+    has_variables: bool,
 }
 
 impl PolicyDocument {
     /// Parses and validates `text` as a policy of `kind`.
-    pub fn parse(_text: &str, _kind: PolicyKind) -> Result<PolicyDocument, MalformedPolicy> {
-        Err(MalformedPolicy("Syntax errors in policy.".into()))
+    ///
+    /// Identity policies must be of version `2012-10-17` (as CreatePolicy
+    /// requires); resource and trust policies may also be `2008-10-17` or
+    /// have no version. Policy variables (`${aws:username}`) are read in
+    /// documents of version `2012-10-17` only.
+    pub fn parse(text: &str, kind: PolicyKind) -> Result<PolicyDocument, MalformedPolicy> {
+        let root = validate::validate(text, kind)?;
+        let (id, statements) = document::compile(&root);
+        let has_conditions = statements.iter().any(|s| !s.conditions.is_empty());
+        let has_variables = text.contains("${");
+        Ok(PolicyDocument {
+            kind,
+            id,
+            statements,
+            has_conditions,
+            has_variables,
+        })
     }
 
     /// Whether any statement has a `Condition` block (decisions that
     /// depend on the request's context cannot be cached by principal,
     /// action and resource alone).
     pub fn has_conditions(&self) -> bool {
-        false
+        self.has_conditions
+    }
+
+    /// Whether the document may use policy variables (`${...}`), whose
+    /// values also come from the request's context.
+    pub fn has_variables(&self) -> bool {
+        self.has_variables
+    }
+
+    /// The kind the document was validated as.
+    pub fn kind(&self) -> PolicyKind {
+        self.kind
+    }
+
+    /// The document's `Id`, if it has one.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// How many statements the document has.
+    pub fn statement_count(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// The `Sid` of statement `index`, if it has one.
+    pub fn sid(&self, index: usize) -> Option<&str> {
+        self.statements.get(index)?.sid.as_deref()
     }
 }
 
@@ -138,6 +200,16 @@ impl Context {
             .get(&key.to_ascii_lowercase())
             .map(Vec::as_slice)
     }
+
+    /// The values of `key`, which is already lowercase (no allocation).
+    pub(crate) fn get_lowercased(&self, key: &str) -> Option<&[String]> {
+        self.values.get(key).map(Vec::as_slice)
+    }
+
+    /// Every key (lowercased) and its values.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
 }
 
 /// One request to decide.
@@ -179,9 +251,4 @@ impl Decision {
     pub fn is_allowed(self) -> bool {
         self == Decision::Allow
     }
-}
-
-/// Decides `request` against `policies` with AWS's evaluation logic.
-pub fn evaluate(_request: &Request<'_>, _policies: &PolicySet<'_>) -> Decision {
-    Decision::ImplicitDeny
 }

@@ -1,0 +1,386 @@
+//! Evaluation: one request against every policy that applies to it.
+//!
+//! ```text
+//!  any matching Deny (identity, boundary, session, resource) ──> ExplicitDeny
+//!  root of the resource's account ───────────────────────────> Allow
+//!  service principal: resource policy grants it ─────────────> Allow
+//!  same account:  resource policy names the caller ──────────> Allow
+//!                 (a role's ARN: within boundary and session policy)
+//!                 identity allows, within boundary and session ─> Allow
+//!  other account: identity side allows AND resource policy
+//!                 grants the caller or its account ──────────> Allow
+//!  otherwise ───────────────────────────────────────────────> ImplicitDeny
+//! ```
+//!
+//! A statement applies when its action, resource, principal (resource and
+//! trust policies only) and every condition match, tested in that order,
+//! cheapest first. The plain [`evaluate`] stops at the first matching Deny
+//! and skips Allow statements of a policy source that already allows; it
+//! allocates nothing unless a policy variable names a value derived from
+//! a root principal. [`evaluate_detailed`] looks at every statement and
+//! says which ones decided, for the policy simulator.
+
+use crate::condition::{Found, RequestValues};
+use crate::document::{Effect, Statement};
+use crate::pattern::Vars;
+use crate::principal::{arn_account, Grant};
+use crate::{Context, Decision, PolicyDocument, PolicySet, Principal, PrincipalKind, Request};
+use std::borrow::Cow;
+
+/// Which of a [`PolicySet`]'s policies a statement came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicySource {
+    /// `PolicySet::identity[i]`.
+    Identity(usize),
+    /// `PolicySet::boundary`.
+    Boundary,
+    /// `PolicySet::session`.
+    Session,
+    /// `PolicySet::resource`.
+    Resource,
+}
+
+/// A statement that took part in a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedStatement {
+    pub source: PolicySource,
+    /// The statement's position in its document (0-based).
+    pub index: usize,
+    pub sid: Option<String>,
+    /// Whether the statement is a Deny (otherwise an Allow).
+    pub deny: bool,
+}
+
+/// A decision with its reasons, as IAM's policy simulator reports them
+/// (`EvalDecision`, `MatchedStatements`, `MissingContextValues`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub decision: Decision,
+    /// For `ExplicitDeny`, every Deny statement that matched; for `Allow`,
+    /// every Allow statement that matched; empty for `ImplicitDeny`. In
+    /// policy order: identity policies, boundary, session, resource.
+    pub matched_statements: Vec<MatchedStatement>,
+    /// Condition keys (lowercased, sorted, without duplicates) that
+    /// statements otherwise matching the request read but the request
+    /// context does not set.
+    pub missing_context_keys: Vec<String>,
+}
+
+/// Decides `request` against `policies` with AWS's evaluation logic.
+pub fn evaluate(request: &Request<'_>, policies: &PolicySet<'_>) -> Decision {
+    run(request, policies, &mut Fast)
+}
+
+/// Like [`evaluate`], and says which statements decided.
+pub fn evaluate_detailed(request: &Request<'_>, policies: &PolicySet<'_>) -> Evaluation {
+    let mut record = Detailed::default();
+    let decision = run(request, policies, &mut record);
+    let deny = decision == Decision::ExplicitDeny;
+    let matched_statements = match decision {
+        Decision::ImplicitDeny => Vec::new(),
+        _ => record
+            .matched
+            .into_iter()
+            .filter(|m| m.deny == deny)
+            .collect(),
+    };
+    let mut missing: Vec<String> = record.missing;
+    missing.sort();
+    missing.dedup();
+    Evaluation {
+        decision,
+        matched_statements,
+        missing_context_keys: missing,
+    }
+}
+
+/// What the scan does with the statements it visits.
+trait Recorder {
+    /// Whether every statement must be looked at (otherwise the scan stops
+    /// at the first Deny and skips Allows that cannot change anything).
+    const EXHAUSTIVE: bool;
+    fn matched(&mut self, source: PolicySource, index: usize, statement: &Statement);
+    fn missing(&mut self, _key: &str) {}
+}
+
+struct Fast;
+
+impl Recorder for Fast {
+    const EXHAUSTIVE: bool = false;
+    fn matched(&mut self, _: PolicySource, _: usize, _: &Statement) {}
+}
+
+#[derive(Default)]
+struct Detailed {
+    matched: Vec<MatchedStatement>,
+    missing: Vec<String>,
+}
+
+impl Recorder for Detailed {
+    const EXHAUSTIVE: bool = true;
+    fn matched(&mut self, source: PolicySource, index: usize, statement: &Statement) {
+        self.matched.push(MatchedStatement {
+            source,
+            index,
+            sid: statement.sid.clone(),
+            deny: statement.effect == Effect::Deny,
+        });
+    }
+    fn missing(&mut self, key: &str) {
+        self.missing.push(key.to_string());
+    }
+}
+
+/// The request as policy variables and conditions read it: the caller's
+/// context first, then values derived from the principal.
+struct Env<'a> {
+    principal: &'a Principal,
+    context: &'a Context,
+}
+
+impl Vars for Env<'_> {
+    fn var(&self, key: &str) -> Option<Cow<'_, str>> {
+        match self.values(key)? {
+            Found::Many(v) => v.first().map(|s| Cow::Borrowed(s.as_str())),
+            Found::One(v) => Some(v),
+        }
+    }
+}
+
+impl RequestValues for Env<'_> {
+    fn values(&self, key: &str) -> Option<Found<'_>> {
+        if let Some(v) = self.context.get_lowercased(key) {
+            return Some(Found::Many(v));
+        }
+        let p = self.principal;
+        let derived: Cow<'_, str> = match (key, &p.kind) {
+            (_, PrincipalKind::Service(name)) => match key {
+                "aws:principalservicename" => Cow::Borrowed(name.as_str()),
+                _ => return None,
+            },
+            ("aws:principalaccount", _) => Cow::Borrowed(p.account.as_str()),
+            ("aws:principalarn", PrincipalKind::Root) => Cow::Owned(p.arn()),
+            ("aws:principalarn", PrincipalKind::User { arn, .. }) => Cow::Borrowed(arn.as_str()),
+            ("aws:principalarn", PrincipalKind::AssumedRole { role_arn, .. }) => {
+                Cow::Borrowed(role_arn.as_str())
+            }
+            ("aws:username", PrincipalKind::User { name, .. }) => Cow::Borrowed(name.as_str()),
+            ("aws:principaltype", PrincipalKind::Root) => Cow::Borrowed("Account"),
+            ("aws:principaltype", PrincipalKind::User { .. }) => Cow::Borrowed("User"),
+            ("aws:principaltype", PrincipalKind::AssumedRole { .. }) => {
+                Cow::Borrowed("AssumedRole")
+            }
+            _ => return None,
+        };
+        Some(Found::One(derived))
+    }
+}
+
+/// What the scan found.
+#[derive(Default)]
+struct Scanned {
+    deny: bool,
+    identity: bool,
+    boundary: bool,
+    session: bool,
+    resource: Option<Grant>,
+}
+
+fn run<R: Recorder>(request: &Request<'_>, policies: &PolicySet<'_>, rec: &mut R) -> Decision {
+    let env = Env {
+        principal: request.principal,
+        context: request.context,
+    };
+    let caller = request.principal;
+    let on_behalf_of_self = !matches!(caller.kind, PrincipalKind::Root | PrincipalKind::Service(_));
+    let mut found = Scanned::default();
+
+    if on_behalf_of_self {
+        for (i, doc) in policies.identity.iter().enumerate() {
+            let allowed = found.identity;
+            found.identity |= scan(
+                doc,
+                PolicySource::Identity(i),
+                allowed,
+                request,
+                &env,
+                &mut found.deny,
+                rec,
+            );
+            if found.deny && !R::EXHAUSTIVE {
+                return Decision::ExplicitDeny;
+            }
+        }
+        if let Some(doc) = policies.boundary {
+            found.boundary = scan(
+                doc,
+                PolicySource::Boundary,
+                false,
+                request,
+                &env,
+                &mut found.deny,
+                rec,
+            );
+        }
+        if let Some(doc) = policies.session {
+            found.session = scan(
+                doc,
+                PolicySource::Session,
+                false,
+                request,
+                &env,
+                &mut found.deny,
+                rec,
+            );
+        }
+        if found.deny && !R::EXHAUSTIVE {
+            return Decision::ExplicitDeny;
+        }
+    }
+    if let Some(doc) = policies.resource {
+        found.resource = scan_resource(doc, request, &env, &mut found.deny, rec);
+    }
+    if found.deny {
+        return Decision::ExplicitDeny;
+    }
+
+    let same_account = match arn_account(request.resource) {
+        Some(account) => account.is_empty() || account == caller.account,
+        None => true,
+    };
+    let allowed = match caller.kind {
+        PrincipalKind::Root => same_account || found.resource.is_some(),
+        PrincipalKind::Service(_) => found.resource.is_some(),
+        _ => {
+            let bounded = (policies.boundary.is_none() || found.boundary)
+                && (policies.session.is_none() || found.session);
+            let identity_side = found.identity && bounded;
+            if same_account {
+                match found.resource {
+                    Some(Grant::Direct) => true,
+                    Some(Grant::Role) => bounded,
+                    _ => identity_side,
+                }
+            } else {
+                identity_side && found.resource.is_some()
+            }
+        }
+    };
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::ImplicitDeny
+    }
+}
+
+/// Scans a policy that applies to the caller itself (identity, boundary,
+/// session); returns whether an Allow statement matched. Sets `deny` when
+/// a Deny statement matched. With `allowed` already true, Allow
+/// statements are skipped unless the recorder wants every statement.
+fn scan<R: Recorder>(
+    doc: &PolicyDocument,
+    source: PolicySource,
+    allowed: bool,
+    request: &Request<'_>,
+    env: &Env<'_>,
+    deny: &mut bool,
+    rec: &mut R,
+) -> bool {
+    let mut allow = false;
+    for (index, st) in doc.statements.iter().enumerate() {
+        let skip_allow = (allowed || allow) && !R::EXHAUSTIVE;
+        if st.effect == Effect::Allow && skip_allow {
+            continue;
+        }
+        if !applies(st, request, env, rec) {
+            continue;
+        }
+        rec.matched(source, index, st);
+        match st.effect {
+            Effect::Deny => {
+                *deny = true;
+                if !R::EXHAUSTIVE {
+                    return allow;
+                }
+            }
+            Effect::Allow => allow = true,
+        }
+    }
+    allow
+}
+
+/// Scans a resource (or trust) policy: statements must also name the
+/// caller. Returns the strongest grant of a matching Allow statement.
+fn scan_resource<R: Recorder>(
+    doc: &PolicyDocument,
+    request: &Request<'_>,
+    env: &Env<'_>,
+    deny: &mut bool,
+    rec: &mut R,
+) -> Option<Grant> {
+    let mut grant: Option<Grant> = None;
+    for (index, st) in doc.statements.iter().enumerate() {
+        let Some(principals) = &st.principals else {
+            continue;
+        };
+        if !action_and_resource(st, request, env) {
+            continue;
+        }
+        let Some(g) = principals.matches(request.principal) else {
+            continue;
+        };
+        if st.effect == Effect::Allow && grant >= Some(g) && !R::EXHAUSTIVE {
+            continue;
+        }
+        if !conditions_hold(st, env, rec) {
+            continue;
+        }
+        rec.matched(PolicySource::Resource, index, st);
+        match st.effect {
+            Effect::Deny => {
+                *deny = true;
+                if !R::EXHAUSTIVE {
+                    return grant;
+                }
+            }
+            Effect::Allow => grant = grant.max(Some(g)),
+        }
+    }
+    grant
+}
+
+fn applies<R: Recorder>(st: &Statement, request: &Request<'_>, env: &Env<'_>, rec: &mut R) -> bool {
+    action_and_resource(st, request, env) && conditions_hold(st, env, rec)
+}
+
+fn action_and_resource(st: &Statement, request: &Request<'_>, env: &Env<'_>) -> bool {
+    let actions = &st.actions;
+    let action_hit = actions
+        .patterns
+        .iter()
+        .any(|p| p.matches(request.action, &crate::pattern::NoVars));
+    if action_hit == actions.negated {
+        return false;
+    }
+    match &st.resources {
+        None => true,
+        Some(resources) => {
+            let hit = resources
+                .patterns
+                .iter()
+                .any(|p| p.matches(request.resource, env));
+            hit != resources.negated
+        }
+    }
+}
+
+fn conditions_hold<R: Recorder>(st: &Statement, env: &Env<'_>, rec: &mut R) -> bool {
+    if R::EXHAUSTIVE {
+        for c in &st.conditions {
+            if env.values(c.key()).is_none() {
+                rec.missing(c.key());
+            }
+        }
+    }
+    st.conditions.iter().all(|c| c.holds(env))
+}
