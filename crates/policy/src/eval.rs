@@ -9,6 +9,9 @@
 //!                 identity allows, within boundary and session ─> Allow
 //!  other account: identity side allows AND resource policy
 //!                 grants the caller or its account ──────────> Allow
+//!  a role's trust policy (sts:AssumeRole) is a resource policy that
+//!  must grant in the same account too: the caller directly, or its
+//!  account and then the identity side must allow
 //!  otherwise ───────────────────────────────────────────────> ImplicitDeny
 //! ```
 //!
@@ -24,7 +27,9 @@ use crate::condition::{Found, RequestValues};
 use crate::document::{Effect, Statement};
 use crate::pattern::Vars;
 use crate::principal::{arn_account, Grant};
-use crate::{Context, Decision, PolicyDocument, PolicySet, Principal, PrincipalKind, Request};
+use crate::{
+    Context, Decision, PolicyDocument, PolicyKind, PolicySet, Principal, PrincipalKind, Request,
+};
 use std::borrow::Cow;
 
 /// Which of a [`PolicySet`]'s policies a statement came from.
@@ -255,14 +260,24 @@ fn run<R: Recorder>(request: &Request<'_>, policies: &PolicySet<'_>, rec: &mut R
             let bounded = (policies.boundary.is_none() || found.boundary)
                 && (policies.session.is_none() || found.session);
             let identity_side = found.identity && bounded;
-            if same_account {
+            // A role's trust policy must always name the caller or its
+            // account; other resource policies only across accounts.
+            let trust = policies
+                .resource
+                .is_some_and(|d| d.kind == PolicyKind::Trust);
+            if same_account && !trust {
                 match found.resource {
                     Some(Grant::Direct) => true,
                     Some(Grant::Role) => bounded,
                     _ => identity_side,
                 }
             } else {
-                identity_side && found.resource.is_some()
+                match found.resource {
+                    Some(Grant::Direct) if trust && same_account => true,
+                    Some(Grant::Role) if trust && same_account => bounded,
+                    Some(_) => identity_side,
+                    None => false,
+                }
             }
         }
     };
