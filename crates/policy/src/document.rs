@@ -23,6 +23,22 @@ pub(crate) enum Effect {
 pub(crate) struct Patterns {
     pub negated: bool,
     pub patterns: Vec<Pattern>,
+    /// For actions: the services (lowercase) the patterns can match, when
+    /// every pattern names its service without a wildcard; a request for
+    /// another service is turned away with one comparison per service.
+    pub services: Option<Box<[Box<str>]>>,
+}
+
+impl Patterns {
+    /// Whether the request's service (`s3` of `s3:GetObject`) may match.
+    pub(crate) fn may_match_service(&self, service: &str) -> bool {
+        match &self.services {
+            None => true,
+            Some(services) => services
+                .iter()
+                .any(|s| s.as_bytes().eq_ignore_ascii_case(service.as_bytes())),
+        }
+    }
 }
 
 /// One compiled statement.
@@ -62,10 +78,12 @@ pub(crate) fn compile(root: &Value) -> (Option<String>, Vec<Statement>) {
                 variables,
                 ignore_case: false,
             };
-            let actions =
-                patterns(s.get("Action"), s.get("NotAction"), action_syntax).unwrap_or(Patterns {
+            let actions = patterns(s.get("Action"), s.get("NotAction"), action_syntax)
+                .map(with_services)
+                .unwrap_or(Patterns {
                     negated: false,
                     patterns: Vec::new(),
+                    services: None,
                 });
             let resources = patterns(s.get("Resource"), s.get("NotResource"), resource_syntax);
             let principals = principals(s.get("Principal"), s.get("NotPrincipal"));
@@ -94,7 +112,29 @@ fn patterns(plain: Option<&Value>, not: Option<&Value>, syntax: Syntax) -> Optio
         patterns: strings(Some(v))
             .map(|p| Pattern::compile(p, syntax))
             .collect(),
+        services: None,
     })
+}
+
+/// Notes the services of an `Action` element whose every pattern names
+/// its service literally.
+fn with_services(mut actions: Patterns) -> Patterns {
+    if actions.negated {
+        return actions;
+    }
+    let mut services: Vec<Box<str>> = Vec::new();
+    for p in &actions.patterns {
+        match p.literal_head() {
+            Some(head) => {
+                if !services.iter().any(|s| s.as_ref() == head) {
+                    services.push(head.into());
+                }
+            }
+            None => return actions,
+        }
+    }
+    actions.services = Some(services.into_boxed_slice());
+    actions
 }
 
 fn principals(plain: Option<&Value>, not: Option<&Value>) -> Option<Principals> {

@@ -141,6 +141,11 @@ impl Recorder for Detailed {
 struct Env<'a> {
     principal: &'a Principal,
     context: &'a Context,
+    /// The action, ASCII-lowercased once.
+    action: &'a str,
+    /// Its service (`s3` of `s3:getobject`).
+    service: &'a str,
+    resource: &'a str,
 }
 
 impl Vars for Env<'_> {
@@ -192,9 +197,16 @@ struct Scanned {
 }
 
 fn run<R: Recorder>(request: &Request<'_>, policies: &PolicySet<'_>, rec: &mut R) -> Decision {
+    let mut buf = [0u8; 128];
+    let action = lowercase(request.action, &mut buf);
     let env = Env {
         principal: request.principal,
         context: request.context,
+        action: &action,
+        service: action
+            .split_once(':')
+            .map_or(&action, |(service, _)| service),
+        resource: request.resource,
     };
     let caller = request.principal;
     let on_behalf_of_self = !matches!(caller.kind, PrincipalKind::Root | PrincipalKind::Service(_));
@@ -207,7 +219,6 @@ fn run<R: Recorder>(request: &Request<'_>, policies: &PolicySet<'_>, rec: &mut R
                 doc,
                 PolicySource::Identity(i),
                 allowed,
-                request,
                 &env,
                 &mut found.deny,
                 rec,
@@ -221,7 +232,6 @@ fn run<R: Recorder>(request: &Request<'_>, policies: &PolicySet<'_>, rec: &mut R
                 doc,
                 PolicySource::Boundary,
                 false,
-                request,
                 &env,
                 &mut found.deny,
                 rec,
@@ -232,7 +242,6 @@ fn run<R: Recorder>(request: &Request<'_>, policies: &PolicySet<'_>, rec: &mut R
                 doc,
                 PolicySource::Session,
                 false,
-                request,
                 &env,
                 &mut found.deny,
                 rec,
@@ -243,7 +252,7 @@ fn run<R: Recorder>(request: &Request<'_>, policies: &PolicySet<'_>, rec: &mut R
         }
     }
     if let Some(doc) = policies.resource {
-        found.resource = scan_resource(doc, request, &env, &mut found.deny, rec);
+        found.resource = scan_resource(doc, &env, &mut found.deny, rec);
     }
     if found.deny {
         return Decision::ExplicitDeny;
@@ -296,7 +305,6 @@ fn scan<R: Recorder>(
     doc: &PolicyDocument,
     source: PolicySource,
     allowed: bool,
-    request: &Request<'_>,
     env: &Env<'_>,
     deny: &mut bool,
     rec: &mut R,
@@ -307,7 +315,7 @@ fn scan<R: Recorder>(
         if st.effect == Effect::Allow && skip_allow {
             continue;
         }
-        if !applies(st, request, env, rec) {
+        if !applies(st, env, rec) {
             continue;
         }
         rec.matched(source, index, st);
@@ -328,7 +336,6 @@ fn scan<R: Recorder>(
 /// caller. Returns the strongest grant of a matching Allow statement.
 fn scan_resource<R: Recorder>(
     doc: &PolicyDocument,
-    request: &Request<'_>,
     env: &Env<'_>,
     deny: &mut bool,
     rec: &mut R,
@@ -338,10 +345,10 @@ fn scan_resource<R: Recorder>(
         let Some(principals) = &st.principals else {
             continue;
         };
-        if !action_and_resource(st, request, env) {
+        if !action_and_resource(st, env) {
             continue;
         }
-        let Some(g) = principals.matches(request.principal) else {
+        let Some(g) = principals.matches(env.principal) else {
             continue;
         };
         if st.effect == Effect::Allow && grant >= Some(g) && !R::EXHAUSTIVE {
@@ -364,16 +371,19 @@ fn scan_resource<R: Recorder>(
     grant
 }
 
-fn applies<R: Recorder>(st: &Statement, request: &Request<'_>, env: &Env<'_>, rec: &mut R) -> bool {
-    action_and_resource(st, request, env) && conditions_hold(st, env, rec)
+fn applies<R: Recorder>(st: &Statement, env: &Env<'_>, rec: &mut R) -> bool {
+    action_and_resource(st, env) && conditions_hold(st, env, rec)
 }
 
-fn action_and_resource(st: &Statement, request: &Request<'_>, env: &Env<'_>) -> bool {
+fn action_and_resource(st: &Statement, env: &Env<'_>) -> bool {
     let actions = &st.actions;
+    if !actions.may_match_service(env.service) {
+        return false;
+    }
     let action_hit = actions
         .patterns
         .iter()
-        .any(|p| p.matches(request.action, &crate::pattern::NoVars));
+        .any(|p| p.matches_lowercased(env.action));
     if action_hit == actions.negated {
         return false;
     }
@@ -383,7 +393,7 @@ fn action_and_resource(st: &Statement, request: &Request<'_>, env: &Env<'_>) -> 
             let hit = resources
                 .patterns
                 .iter()
-                .any(|p| p.matches(request.resource, env));
+                .any(|p| p.matches(env.resource, env));
             hit != resources.negated
         }
     }
@@ -398,4 +408,17 @@ fn conditions_hold<R: Recorder>(st: &Statement, env: &Env<'_>, rec: &mut R) -> b
         }
     }
     st.conditions.iter().all(|c| c.holds(env))
+}
+
+/// `action` with ASCII letters lowercased, in `buf` when it fits.
+fn lowercase<'b>(action: &str, buf: &'b mut [u8; 128]) -> Cow<'b, str> {
+    if let Some(out) = buf.get_mut(..action.len()) {
+        out.copy_from_slice(action.as_bytes());
+        out.make_ascii_lowercase();
+        let out: &'b [u8] = out;
+        if let Ok(lowered) = std::str::from_utf8(out) {
+            return Cow::Borrowed(lowered);
+        }
+    }
+    Cow::Owned(action.to_ascii_lowercase())
 }

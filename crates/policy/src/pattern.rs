@@ -62,7 +62,7 @@ pub(crate) struct Syntax {
     /// `${...}` is a policy variable (documents of version 2012-10-17).
     pub variables: bool,
     /// Compare ASCII letters without regard to case. The pattern's text is
-    /// lowercased when compiled.
+    /// lowercased (ASCII) when compiled.
     pub ignore_case: bool,
 }
 
@@ -76,7 +76,7 @@ pub(crate) struct Pattern {
 impl Pattern {
     pub(crate) fn compile(text: &str, syntax: Syntax) -> Pattern {
         let text: Cow<'_, str> = if syntax.ignore_case {
-            Cow::Owned(text.to_lowercase())
+            Cow::Owned(text.to_ascii_lowercase())
         } else {
             Cow::Borrowed(text)
         };
@@ -103,16 +103,40 @@ impl Pattern {
         }
     }
 
+    /// The text before the first `:` when that part has no wildcard nor
+    /// variable (an action's service, `s3` in `s3:Get*`).
+    pub(crate) fn literal_head(&self) -> Option<&str> {
+        let lead = match &self.shape {
+            Shape::Any => return None,
+            Shape::Exact(s) | Shape::Prefix(s) => s,
+            Shape::General(toks) => match toks.first() {
+                Some(Tok::Lit(s)) => s,
+                _ => return None,
+            },
+        };
+        lead.split_once(':').map(|(head, _)| head)
+    }
+
     /// Whether `text` matches the whole pattern.
     pub(crate) fn matches(&self, text: &str, vars: &dyn Vars) -> bool {
-        let ci = self.ignore_case;
+        self.matches_with(text, vars, self.ignore_case)
+    }
+
+    /// Whether `text`, already lowercase (ASCII), matches the whole
+    /// pattern: for patterns compiled with `ignore_case`, byte for byte
+    /// comparisons instead of case folding each time.
+    pub(crate) fn matches_lowercased(&self, text: &str) -> bool {
+        self.matches_with(text, &NoVars, false)
+    }
+
+    fn matches_with(&self, text: &str, vars: &dyn Vars, ci: bool) -> bool {
         match &self.shape {
             Shape::Any => true,
             Shape::Exact(s) => eq(text.as_bytes(), s.as_bytes(), ci),
             Shape::Prefix(p) => {
                 text.len() >= p.len() && eq(&text.as_bytes()[..p.len()], p.as_bytes(), ci)
             }
-            Shape::General(toks) => glob(toks, text.as_bytes(), ci, vars),
+            Shape::General(toks) => glob(toks, text, ci, vars),
         }
     }
 }
@@ -137,7 +161,8 @@ fn char_len(lead: u8) -> usize {
     }
 }
 
-fn glob(toks: &[Tok], text: &[u8], ci: bool, vars: &dyn Vars) -> bool {
+fn glob(toks: &[Tok], text_str: &str, ci: bool, vars: &dyn Vars) -> bool {
+    let text = text_str.as_bytes();
     let (mut p, mut i) = (0usize, 0usize);
     // After the most recent `*`: the token to resume at and where in the
     // text that star's run ends for now.
@@ -178,16 +203,52 @@ fn glob(toks: &[Tok], text: &[u8], ci: bool, vars: &dyn Vars) -> bool {
             p += 1;
             continue;
         }
-        match star {
-            Some((sp, si)) if si < text.len() => {
-                let next = si + char_len(text[si]);
-                star = Some((sp, next));
-                p = sp;
-                i = next;
-            }
-            _ => return false,
+        // Let the last star take one more character; when a literal
+        // follows it, jump straight to that literal's next occurrence.
+        let Some((sp, si)) = star else {
+            return false;
+        };
+        if si >= text.len() {
+            return false;
         }
+        let mut next = si + char_len(text[si]);
+        if let Some(Tok::Lit(lit)) = toks.get(sp) {
+            match find(text_str, next, lit, ci) {
+                Some(at) => next = at,
+                None => return false,
+            }
+        }
+        star = Some((sp, next));
+        p = sp;
+        i = next;
     }
+}
+
+/// The first position at or after `from` (a character boundary) where
+/// `lit` occurs in `text`. Needles here are short, so a scan for the
+/// first byte beats a general substring search and its setup.
+fn find(text: &str, from: usize, lit: &str, ci: bool) -> Option<usize> {
+    let hay = text.as_bytes().get(from..)?;
+    let needle = lit.as_bytes();
+    let (&first, rest) = needle.split_first()?;
+    if needle.len() > hay.len() {
+        return None;
+    }
+    let last_start = hay.len() - needle.len();
+    let mut k = 0;
+    while k <= last_start {
+        let b = hay[k];
+        let hit = if ci {
+            b.eq_ignore_ascii_case(&first)
+        } else {
+            b == first
+        };
+        if hit && eq(&hay[k + 1..k + needle.len()], rest, ci) && text.is_char_boundary(from + k) {
+            return Some(from + k);
+        }
+        k += 1;
+    }
+    None
 }
 
 fn literal_at(text: &[u8], i: &mut usize, lit: &[u8], ci: bool) -> bool {
