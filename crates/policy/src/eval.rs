@@ -72,6 +72,31 @@ pub struct Evaluation {
 }
 
 /// Decides `request` against `policies` with AWS's evaluation logic.
+///
+/// 1. A matching Deny statement in any of the policies is an
+///    [`Decision::ExplicitDeny`] (for the root user and service principals
+///    only the resource policy is looked at).
+/// 2. The root user is allowed on its own account's resources, on
+///    resources without an account, and on `*`; elsewhere when the
+///    resource policy grants its account.
+/// 3. A service principal is allowed when the resource policy names it.
+/// 4. A user or role session, on a resource of its own account, is allowed
+///    when the resource policy names it (a grant to the role's ARN still
+///    has to fit the session's boundary and session policy), or when an
+///    identity policy allows and the boundary and session policy (where
+///    there are such) allow too. A grant to the account in the resource
+///    policy does not allow by itself.
+/// 5. On another account's resource, the identity side (as in 4) and the
+///    resource policy (naming the caller or its account) must both allow.
+/// 6. A role's trust policy (a [`PolicyKind::Trust`] document passed as
+///    the resource policy, for `sts:AssumeRole`) must grant even within
+///    one account: naming the caller allows by itself there, naming its
+///    account needs the identity side too; across accounts as in 5.
+/// 7. Otherwise the request is implicitly denied.
+///
+/// The resource's account is the fifth field of its ARN; `*`, a string
+/// that is not an ARN and an ARN with an empty account field count as the
+/// caller's own account.
 pub fn evaluate(request: &Request<'_>, policies: &PolicySet<'_>) -> Decision {
     run(request, policies, &mut Fast)
 }

@@ -8,9 +8,17 @@
 //!   allow is needed (identity or resource policy; within a permission
 //!   boundary and a session policy where those exist); otherwise the
 //!   request is implicitly denied.
-//!
 //! - [`evaluate_detailed`] does the same and says which statements
 //!   decided, for IAM's policy simulator.
+//!
+//! Who is subject to what: the root user of an account is allowed on its
+//! own account's resources (and on those without an account, such as
+//! `arn:aws:s3:::bucket`, or `*`) unless a resource policy denies it; its
+//! identity policies, boundary and session policy are not looked at. A
+//! service principal is allowed only by a resource (or trust) policy that
+//! names it. Users and role sessions are decided by their identity
+//! policies, boundary, session policy and the resource policy, as
+//! [`evaluate`] describes.
 //!
 //! Nothing here does I/O: callers hand in parsed documents, the calling
 //! principal, the action, the resource and the condition context.
@@ -172,7 +180,13 @@ impl Principal {
 }
 
 /// Condition context: key (case-insensitive; stored lowercased) to values.
-/// Keys the caller knows nothing about are absent (`Null` sees them so).
+/// Keys the caller knows nothing about are absent (`Null` sees them so),
+/// except these, which evaluation derives from the principal when the
+/// context does not set them: `aws:PrincipalAccount`, `aws:PrincipalArn`
+/// (the role's ARN for a role session), `aws:PrincipalType` (`Account`,
+/// `User`, `AssumedRole`), `aws:username` (users only) and
+/// `aws:PrincipalServiceName` (service principals only). Conditions and
+/// policy variables (`${aws:username}`) read the same values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
     values: HashMap<String, Vec<String>>,

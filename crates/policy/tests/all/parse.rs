@@ -195,3 +195,238 @@ fn condition_values_may_be_strings_booleans_numbers_or_lists_of_them() {
         "Syntax errors in policy."
     );
 }
+
+/// An identity policy of one statement with `resource`.
+fn with_resource(resource: Value) -> Value {
+    json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": resource}})
+}
+
+#[test]
+fn resource_format_messages() {
+    let cases = [
+        (json!("queue"), "Resource queue must be in ARN format or \"*\"."),
+        (json!("x:mars"), "Partition \"mars\" is not valid for resource \"arn:mars:*:*:*:*\"."),
+        (json!("x:mars:sqs"), "Partition \"mars\" is not valid for resource \"arn:mars:sqs:*:*:*\"."),
+        (
+            json!("arn:mars:sqs:r:1:q:extra"),
+            "Partition \"mars\" is not valid for resource \"arn:mars:sqs:r:1:q:extra\".",
+        ),
+        (json!("arn:aws"), "Resource vendor must be fully qualified and cannot contain regexes."),
+        (
+            json!("arn:aws:iam:us-east-1:111122223333:user/a"),
+            "IAM resource arn:aws:iam:us-east-1:111122223333:user/a cannot contain region information.",
+        ),
+        (
+            json!("arn:aws:s3:us-east-1::bucket"),
+            "Resource arn:aws:s3:us-east-1::bucket can not contain region information.",
+        ),
+        (
+            json!("arn:aws:iam::111122223333:thing/a"),
+            "IAM resource path must either be \"*\" or start with user/, federated-user/, role/, group/, \
+             instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, saml-provider/, oidc-provider/, \
+             report/, access-report/.",
+        ),
+        // Colons in the wrong places fail the older parser.
+        (json!("arn:aws:sqs::queue"), "The policy failed legacy parsing"),
+        (json!("arn:aws::us-east-1:1:queue"), "The policy failed legacy parsing"),
+    ];
+    for (resource, message) in cases {
+        assert_eq!(
+            refusal(PolicyKind::Identity, with_resource(resource.clone())),
+            message,
+            "{resource}"
+        );
+    }
+    // Accepted shapes.
+    for resource in [
+        json!("*"),
+        json!("arn:aws:s3:::bucket/key"),
+        json!("arn:aws:sqs:us-east-1:111122223333:queue"),
+        json!("arn:aws-cn:sqs:cn-north-1:111122223333:queue"),
+        json!("arn:*:sqs:*:*:*"),
+        json!("arn:aws:s3:us-east-1:111122223333:accesspoint/ap"),
+        json!("arn:aws:iam::111122223333:role/${aws:username}"),
+        json!(["arn:aws:sqs:us-east-1:111122223333:a", null, ""]),
+    ] {
+        identity(with_resource(resource));
+    }
+}
+
+#[test]
+fn among_several_bad_resources_the_last_one_found_is_reported() {
+    // Each statement's list is looked at in descending order, statements in
+    // order, `Resource` before `NotResource`.
+    let d = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sqs:*", "Resource": ["b-bad", "a-bad"]},
+        {"Effect": "Allow", "Action": "sqs:*", "NotResource": "c-bad"},
+        {"Effect": "Allow", "Action": "sqs:*", "Resource": "d-bad"}]});
+    assert_eq!(
+        refusal(PolicyKind::Identity, d),
+        "Resource c-bad must be in ARN format or \"*\"."
+    );
+    let d = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sqs:*", "Resource": ["a-bad", "b-bad"]}]});
+    assert_eq!(
+        refusal(PolicyKind::Identity, d),
+        "Resource a-bad must be in ARN format or \"*\"."
+    );
+}
+
+#[test]
+fn action_messages() {
+    let with_action = |a: Value| json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": a, "Resource": "*"}});
+    let cases = [
+        (
+            json!("sqs"),
+            "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+        ),
+        (
+            json!(["sqs:SendMessage", ""]),
+            "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+        ),
+        (
+            json!("sqs:Send:Message"),
+            "Actions/Condition can contain only one colon.",
+        ),
+        (json!("s q s:SendMessage"), "Vendor s q s is not valid"),
+        (json!("sqs/x:SendMessage"), "Vendor sqs/x is not valid"),
+        (json!([]), "Policy statement must contain actions."),
+    ];
+    for (action, message) in cases {
+        assert_eq!(
+            refusal(PolicyKind::Identity, with_action(action.clone())),
+            message,
+            "{action}"
+        );
+    }
+    for action in [
+        json!("*"),
+        json!("*:*"),
+        json!("sqs:*"),
+        json!("my-vendor.x:Do it"),
+        json!(["a:b", "c:d"]),
+    ] {
+        identity(with_action(action));
+    }
+}
+
+#[test]
+fn checks_fire_in_iam_order() {
+    let v = "2012-10-17";
+    // Syntax before version.
+    assert_eq!(
+        refusal(
+            PolicyKind::Identity,
+            json!({"Statement": {"Effect": "Allow", "Action": {}, "Resource": "*"}})
+        ),
+        "Syntax errors in policy."
+    );
+    // Version before legacy parsing.
+    assert_eq!(
+        refusal(
+            PolicyKind::Identity,
+            json!({"Statement": {"Effect": "deny", "Action": "s3:*", "Resource": "*"}})
+        ),
+        "Policy document must be version 2012-10-17 or greater."
+    );
+    // Legacy parsing (a date) before duplicate ids.
+    assert_eq!(
+        refusal(
+            PolicyKind::Identity,
+            json!({"Version": v, "Statement": [
+            {"Sid": "a", "Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Sid": "a", "Effect": "Allow", "Action": "s3:*", "Resource": "*",
+             "Condition": {"DateGreaterThan": {"aws:CurrentTime": "yesterday"}}}]})
+        ),
+        "The policy failed legacy parsing"
+    );
+    // Duplicate ids before missing actions.
+    assert_eq!(
+        refusal(
+            PolicyKind::Identity,
+            json!({"Version": v, "Statement": [
+            {"Sid": "a", "Effect": "Allow", "Resource": "*"},
+            {"Sid": "a", "Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+        ),
+        "Statement IDs (SID) in a single policy must be unique."
+    );
+    // Missing actions before a bad resource.
+    assert_eq!(
+        refusal(
+            PolicyKind::Identity,
+            json!({"Version": v, "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "bad"},
+            {"Effect": "Allow", "Resource": "*"}]})
+        ),
+        "Policy statement must contain actions."
+    );
+    // A bad resource before a bad action.
+    assert_eq!(
+        refusal(
+            PolicyKind::Identity,
+            json!({"Version": v, "Statement":
+            {"Effect": "Allow", "Action": "s3", "Resource": "bad"}})
+        ),
+        "Resource bad must be in ARN format or \"*\"."
+    );
+    // A bad action before missing resources.
+    assert_eq!(
+        refusal(
+            PolicyKind::Identity,
+            json!({"Version": v, "Statement": {"Effect": "Allow", "Action": "s3"}})
+        ),
+        "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
+    );
+}
+
+#[test]
+fn date_values_are_checked_on_write() {
+    let with_date = |value: Value| {
+        json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+            "Condition": {"ForAnyValue:DateLessThanIfExists": {"aws:CurrentTime": value}}}})
+    };
+    for good in [
+        json!("2026-12-03"),
+        json!("2026-12-03T10:00:00Z"),
+        json!(["1764756000", "2026-12-03T10:00:00.5+01:00"]),
+        json!(1764756000),
+    ] {
+        identity(with_date(good));
+    }
+    for bad in [
+        json!("soon"),
+        json!("2026-13-01"),
+        json!("2026-12-03T25:00"),
+        json!(true),
+        json!([true]),
+    ] {
+        assert_eq!(
+            refusal(PolicyKind::Identity, with_date(bad.clone())),
+            "The policy failed legacy parsing",
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn unknown_operators_only_with_an_empty_block() {
+    let with = |c: Value| json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": c}});
+    identity(with(json!({"NoSuchOperator": {}})));
+    assert_eq!(
+        refusal(
+            PolicyKind::Identity,
+            with(json!({"NoSuchOperator": {"k": "v"}}))
+        ),
+        "Syntax errors in policy."
+    );
+    assert_eq!(
+        refusal(
+            PolicyKind::Identity,
+            with(json!({"ForAnyValue::StringEquals": {"k": "v"}}))
+        ),
+        "Syntax errors in policy."
+    );
+    identity(with(
+        json!({"ForAllValues:StringNotEqualsIgnoreCaseIfExists": {"k": ["v"]}}),
+    ));
+}
