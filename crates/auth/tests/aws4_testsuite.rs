@@ -117,9 +117,10 @@ impl Request {
 /// header (obs-fold); it is kept as a line break so that it fails where a
 /// server's HTTP stack would refuse it.
 fn parse_request(raw: &[u8]) -> Result<Request, String> {
-    let (head, body) = match find(raw, b"\n\n") {
-        Some(i) => (&raw[..i], raw[i + 2..].to_vec()),
-        None => (raw, Vec::new()),
+    let (head, body) = match (find(raw, b"\r\n\r\n"), find(raw, b"\n\n")) {
+        (Some(i), lf) if lf.is_none_or(|j| i < j) => (&raw[..i], raw[i + 4..].to_vec()),
+        (_, Some(j)) => (&raw[..j], raw[j + 2..].to_vec()),
+        _ => (raw, Vec::new()),
     };
     let head = std::str::from_utf8(head).map_err(|e| format!("head is not UTF-8: {e}"))?;
     let mut lines = head.lines();
