@@ -1,0 +1,515 @@
+//! Authentication (who holds an access key) and authorization (what a
+//! caller may do), the two calls the gateway makes on every request.
+//!
+//! [`Iam::authorize`] gathers the caller's identity policies (a user's
+//! inline, attached and groups' policies; a role session's role's), its
+//! permission boundary and session policy, and hands them to
+//! [`updraft_policy::evaluate`]. Two caches keep it cheap, both emptied
+//! whenever the directory's generation changes:
+//! - the gathered policies per principal;
+//! - the decision per (access key, principal, action, resource), kept only
+//!   when no resource policy was passed and no gathered policy has a
+//!   condition (a conditional decision depends on the request's context).
+//!
+//! The account's root user is allowed everything in its own account
+//! without taking a lock, unless a resource policy is passed (which may
+//! deny it).
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use subtle::ConstantTimeEq;
+use thiserror::Error;
+use updraft_policy::{
+    evaluate, Context, Decision, PolicyDocument, PolicyKind, PolicySet, Principal, PrincipalKind,
+    Request,
+};
+
+use crate::model::SessionOf;
+use crate::state::{Account, State};
+use crate::store::key;
+use crate::Iam;
+
+/// Who signed a request: the principal and the key it used.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    /// The access key id the request was signed with (empty for callers
+    /// the platform made itself).
+    pub access_key_id: String,
+    /// The session policy of a session that was given one.
+    pub session_policy: Option<Arc<PolicyDocument>>,
+    /// The id STS's GetCallerIdentity shows: the account id for root,
+    /// `AIDA...` for a user, `AROA...:session` for a role session.
+    pub user_id: String,
+}
+
+impl Caller {
+    /// The root user of `account`, as the platform itself acts.
+    pub fn root(account: &str) -> Caller {
+        Caller {
+            principal: Principal {
+                account: account.to_string(),
+                kind: PrincipalKind::Root,
+            },
+            access_key_id: String::new(),
+            session_policy: None,
+            user_id: account.to_string(),
+        }
+    }
+
+    /// An AWS service principal (`events.amazonaws.com`) acting in `account`.
+    pub fn service(service: &str, account: &str) -> Caller {
+        Caller {
+            principal: Principal {
+                account: account.to_string(),
+                kind: PrincipalKind::Service(service.to_string()),
+            },
+            access_key_id: String::new(),
+            session_policy: None,
+            user_id: service.to_string(),
+        }
+    }
+
+    pub fn account(&self) -> &str {
+        &self.principal.account
+    }
+
+    /// The caller's ARN as AWS shows it.
+    pub fn arn(&self) -> String {
+        self.principal.arn()
+    }
+}
+
+/// What [`Iam::lookup_key`] returns for a known, usable key.
+#[derive(Debug, Clone)]
+pub struct KeyGrant {
+    /// The secret to verify the request's signature with.
+    pub secret: String,
+    pub caller: Caller,
+}
+
+/// Why a key cannot be used. [`KeyError::code`] and [`KeyError::message`]
+/// are AWS's words (HTTP 403).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KeyError {
+    #[error("unknown access key")]
+    UnknownKey,
+    #[error("inactive access key")]
+    InactiveKey,
+    #[error("temporary key used without its session token")]
+    MissingToken,
+    #[error("session token does not match the temporary key")]
+    WrongToken,
+    #[error("session expired")]
+    Expired,
+}
+
+impl KeyError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            KeyError::Expired => "ExpiredToken",
+            _ => "InvalidClientTokenId",
+        }
+    }
+
+    pub fn message(&self) -> &'static str {
+        match self {
+            KeyError::Expired => "The security token included in the request is expired",
+            _ => "The security token included in the request is invalid.",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        403
+    }
+}
+
+/// The policies that apply to one principal.
+#[derive(Debug, Default)]
+pub(crate) struct Gathered {
+    pub identity: Vec<Arc<PolicyDocument>>,
+    pub boundary: Option<Arc<PolicyDocument>>,
+    /// Any of them has a condition.
+    pub conditional: bool,
+}
+
+/// `Allow * on *`, what root holds and `AdministratorAccess` grants.
+pub(crate) const ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+/// The AWS-managed policies the directory knows.
+pub(crate) const ADMINISTRATOR_ACCESS: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+
+pub(crate) fn allow_all() -> Option<Arc<PolicyDocument>> {
+    static DOC: OnceLock<Option<Arc<PolicyDocument>>> = OnceLock::new();
+    DOC.get_or_init(|| {
+        PolicyDocument::parse(ALLOW_ALL, PolicyKind::Identity)
+            .ok()
+            .map(Arc::new)
+    })
+    .clone()
+}
+
+/// Looks up a managed policy's default document by ARN (this account's or
+/// a known AWS-managed one).
+pub(crate) fn managed_doc(account: &Account, arn: &str) -> Option<Arc<PolicyDocument>> {
+    if arn == ADMINISTRATOR_ACCESS {
+        return allow_all();
+    }
+    account
+        .policy_by_arn(arn)
+        .and_then(|p| p.default_doc())
+        .map(|d| d.parsed.clone())
+}
+
+/// The policies of a user (its own and its groups'), or `None` if it does
+/// not exist.
+pub(crate) fn gather_user(account: &Account, name: &str) -> Option<Gathered> {
+    let user = account.user(name)?;
+    let mut g = Gathered::default();
+    g.identity
+        .extend(user.inline.values().map(|d| d.parsed.clone()));
+    g.identity.extend(
+        user.attached
+            .iter()
+            .filter_map(|arn| managed_doc(account, arn)),
+    );
+    for group in user.groups.iter().filter_map(|n| account.group(n)) {
+        g.identity
+            .extend(group.inline.values().map(|d| d.parsed.clone()));
+        g.identity.extend(
+            group
+                .attached
+                .iter()
+                .filter_map(|arn| managed_doc(account, arn)),
+        );
+    }
+    g.boundary = user
+        .boundary
+        .as_deref()
+        .and_then(|arn| managed_doc(account, arn));
+    g.finish();
+    Some(g)
+}
+
+/// The policies of a role, or `None` if it does not exist.
+pub(crate) fn gather_role(account: &Account, name: &str) -> Option<Gathered> {
+    let role = account.role(name)?;
+    let mut g = Gathered::default();
+    g.identity
+        .extend(role.inline.values().map(|d| d.parsed.clone()));
+    g.identity.extend(
+        role.attached
+            .iter()
+            .filter_map(|arn| managed_doc(account, arn)),
+    );
+    g.boundary = role
+        .boundary
+        .as_deref()
+        .and_then(|arn| managed_doc(account, arn));
+    g.finish();
+    Some(g)
+}
+
+/// Whether a document's decisions can depend on the request's context
+/// (conditions, or policy variables).
+pub(crate) fn context_dependent(doc: &PolicyDocument) -> bool {
+    doc.has_conditions() || doc.has_variables()
+}
+
+impl Gathered {
+    fn finish(&mut self) {
+        self.conditional = self.identity.iter().any(|d| context_dependent(d))
+            || self.boundary.as_deref().is_some_and(context_dependent);
+    }
+
+    /// Evaluates one request against these policies plus the session's
+    /// and the resource's.
+    pub fn evaluate(
+        &self,
+        request: &Request<'_>,
+        session: Option<&PolicyDocument>,
+        resource: Option<&PolicyDocument>,
+    ) -> Decision {
+        let identity: Vec<&PolicyDocument> = self.identity.iter().map(|d| d.as_ref()).collect();
+        evaluate(
+            request,
+            &PolicySet {
+                identity: &identity,
+                boundary: self.boundary.as_deref(),
+                session,
+                resource,
+            },
+        )
+    }
+}
+
+const CACHE_CAPACITY: usize = 65_536;
+
+/// Decisions and gathered policies, valid for one generation.
+#[derive(Default)]
+pub(crate) struct AuthzCache {
+    inner: RwLock<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    generation: u64,
+    decisions: HashMap<String, Decision>,
+    principals: HashMap<String, Arc<Gathered>>,
+}
+
+impl AuthzCache {
+    fn decision(&self, generation: u64, key: &str) -> Option<Decision> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        if inner.generation != generation {
+            return None;
+        }
+        inner.decisions.get(key).copied()
+    }
+
+    fn principal(&self, generation: u64, key: &str) -> Option<Arc<Gathered>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        if inner.generation != generation {
+            return None;
+        }
+        inner.principals.get(key).cloned()
+    }
+
+    fn with<R>(&self, generation: u64, f: impl FnOnce(&mut CacheInner) -> R) -> R {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if inner.generation != generation {
+            inner.generation = generation;
+            inner.decisions.clear();
+            inner.principals.clear();
+        }
+        if inner.decisions.len() >= CACHE_CAPACITY {
+            inner.decisions.clear();
+        }
+        if inner.principals.len() >= CACHE_CAPACITY {
+            inner.principals.clear();
+        }
+        f(&mut inner)
+    }
+}
+
+pub(crate) fn to_utc(t: SystemTime) -> DateTime<Utc> {
+    DateTime::<Utc>::from(t)
+}
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The caller a session acts as, if its principal still exists.
+pub(crate) fn session_caller(state: &State, s: &crate::model::Session) -> Option<Caller> {
+    let account = state.account(&s.account)?;
+    let (kind, user_id) = match &s.of {
+        SessionOf::Role {
+            role_name,
+            role_arn,
+            role_id,
+            session_name,
+        } => {
+            let role = account.role(role_name)?;
+            if &role.id != role_id {
+                return None;
+            }
+            (
+                PrincipalKind::AssumedRole {
+                    role_name: role.name.clone(),
+                    role_arn: role_arn.clone(),
+                    session_name: session_name.clone(),
+                },
+                format!("{role_id}:{session_name}"),
+            )
+        }
+        SessionOf::User { user_name } => {
+            let user = account.user(user_name)?;
+            (
+                PrincipalKind::User {
+                    name: user.name.clone(),
+                    arn: user.arn.clone(),
+                },
+                user.id.clone(),
+            )
+        }
+        SessionOf::Root => (PrincipalKind::Root, s.account.clone()),
+    };
+    Some(Caller {
+        principal: Principal {
+            account: s.account.clone(),
+            kind,
+        },
+        access_key_id: s.key_id.clone(),
+        session_policy: s.policy.as_ref().map(|d| d.parsed.clone()),
+        user_id,
+    })
+}
+
+impl Iam {
+    /// Finds the secret and the caller for an access key. A temporary key
+    /// (from STS) needs its session token and must not have expired; a
+    /// long-term key must be active and its user must still exist.
+    pub fn lookup_key(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&str>,
+        now: SystemTime,
+    ) -> Result<KeyGrant, KeyError> {
+        let state = self.read();
+        if let Some(s) = state.sessions.get(access_key_id) {
+            let token = session_token.ok_or(KeyError::MissingToken)?;
+            if !ct_eq(token, &s.token) {
+                return Err(KeyError::WrongToken);
+            }
+            if to_utc(now) >= s.expiration {
+                return Err(KeyError::Expired);
+            }
+            let caller = session_caller(&state, s).ok_or(KeyError::UnknownKey)?;
+            return Ok(KeyGrant {
+                secret: s.secret.clone(),
+                caller,
+            });
+        }
+        let owner = state.keys.get(access_key_id).ok_or(KeyError::UnknownKey)?;
+        let account = state.account(&owner.account).ok_or(KeyError::UnknownKey)?;
+        let (key, caller) = match &owner.user {
+            None => {
+                let k = account
+                    .rec
+                    .root_keys
+                    .iter()
+                    .find(|k| k.id == access_key_id)
+                    .ok_or(KeyError::UnknownKey)?;
+                let mut caller = Caller::root(&account.rec.id);
+                caller.access_key_id = access_key_id.to_string();
+                (k, caller)
+            }
+            Some(name) => {
+                let user = account.users.get(name).ok_or(KeyError::UnknownKey)?;
+                let k = user
+                    .keys
+                    .iter()
+                    .find(|k| k.id == access_key_id)
+                    .ok_or(KeyError::UnknownKey)?;
+                let caller = Caller {
+                    principal: Principal {
+                        account: account.rec.id.clone(),
+                        kind: PrincipalKind::User {
+                            name: user.name.clone(),
+                            arn: user.arn.clone(),
+                        },
+                    },
+                    access_key_id: access_key_id.to_string(),
+                    session_policy: None,
+                    user_id: user.id.clone(),
+                };
+                (k, caller)
+            }
+        };
+        if key.status != crate::model::KeyStatus::Active {
+            return Err(KeyError::InactiveKey);
+        }
+        Ok(KeyGrant {
+            secret: key.secret.clone(),
+            caller,
+        })
+    }
+
+    /// Decides whether `caller` may perform `action` on `resource`.
+    pub fn authorize(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        context: &Context,
+        resource_policy: Option<&PolicyDocument>,
+    ) -> Decision {
+        let own_resource = {
+            let acct = crate::ids::arn_account(resource);
+            acct.is_empty() || acct == caller.account()
+        };
+        if matches!(caller.principal.kind, PrincipalKind::Root)
+            && resource_policy.is_none()
+            && own_resource
+        {
+            return Decision::Allow;
+        }
+        let generation = self.generation();
+        let cache_key = resource_policy.is_none().then(|| {
+            format!(
+                "{}\u{0}{}\u{0}{action}\u{0}{resource}",
+                caller.access_key_id,
+                caller.principal.arn()
+            )
+        });
+        if let Some(k) = &cache_key {
+            if let Some(d) = self.cache.decision(generation, k) {
+                return d;
+            }
+        }
+        let Some(gathered) = self.gathered(caller, generation) else {
+            return Decision::ImplicitDeny;
+        };
+        let request = Request {
+            principal: &caller.principal,
+            action,
+            resource,
+            context,
+        };
+        let decision =
+            gathered.evaluate(&request, caller.session_policy.as_deref(), resource_policy);
+        let conditional = gathered.conditional
+            || caller
+                .session_policy
+                .as_deref()
+                .is_some_and(context_dependent);
+        if let (Some(k), false) = (cache_key, conditional) {
+            self.cache.with(generation, |c| {
+                c.decisions.insert(k, decision);
+            });
+        }
+        decision
+    }
+
+    /// The policies that apply to `caller`'s principal (cached), or `None`
+    /// when its user or role no longer exists.
+    pub(crate) fn gathered(&self, caller: &Caller, generation: u64) -> Option<Arc<Gathered>> {
+        let account_id = caller.account();
+        let pkey = match &caller.principal.kind {
+            PrincipalKind::Root => {
+                return Some(Arc::new(Gathered {
+                    identity: allow_all().into_iter().collect(),
+                    boundary: None,
+                    conditional: false,
+                }))
+            }
+            PrincipalKind::Service(_) => return Some(Arc::new(Gathered::default())),
+            PrincipalKind::User { name, .. } => format!("u\u{0}{account_id}\u{0}{}", key(name)),
+            PrincipalKind::AssumedRole { role_name, .. } => {
+                format!("r\u{0}{account_id}\u{0}{}", key(role_name))
+            }
+        };
+        if let Some(g) = self.cache.principal(generation, &pkey) {
+            return Some(g);
+        }
+        let gathered = {
+            let state = self.read();
+            let account = state.account(account_id)?;
+            match &caller.principal.kind {
+                PrincipalKind::User { name, .. } => gather_user(account, name)?,
+                PrincipalKind::AssumedRole { role_name, .. } => gather_role(account, role_name)?,
+                _ => return None,
+            }
+        };
+        let gathered = Arc::new(gathered);
+        self.cache.with(generation, |c| {
+            c.principals.insert(pkey, gathered.clone());
+        });
+        Some(gathered)
+    }
+}

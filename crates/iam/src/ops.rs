@@ -1,0 +1,250 @@
+//! IAM operations: one function per action, grouped by entity. Each one
+//! authorizes itself (`iam:<Action>` on the entity's ARN), validates its
+//! parameters with AWS's wording, commits its change and renders its
+//! result element.
+
+mod attach;
+mod groups;
+mod inline;
+mod keys;
+mod policies;
+mod roles;
+mod simulate;
+mod users;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use updraft_policy::PolicyKind;
+
+use crate::model::{Doc, Group, ManagedPolicy, Role, Tag, User};
+use crate::state::{Account, State};
+use crate::store::Change;
+use crate::wire::{ApiError, Ctx, OpResult};
+use crate::xml::Xml;
+
+pub(crate) fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<OpResult> {
+    users::dispatch(ctx, action)
+        .or_else(|| groups::dispatch(ctx, action))
+        .or_else(|| roles::dispatch(ctx, action))
+        .or_else(|| policies::dispatch(ctx, action))
+        .or_else(|| inline::dispatch(ctx, action))
+        .or_else(|| attach::dispatch(ctx, action))
+        .or_else(|| keys::dispatch(ctx, action))
+        .or_else(|| simulate::dispatch(ctx, action))
+}
+
+/// What AWS leaves unescaped when it URL-encodes a policy document.
+const DOC_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A policy document as IAM returns it: URL-encoded.
+pub(crate) fn encode_doc(text: &str) -> String {
+    utf8_percent_encode(text, DOC_ENCODE).to_string()
+}
+
+pub(crate) fn parse_doc(text: &str, kind: PolicyKind) -> Result<Doc, ApiError> {
+    Doc::parse(text, kind).map_err(|e| ApiError::malformed(e.0))
+}
+
+/// The caller's account (present: `handle` creates it on first use).
+pub(crate) fn account<'s>(state: &'s State, ctx: &Ctx<'_>) -> Result<&'s Account, ApiError> {
+    state.account(ctx.account()).ok_or_else(|| {
+        ApiError::no_such_entity(format!("The account {} cannot be found.", ctx.account()))
+    })
+}
+
+pub(crate) fn path_param<'a>(ctx: &Ctx<'a>) -> Result<&'a str, ApiError> {
+    let path = ctx.params.get("Path").unwrap_or("/");
+    crate::ids::check_path(path)?;
+    Ok(path)
+}
+
+pub(crate) fn path_prefix<'a>(ctx: &Ctx<'a>) -> &'a str {
+    ctx.params.get("PathPrefix").unwrap_or("/")
+}
+
+/// `Tags.member.N.Key` / `.Value`.
+pub(crate) fn tags_param(ctx: &Ctx<'_>) -> Result<Vec<Tag>, ApiError> {
+    let mut tags: Vec<Tag> = Vec::new();
+    for n in ctx.params.indexes("Tags.member") {
+        let key = ctx
+            .params
+            .get(&format!("Tags.member.{n}.Key"))
+            .ok_or_else(|| {
+                crate::ids::validation(None, "tags.member.key", "Member must not be null")
+            })?;
+        let value = ctx
+            .params
+            .get(&format!("Tags.member.{n}.Value"))
+            .unwrap_or("");
+        if key.is_empty() || key.chars().count() > 128 {
+            return Err(crate::ids::validation(
+                Some(key),
+                "tags.member.key",
+                "Member must have length less than or equal to 128",
+            ));
+        }
+        if value.chars().count() > 256 {
+            return Err(crate::ids::validation(
+                Some(value),
+                "tags.member.value",
+                "Member must have length less than or equal to 256",
+            ));
+        }
+        tags.retain(|t| t.key != key);
+        tags.push(Tag {
+            key: key.to_string(),
+            value: value.to_string(),
+        });
+    }
+    Ok(tags)
+}
+
+/// Merges `new` into `tags` (a key's value is replaced), at most 50.
+pub(crate) fn merge_tags(tags: &mut Vec<Tag>, new: Vec<Tag>) -> Result<(), ApiError> {
+    for t in new {
+        match tags.iter_mut().find(|e| e.key == t.key) {
+            Some(e) => e.value = t.value,
+            None => tags.push(t),
+        }
+    }
+    if tags.len() > 50 {
+        return Err(ApiError::limit(
+            "The number of tags has reached the maximum limit.",
+        ));
+    }
+    Ok(())
+}
+
+/// `<Tags>` unless there are none.
+pub(crate) fn render_tags(x: &mut Xml, tags: &[Tag]) {
+    if !tags.is_empty() {
+        render_tag_list(x, tags);
+    }
+}
+
+/// `<Tags>` with its members, even when empty.
+pub(crate) fn render_tag_list(x: &mut Xml, tags: &[Tag]) {
+    x.open("Tags");
+    for t in tags {
+        x.open("member")
+            .text("Key", &t.key)
+            .text("Value", &t.value)
+            .close("member");
+    }
+    x.close("Tags");
+}
+
+fn render_boundary(x: &mut Xml, boundary: Option<&str>) {
+    if let Some(arn) = boundary {
+        x.open("PermissionsBoundary")
+            .text("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
+            .text("PermissionsBoundaryArn", arn)
+            .close("PermissionsBoundary");
+    }
+}
+
+/// A user's fields (inside `<User>` or `<member>`).
+pub(crate) fn render_user(x: &mut Xml, u: &User, with_tags: bool) {
+    x.text("Path", &u.path)
+        .text("UserName", &u.name)
+        .text("UserId", &u.id)
+        .text("Arn", &u.arn)
+        .date("CreateDate", &u.created);
+    render_boundary(x, u.boundary.as_deref());
+    if with_tags {
+        render_tags(x, &u.tags);
+    }
+}
+
+pub(crate) fn render_group(x: &mut Xml, g: &Group) {
+    x.text("Path", &g.path)
+        .text("GroupName", &g.name)
+        .text("GroupId", &g.id)
+        .text("Arn", &g.arn)
+        .date("CreateDate", &g.created);
+}
+
+pub(crate) fn render_role(x: &mut Xml, r: &Role, full: bool) {
+    x.text("Path", &r.path)
+        .text("RoleName", &r.name)
+        .text("RoleId", &r.id)
+        .text("Arn", &r.arn)
+        .date("CreateDate", &r.created)
+        .text("AssumeRolePolicyDocument", &encode_doc(&r.trust.text))
+        .opt("Description", r.description.as_deref())
+        .num("MaxSessionDuration", r.max_session);
+    render_boundary(x, r.boundary.as_deref());
+    render_tags(x, &r.tags);
+    if full {
+        x.raw("<RoleLastUsed/>");
+    }
+}
+
+/// How many users, groups and roles have `arn` attached.
+pub(crate) fn attachment_count(account: &Account, arn: &str) -> usize {
+    account
+        .users
+        .values()
+        .filter(|u| u.attached.iter().any(|a| a == arn))
+        .count()
+        + account
+            .groups
+            .values()
+            .filter(|g| g.attached.iter().any(|a| a == arn))
+            .count()
+        + account
+            .roles
+            .values()
+            .filter(|r| r.attached.iter().any(|a| a == arn))
+            .count()
+}
+
+fn boundary_count(account: &Account, arn: &str) -> usize {
+    account
+        .users
+        .values()
+        .filter(|u| u.boundary.as_deref() == Some(arn))
+        .count()
+        + account
+            .roles
+            .values()
+            .filter(|r| r.boundary.as_deref() == Some(arn))
+            .count()
+}
+
+pub(crate) fn render_policy(x: &mut Xml, account: &Account, p: &ManagedPolicy) {
+    x.text("PolicyName", &p.name)
+        .text("PolicyId", &p.id)
+        .text("Arn", &p.arn)
+        .text("Path", &p.path)
+        .text("DefaultVersionId", &p.default_version)
+        .num("AttachmentCount", attachment_count(account, &p.arn))
+        .num(
+            "PermissionsBoundaryUsageCount",
+            boundary_count(account, &p.arn),
+        )
+        .bool("IsAttachable", true)
+        .opt("Description", p.description.as_deref())
+        .date("CreateDate", &p.created)
+        .date("UpdateDate", &p.updated);
+    render_tags(x, &p.tags);
+}
+
+/// Commits `changes` built from the state (a closure that may refuse).
+pub(crate) fn write<R>(
+    ctx: &Ctx<'_>,
+    f: impl FnOnce(&State, &Account) -> Result<(Vec<Change>, R), ApiError>,
+) -> Result<R, ApiError> {
+    ctx.iam.commit(|state| {
+        let acct = account(state, ctx)?;
+        f(state, acct)
+    })
+}
+
+/// The list resource ARN AWS uses for `List*` actions (`arn:aws:iam::ACCT:user/`).
+pub(crate) fn list_arn(ctx: &Ctx<'_>, kind: &str) -> String {
+    format!("arn:aws:iam::{}:{kind}/", ctx.account())
+}

@@ -1,0 +1,151 @@
+//! Everything survives closing and reopening the database.
+
+use std::time::{Duration, SystemTime};
+
+use updraft_policy::{Context, Decision};
+
+use crate::*;
+
+#[test]
+fn the_directory_survives_a_reopen() {
+    let d = tempfile::tempdir().unwrap();
+    let (key, secret, skey, stoken, policy_arn);
+    {
+        let dir = open_at(d.path());
+        let r = root();
+        dir.ensure_root_key(ACCOUNT, "FOOBARKEY", "FOOBARSECRET")
+            .unwrap();
+        (key, secret) = user_with_key(&dir, "pat");
+        ok(iam(&dir, &r, "CreateGroup", &[("GroupName", "g")]));
+        ok(iam(
+            &dir,
+            &r,
+            "AddUserToGroup",
+            &[("GroupName", "g"), ("UserName", "pat")],
+        ));
+        let body = ok(iam(
+            &dir,
+            &r,
+            "CreatePolicy",
+            &[
+                ("PolicyName", "p"),
+                ("PolicyDocument", &allow(&["sqs:SendMessage"], "*")),
+            ],
+        ));
+        policy_arn = text(&body, "Arn").unwrap();
+        ok(iam(
+            &dir,
+            &r,
+            "CreatePolicyVersion",
+            &[
+                ("PolicyArn", &policy_arn),
+                ("PolicyDocument", &allow(&["sqs:ReceiveMessage"], "*")),
+                ("SetAsDefault", "true"),
+            ],
+        ));
+        ok(iam(
+            &dir,
+            &r,
+            "AttachGroupPolicy",
+            &[("GroupName", "g"), ("PolicyArn", &policy_arn)],
+        ));
+        ok(iam(
+            &dir,
+            &r,
+            "CreateRole",
+            &[
+                ("RoleName", "app"),
+                ("AssumeRolePolicyDocument", &trust_aws(ACCOUNT)),
+                ("Description", "d"),
+            ],
+        ));
+        ok(iam(
+            &dir,
+            &r,
+            "PutRolePolicy",
+            &[
+                ("RoleName", "app"),
+                ("PolicyName", "all"),
+                ("PolicyDocument", ALLOW_ALL),
+            ],
+        ));
+        let body = ok(sts(
+            &dir,
+            &r,
+            "AssumeRole",
+            &[
+                ("RoleArn", "arn:aws:iam::123456789012:role/app"),
+                ("RoleSessionName", "s1"),
+            ],
+        ));
+        skey = text(&body, "AccessKeyId").unwrap();
+        stoken = text(&body, "SessionToken").unwrap();
+    }
+    let dir = open_at(d.path());
+    let now = SystemTime::now();
+    assert_eq!(
+        dir.lookup_key("FOOBARKEY", None, now).unwrap().secret,
+        "FOOBARSECRET"
+    );
+    let pat = dir.lookup_key(&key, None, now).unwrap();
+    assert_eq!(pat.secret, secret);
+    let q = "arn:aws:sqs:us-east-1:123456789012:q";
+    assert_eq!(
+        dir.authorize(&pat.caller, "sqs:ReceiveMessage", q, &Context::new(), None),
+        Decision::Allow
+    );
+    assert_eq!(
+        dir.authorize(&pat.caller, "sqs:SendMessage", q, &Context::new(), None),
+        Decision::ImplicitDeny
+    );
+    let body = ok(iam(
+        &dir,
+        &root(),
+        "ListPolicyVersions",
+        &[("PolicyArn", &policy_arn)],
+    ));
+    assert_eq!(texts(&body, "VersionId"), ["v2", "v1"]);
+    let body = ok(iam(&dir, &root(), "GetRole", &[("RoleName", "app")]));
+    assert_eq!(text(&body, "Description").unwrap(), "d");
+    let session = dir.lookup_key(&skey, Some(&stoken), now).unwrap().caller;
+    assert_eq!(
+        dir.authorize(&session, "sqs:DeleteQueue", q, &Context::new(), None),
+        Decision::Allow
+    );
+}
+
+#[test]
+fn expired_sessions_are_pruned() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = open_at(d.path());
+    ok(iam(
+        &dir,
+        &root(),
+        "CreateRole",
+        &[
+            ("RoleName", "app"),
+            (
+                "AssumeRolePolicyDocument",
+                &trust_service("lambda.amazonaws.com"),
+            ),
+        ],
+    ));
+    let creds = dir
+        .service_credentials(
+            "arn:aws:iam::123456789012:role/app",
+            "lambda.amazonaws.com",
+            "fn",
+            Duration::from_secs(900),
+        )
+        .unwrap();
+    assert_eq!(dir.prune_sessions().unwrap(), 0);
+    drop(dir);
+    let dir = open_at(d.path());
+    assert!(dir
+        .lookup_key(
+            &creds.access_key_id,
+            Some(&creds.session_token),
+            SystemTime::now()
+        )
+        .is_ok());
+}
