@@ -72,7 +72,7 @@ fn main() {
         },
     };
     let mut context = Context::new();
-    context.set("aws:SourceIp", "198.51.100.7");
+    context.set("aws:SourceIp", "203.0.113.7");
     context.set("aws:SecureTransport", "true");
     context.set("aws:CurrentTime", "2026-12-03T10:00:00Z");
     context.set("aws:ResourceTag/team", "t97");
@@ -103,6 +103,10 @@ fn main() {
             format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/t"),
         ),
         ("iam:CreateUser".into(), "*".into()),
+        (
+            "lambda:GetFunction".into(),
+            format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:prod-f"),
+        ),
     ];
     let set = PolicySet {
         identity: &attached,

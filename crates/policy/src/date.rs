@@ -14,7 +14,7 @@ pub(crate) type Instant = (i64, u32);
 /// Reads a date condition value; `None` if IAM would refuse it.
 pub(crate) fn parse(value: &str) -> Option<Instant> {
     if value.contains(['t', 'T', '-']) {
-        iso8601(&value.to_ascii_lowercase())
+        iso8601(value)
     } else {
         let secs: u64 = parse_uint(value)?;
         let secs = i64::try_from(secs).ok()?;
@@ -46,7 +46,7 @@ fn in_range(s: &str, lo: i64, hi: i64) -> Option<i64> {
 }
 
 fn iso8601(s: &str) -> Option<Instant> {
-    let (date, time) = match s.split_once('t') {
+    let (date, time) = match s.split_once(['t', 'T']) {
         Some((d, t)) => (d, t),
         None => (s, ""),
     };
@@ -91,7 +91,7 @@ fn time_of_day(time: &str) -> Option<(i64, u32, i64)> {
         return Some((0, 0, 0));
     }
     // The zone designator, if any, follows the seconds or the minutes.
-    let (clock, offset) = match time.find(['z', '+', '-']) {
+    let (clock, offset) = match time.find(['z', 'Z', '+', '-']) {
         Some(at) => (&time[..at], zone(&time[at..])?),
         None => (time, 0),
     };
@@ -144,9 +144,9 @@ fn fraction_nanos(value: i64, digits: usize) -> u32 {
     u32::try_from(v).unwrap_or(0)
 }
 
-/// `z`, `+hh`, `+hh:mm`, `-hh`, `-hh:mm` → offset east of UTC in seconds.
+/// `Z`, `+hh`, `+hh:mm`, `-hh`, `-hh:mm` → offset east of UTC in seconds.
 fn zone(z: &str) -> Option<i64> {
-    if z == "z" {
+    if z.eq_ignore_ascii_case("z") {
         return Some(0);
     }
     let sign = if z.starts_with('-') { -1 } else { 1 };

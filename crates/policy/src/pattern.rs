@@ -51,6 +51,15 @@ enum Shape {
     Exact(Box<str>),
     /// A literal followed by one `*`.
     Prefix(Box<str>),
+    /// Literals and `*` only (no `?`, no variable): matched without
+    /// backtracking, as the text must start with `head`, end with `tail`,
+    /// and hold each of `middle` in order in between (leftmost occurrence
+    /// first is always right).
+    Stars {
+        head: Box<str>,
+        middle: Box<[Box<str>]>,
+        tail: Box<str>,
+    },
     General(Box<[Tok]>),
 }
 
@@ -86,6 +95,7 @@ impl Pattern {
             [] => Shape::Exact("".into()),
             [Tok::Lit(s)] => Shape::Exact(s.clone()),
             [Tok::Lit(s), Tok::Star] => Shape::Prefix(s.clone()),
+            _ if toks.iter().all(|t| matches!(t, Tok::Lit(_) | Tok::Star)) => stars(&toks),
             _ => Shape::General(toks.into_boxed_slice()),
         };
         Pattern {
@@ -108,7 +118,7 @@ impl Pattern {
     pub(crate) fn literal_head(&self) -> Option<&str> {
         let lead = match &self.shape {
             Shape::Any => return None,
-            Shape::Exact(s) | Shape::Prefix(s) => s,
+            Shape::Exact(s) | Shape::Prefix(s) | Shape::Stars { head: s, .. } => s,
             Shape::General(toks) => match toks.first() {
                 Some(Tok::Lit(s)) => s,
                 _ => return None,
@@ -136,8 +146,53 @@ impl Pattern {
             Shape::Prefix(p) => {
                 text.len() >= p.len() && eq(&text.as_bytes()[..p.len()], p.as_bytes(), ci)
             }
+            Shape::Stars { head, middle, tail } => {
+                let t = text.as_bytes();
+                let (h, e) = (head.as_bytes(), tail.as_bytes());
+                if t.len() < h.len() + e.len()
+                    || !eq(&t[..h.len()], h, ci)
+                    || !eq(&t[t.len() - e.len()..], e, ci)
+                {
+                    return false;
+                }
+                let end = t.len() - e.len();
+                let mut at = h.len();
+                for m in middle.iter() {
+                    match find(&text[..end], at, m, ci) {
+                        Some(found) => at = found + m.len(),
+                        None => return false,
+                    }
+                }
+                true
+            }
             Shape::General(toks) => glob(toks, text, ci, vars),
         }
+    }
+}
+
+/// Splits a star-and-literal token list at its stars.
+fn stars(toks: &[Tok]) -> Shape {
+    let mut parts: Vec<Box<str>> = vec!["".into()];
+    for t in toks {
+        match t {
+            Tok::Lit(s) => {
+                if let Some(last) = parts.last_mut() {
+                    *last = s.clone();
+                }
+            }
+            _ => parts.push("".into()),
+        }
+    }
+    let tail = parts.pop().unwrap_or_default();
+    let head = if parts.is_empty() {
+        Box::from("")
+    } else {
+        parts.remove(0)
+    };
+    Shape::Stars {
+        head,
+        middle: parts.into_iter().filter(|m| !m.is_empty()).collect(),
+        tail,
     }
 }
 
