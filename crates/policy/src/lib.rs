@@ -24,7 +24,8 @@
 //! principal, the action, the resource and the condition context.
 //!
 //! Modules: `validate` (write-time checks and messages), `document` (the
-//! compiled form), `pattern` (wildcards and policy variables),
+//! compiled form), `spans` (statement positions in the text), `pattern`
+//! (wildcards and policy variables),
 //! `condition` (operators), `date` (condition dates), `principal`
 //! (principal elements), `eval` (the decision).
 
@@ -34,15 +35,17 @@ mod document;
 mod eval;
 mod pattern;
 mod principal;
+mod spans;
 mod validate;
 
 pub use eval::{evaluate, evaluate_detailed, Evaluation, MatchedStatement, PolicySource};
+pub use spans::{Position, Span};
 
 use std::collections::HashMap;
 
 /// Which kind of policy a document is, for validation: identity policies
 /// must not name a `Principal`; resource and trust policies must.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PolicyKind {
     /// Attached to a user, group or role (managed or inline), a permission
     /// boundary, or a session policy.
@@ -73,6 +76,7 @@ pub struct PolicyDocument {
     kind: PolicyKind,
     id: Option<String>,
     statements: Vec<document::Statement>,
+    spans: Vec<Span>,
     has_conditions: bool,
     has_variables: bool,
 }
@@ -93,6 +97,7 @@ impl PolicyDocument {
             kind,
             id,
             statements,
+            spans: spans::statement_spans(text),
             has_conditions,
             has_variables,
         })
@@ -100,7 +105,8 @@ impl PolicyDocument {
 
     /// Whether any statement has a `Condition` block (decisions that
     /// depend on the request's context cannot be cached by principal,
-    /// action and resource alone).
+    /// action and resource alone; policy variables read the context too,
+    /// see [`PolicyDocument::has_variables`]).
     pub fn has_conditions(&self) -> bool {
         self.has_conditions
     }
@@ -129,6 +135,12 @@ impl PolicyDocument {
     /// The `Sid` of statement `index`, if it has one.
     pub fn sid(&self, index: usize) -> Option<&str> {
         self.statements.get(index)?.sid.as_deref()
+    }
+
+    /// Where statement `index` sits in the text the document was parsed
+    /// from (the simulator's `StartPosition` and `EndPosition`).
+    pub fn statement_span(&self, index: usize) -> Option<Span> {
+        self.spans.get(index).copied()
     }
 }
 
@@ -264,5 +276,15 @@ pub enum Decision {
 impl Decision {
     pub fn is_allowed(self) -> bool {
         self == Decision::Allow
+    }
+
+    /// The policy simulator's `EvalDecision`: `allowed`, `explicitDeny` or
+    /// `implicitDeny`.
+    pub fn simulator_name(self) -> &'static str {
+        match self {
+            Decision::Allow => "allowed",
+            Decision::ExplicitDeny => "explicitDeny",
+            Decision::ImplicitDeny => "implicitDeny",
+        }
     }
 }

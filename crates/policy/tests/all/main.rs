@@ -20,8 +20,18 @@ pub const OTHER: &str = "444455556666";
 /// Parses `v` as a policy of `kind`, panicking with IAM's message if it is
 /// refused.
 pub fn doc(kind: PolicyKind, v: Value) -> PolicyDocument {
-    match PolicyDocument::parse(&v.to_string(), kind) {
-        Ok(d) => d,
+    let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+    match PolicyDocument::parse(&text, kind) {
+        Ok(d) => {
+            // Every statement can be located in the text.
+            for i in 0..d.statement_count() {
+                let span = d
+                    .statement_span(i)
+                    .unwrap_or_else(|| panic!("{text}: no span for {i}"));
+                assert!(span.start < span.end, "{text}: {span:?}");
+            }
+            d
+        }
         Err(e) => panic!("{v} refused: {e}"),
     }
 }

@@ -20,6 +20,9 @@ fn accepts_statement_as_object_or_array_and_every_element() {
     assert_eq!(one.statement_count(), 1);
     assert_eq!(one.id(), Some("example"));
     assert_eq!(one.sid(0), Some("One"));
+    let span = one.statement_span(0).expect("located");
+    // Pretty-printed: the statement object opens on line 3.
+    assert_eq!((span.start.line, span.start.column), (3, 16));
     assert!(!one.has_conditions());
     let many = identity(json!({
         "Version": "2012-10-17",
