@@ -136,13 +136,9 @@ pub(crate) struct Gathered {
     pub conditional: bool,
 }
 
-/// `Allow * on *`, what root holds and `AdministratorAccess` grants.
-pub(crate) const ALLOW_ALL: &str =
-    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+use crate::aws_managed::ALLOW_ALL;
 
-/// The AWS-managed policies the directory knows.
-pub(crate) const ADMINISTRATOR_ACCESS: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
-
+/// `Allow * on *`, what root holds.
 pub(crate) fn allow_all() -> Option<Arc<PolicyDocument>> {
     static DOC: OnceLock<Option<Arc<PolicyDocument>>> = OnceLock::new();
     DOC.get_or_init(|| {
@@ -156,11 +152,8 @@ pub(crate) fn allow_all() -> Option<Arc<PolicyDocument>> {
 /// Looks up a managed policy's default document by ARN (this account's or
 /// a known AWS-managed one).
 pub(crate) fn managed_doc(account: &Account, arn: &str) -> Option<Arc<PolicyDocument>> {
-    if arn == ADMINISTRATOR_ACCESS {
-        return allow_all();
-    }
     account
-        .policy_by_arn(arn)
+        .managed(arn)
         .and_then(|p| p.default_doc())
         .map(|d| d.parsed.clone())
 }
@@ -429,10 +422,12 @@ impl Iam {
         context: &Context,
         resource_policy: Option<&PolicyDocument>,
     ) -> Decision {
-        let own_resource = {
-            let acct = crate::ids::arn_account(resource);
-            acct.is_empty() || acct == caller.account()
-        };
+        let resource_account = crate::ids::arn_account(resource);
+        // AWS-managed resources (`arn:aws:iam::aws:policy/...`) are read
+        // with identity policies alone, as the caller's own.
+        let aws_owned = resource_account == "aws";
+        let own_resource =
+            resource_account.is_empty() || resource_account == caller.account() || aws_owned;
         if matches!(caller.principal.kind, PrincipalKind::Root)
             && resource_policy.is_none()
             && own_resource
@@ -455,8 +450,18 @@ impl Iam {
         let Some(gathered) = self.gathered(caller, generation) else {
             return Decision::ImplicitDeny;
         };
+        let as_aws;
+        let principal = if aws_owned && resource_policy.is_none() {
+            as_aws = Principal {
+                account: "aws".to_string(),
+                kind: caller.principal.kind.clone(),
+            };
+            &as_aws
+        } else {
+            &caller.principal
+        };
         let request = Request {
-            principal: &caller.principal,
+            principal,
             action,
             resource,
             context,

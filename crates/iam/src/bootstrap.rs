@@ -48,7 +48,6 @@ use chrono::Utc;
 use serde::Deserialize;
 use updraft_policy::PolicyKind;
 
-use crate::authz::ADMINISTRATOR_ACCESS;
 use crate::error::IamError;
 use crate::ids;
 use crate::model::{AccessKey, Doc, Group, KeyStatus, ManagedPolicy, PolicyVersion, Role, User};
@@ -200,9 +199,7 @@ fn check_attachable(
     extra: &[ManagedPolicy],
 ) -> Result<(), IamError> {
     for arn in arns {
-        let known = arn == ADMINISTRATOR_ACCESS
-            || acct.policy_by_arn(arn).is_some()
-            || extra.iter().any(|p| &p.arn == arn);
+        let known = acct.managed(arn).is_some() || extra.iter().any(|p| &p.arn == arn);
         if !known {
             return Err(bad(format!("policy {arn} does not exist")));
         }

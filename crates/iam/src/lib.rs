@@ -23,6 +23,7 @@
 //!   [`Iam::lookup_key`] to find the secret.
 
 mod authz;
+mod aws_managed;
 mod bootstrap;
 mod error;
 mod ids;

@@ -48,6 +48,12 @@ impl Account {
         self.roles.get(&key(name))
     }
 
+    /// The managed policy with this ARN: this account's or an AWS-managed one.
+    pub fn managed(&self, arn: &str) -> Option<&ManagedPolicy> {
+        self.policy_by_arn(arn)
+            .or_else(|| crate::aws_managed::policy(arn))
+    }
+
     /// The managed policy with this ARN, if it is this account's.
     pub fn policy_by_arn(&self, arn: &str) -> Option<&ManagedPolicy> {
         let (_, name) = crate::ids::split_iam_arn(arn, "policy")?;

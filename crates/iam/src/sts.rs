@@ -192,6 +192,10 @@ impl Iam {
     /// `service` (a function's execution role, a schedule's or a rule's
     /// role). The role's trust policy must allow the service. `duration`
     /// is held between 15 minutes and the role's maximum session duration.
+    ///
+    /// A live session issued here for the same role and session name with
+    /// at least two thirds of that duration left is returned again instead
+    /// of a new one, so environments starting together share one write.
     pub fn service_credentials(
         &self,
         role_arn: &str,
@@ -204,13 +208,26 @@ impl Iam {
         let secs = duration
             .as_secs()
             .clamp(MIN_SESSION_SECS, u64::from(role.max_session));
+        let now = Utc::now();
+        let reusable = self.read().sessions.values().find_map(|s| {
+            let same = s.source_key.is_empty()
+                && s.policy.is_none()
+                && matches!(&s.of, SessionOf::Role { role_id, session_name: n, .. }
+                    if *role_id == role.id && n == session_name);
+            let left = (s.expiration - now).num_seconds();
+            (same && left >= 0 && left as u64 >= secs * 2 / 3)
+                .then(|| TemporaryCredentials::from(s))
+        });
+        if let Some(creds) = reusable {
+            return Ok(creds);
+        }
         let of = SessionOf::Role {
             role_name: role.name.clone(),
             role_arn: role.arn.clone(),
             role_id: role.id.clone(),
             session_name: session_name.to_string(),
         };
-        let session = self.issue_session(&account, of, None, secs, "", Utc::now())?;
+        let session = self.issue_session(&account, of, None, secs, "", now)?;
         Ok(TemporaryCredentials::from(&session))
     }
 }
@@ -267,6 +284,18 @@ fn credentials_xml(x: &mut Xml, s: &Session) {
 
 fn assume_role(ctx: &Ctx<'_>) -> OpResult {
     let role_arn = ctx.params.required("RoleArn", "roleArn")?;
+    if role_arn.len() < 20 || role_arn.len() > 2048 {
+        let bound = if role_arn.len() < 20 {
+            "greater than or equal to 20"
+        } else {
+            "less than or equal to 2048"
+        };
+        return Err(ids::validation(
+            Some(role_arn),
+            "roleArn",
+            &format!("Member must have length {bound}"),
+        ));
+    }
     let session_name = ctx.params.required("RoleSessionName", "roleSessionName")?;
     ids::check_session_name(session_name)?;
     let denied = || {

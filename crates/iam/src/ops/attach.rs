@@ -4,7 +4,6 @@
 use super::account;
 use super::inline::Holder;
 use super::policies::policy_arn_param;
-use crate::authz::ADMINISTRATOR_ACCESS;
 use crate::wire::{page, ApiError, Ctx, OpResult};
 use crate::xml::Xml;
 
@@ -37,7 +36,7 @@ fn attach(ctx: &Ctx<'_>, holder: Holder, action: &str) -> OpResult {
     ctx.authorize(&format!("iam:{action}"), &holder.resource(ctx, name))?;
     super::write(ctx, |_, acct| {
         let mut entity = holder.load(acct, name)?;
-        if arn != ADMINISTRATOR_ACCESS && acct.policy_by_arn(arn).is_none() {
+        if acct.managed(arn).is_none() {
             return Err(ApiError::no_such_entity(format!(
                 "Policy {arn} does not exist or is not attachable."
             )));
@@ -87,10 +86,7 @@ fn list(ctx: &Ctx<'_>, holder: Holder, action: &str) -> OpResult {
         .attached()
         .iter()
         .filter_map(|arn| {
-            if arn == ADMINISTRATOR_ACCESS {
-                return (prefix == "/").then(|| ("AdministratorAccess".to_string(), arn.clone()));
-            }
-            let p = acct.policy_by_arn(arn)?;
+            let p = acct.managed(arn)?;
             p.path
                 .starts_with(prefix)
                 .then(|| (p.name.clone(), arn.clone()))

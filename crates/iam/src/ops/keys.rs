@@ -170,7 +170,7 @@ fn delete_key(ctx: &Ctx<'_>) -> OpResult {
 
 fn last_used(ctx: &Ctx<'_>) -> OpResult {
     let id = key_id(ctx)?;
-    let (user, account_id) = {
+    let user = {
         let state = ctx.iam.read();
         let owner = state.keys.get(id).ok_or_else(|| no_such_key(id))?;
         if owner.account != ctx.account() {
@@ -184,10 +184,9 @@ fn last_used(ctx: &Ctx<'_>) -> OpResult {
                 .ok_or_else(|| no_such_user(k))?,
             None => return Err(no_such_key(id)),
         };
-        (user, owner.account.clone())
+        user
     };
     ctx.authorize("iam:GetAccessKeyLastUsed", &resource(ctx, &user))?;
-    let _ = account_id;
     let mut x = Xml::new();
     x.text("UserName", &user)
         .open("AccessKeyLastUsed")

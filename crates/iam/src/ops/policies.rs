@@ -45,7 +45,15 @@ pub(crate) fn no_such_policy(arn: &str) -> ApiError {
     ApiError::no_such_entity(format!("Policy {arn} was not found."))
 }
 
+/// A policy to read: the account's or an AWS-managed one.
 fn policy_of(acct: &Account, arn: &str) -> Result<ManagedPolicy, ApiError> {
+    acct.managed(arn)
+        .cloned()
+        .ok_or_else(|| no_such_policy(arn))
+}
+
+/// A policy to change: only the account's own.
+fn own_policy_of(acct: &Account, arn: &str) -> Result<ManagedPolicy, ApiError> {
     acct.policy_by_arn(arn)
         .cloned()
         .ok_or_else(|| no_such_policy(arn))
@@ -144,15 +152,18 @@ fn list_policies(ctx: &Ctx<'_>) -> OpResult {
     let paging = ctx.params.paging()?;
     let state = ctx.iam.read();
     let acct = account(&state, ctx)?;
-    let policies: Vec<&ManagedPolicy> = if scope == "AWS" {
-        Vec::new()
-    } else {
-        acct.policies
-            .values()
-            .filter(|p| p.path.starts_with(prefix))
-            .filter(|p| !only_attached || attachment_count(acct, &p.arn) > 0)
-            .collect()
+    let aws = crate::aws_managed::all().iter();
+    let policies: Vec<&ManagedPolicy> = match scope {
+        "AWS" => aws.collect(),
+        "Local" => acct.policies.values().collect(),
+        _ => acct.policies.values().chain(aws).collect(),
     };
+    let mut policies: Vec<&ManagedPolicy> = policies
+        .into_iter()
+        .filter(|p| p.path.starts_with(prefix))
+        .filter(|p| !only_attached || attachment_count(acct, &p.arn) > 0)
+        .collect();
+    policies.sort_by_key(|p| key(&p.name));
     let mut x = Xml::new();
     page(
         &mut x,
@@ -169,7 +180,7 @@ fn delete_policy(ctx: &Ctx<'_>) -> OpResult {
     let arn = policy_arn_param(ctx)?;
     ctx.authorize("iam:DeletePolicy", arn)?;
     write(ctx, |_, acct| {
-        let p = policy_of(acct, arn)?;
+        let p = own_policy_of(acct, arn)?;
         if attachment_count(acct, arn) > 0 {
             return Err(ApiError::conflict(
                 "Cannot delete a policy attached to entities.",
@@ -212,7 +223,7 @@ fn create_version(ctx: &Ctx<'_>) -> OpResult {
     let set_default = ctx.params.get("SetAsDefault") == Some("true");
     let now = Utc::now();
     let version = write(ctx, |_, acct| {
-        let mut p = policy_of(acct, arn)?;
+        let mut p = own_policy_of(acct, arn)?;
         if p.versions.len() >= MAX_VERSIONS {
             return Err(ApiError::limit(format!(
                 "A managed policy can have up to {MAX_VERSIONS} versions. Before you create a new version, you must delete an existing version."
@@ -281,7 +292,7 @@ fn delete_version(ctx: &Ctx<'_>) -> OpResult {
     let vid = version_id(ctx)?;
     ctx.authorize("iam:DeletePolicyVersion", arn)?;
     write(ctx, |_, acct| {
-        let mut p = policy_of(acct, arn)?;
+        let mut p = own_policy_of(acct, arn)?;
         if !p.versions.iter().any(|v| v.id == vid) {
             return Err(ApiError::no_such_entity(format!(
                 "Policy {arn} version {vid} does not exist or is not deletable."
@@ -303,7 +314,7 @@ fn set_default(ctx: &Ctx<'_>) -> OpResult {
     let vid = version_id(ctx)?;
     ctx.authorize("iam:SetDefaultPolicyVersion", arn)?;
     write(ctx, |_, acct| {
-        let mut p = policy_of(acct, arn)?;
+        let mut p = own_policy_of(acct, arn)?;
         if !p.versions.iter().any(|v| v.id == vid) {
             return Err(ApiError::no_such_entity(format!(
                 "Policy {arn} version {vid} does not exist or is not attachable."
@@ -321,7 +332,7 @@ fn entities_for_policy(ctx: &Ctx<'_>) -> OpResult {
     ctx.authorize("iam:ListEntitiesForPolicy", arn)?;
     let state = ctx.iam.read();
     let acct = account(&state, ctx)?;
-    if acct.policy_by_arn(arn).is_none() && arn != crate::authz::ADMINISTRATOR_ACCESS {
+    if acct.managed(arn).is_none() {
         return Err(no_such_policy(arn));
     }
     let filter = ctx.params.get("EntityFilter");

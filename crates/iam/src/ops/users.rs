@@ -101,7 +101,7 @@ fn create_user(ctx: &Ctx<'_>) -> OpResult {
 
 /// A boundary must be an existing managed policy.
 pub(crate) fn check_boundary(acct: &crate::state::Account, arn: &str) -> Result<(), ApiError> {
-    if arn == crate::authz::ADMINISTRATOR_ACCESS || acct.policy_by_arn(arn).is_some() {
+    if acct.managed(arn).is_some() {
         Ok(())
     } else {
         Err(ApiError::no_such_entity(format!(

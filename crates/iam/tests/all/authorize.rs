@@ -418,3 +418,24 @@ fn service_principals_need_the_resource_policy() {
         Decision::Allow
     );
 }
+
+#[test]
+fn users_read_aws_managed_policies_with_identity_policies() {
+    let (_d, dir) = open();
+    let (key, _) = user_with_key(&dir, "mo");
+    let mo = caller_of(&dir, &key);
+    let admin = [("PolicyArn", "arn:aws:iam::aws:policy/AdministratorAccess")];
+    err(iam(&dir, &mo, "GetPolicy", &admin), 403, "AccessDenied");
+    ok(iam(
+        &dir,
+        &root(),
+        "PutUserPolicy",
+        &[
+            ("UserName", "mo"),
+            ("PolicyName", "read"),
+            ("PolicyDocument", &allow(&["iam:GetPolicy"], "*")),
+        ],
+    ));
+    let body = ok(iam(&dir, &mo, "GetPolicy", &admin));
+    assert_eq!(text(&body, "PolicyName").unwrap(), "AdministratorAccess");
+}

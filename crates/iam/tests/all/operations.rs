@@ -960,3 +960,66 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+#[test]
+fn aws_managed_administrator_access_is_readable_and_attachable() {
+    let (_d, dir) = open();
+    let r = root();
+    let arn = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let body = ok(iam(&dir, &r, "GetPolicy", &[("PolicyArn", arn)]));
+    assert_eq!(text(&body, "PolicyName").unwrap(), "AdministratorAccess");
+    assert_eq!(text(&body, "AttachmentCount").unwrap(), "0");
+    let body = ok(iam(
+        &dir,
+        &r,
+        "GetPolicyVersion",
+        &[("PolicyArn", arn), ("VersionId", "v1")],
+    ));
+    assert_eq!(text(&body, "IsDefaultVersion").unwrap(), "true");
+    let body = ok(iam(&dir, &r, "ListPolicies", &[("Scope", "AWS")]));
+    assert_eq!(texts(&body, "PolicyName"), ["AdministratorAccess"]);
+    ok(iam(
+        &dir,
+        &r,
+        "CreatePolicy",
+        &[("PolicyName", "mine"), ("PolicyDocument", ALLOW_ALL)],
+    ));
+    let body = ok(iam(&dir, &r, "ListPolicies", &[("Scope", "Local")]));
+    assert_eq!(texts(&body, "PolicyName"), ["mine"]);
+    let body = ok(iam(&dir, &r, "ListPolicies", &[]));
+    assert_eq!(texts(&body, "PolicyName"), ["AdministratorAccess", "mine"]);
+
+    ok(iam(&dir, &r, "CreateUser", &[("UserName", "u")]));
+    ok(iam(
+        &dir,
+        &r,
+        "AttachUserPolicy",
+        &[("UserName", "u"), ("PolicyArn", arn)],
+    ));
+    let body = ok(iam(
+        &dir,
+        &r,
+        "ListAttachedUserPolicies",
+        &[("UserName", "u")],
+    ));
+    assert_eq!(texts(&body, "PolicyName"), ["AdministratorAccess"]);
+    let body = ok(iam(&dir, &r, "ListPolicies", &[("OnlyAttached", "true")]));
+    assert_eq!(texts(&body, "PolicyName"), ["AdministratorAccess"]);
+    // It cannot be changed or deleted.
+    err(
+        iam(&dir, &r, "DeletePolicy", &[("PolicyArn", arn)]),
+        404,
+        "NoSuchEntity",
+    );
+    err(
+        iam(
+            &dir,
+            &r,
+            "CreatePolicyVersion",
+            &[("PolicyArn", arn), ("PolicyDocument", ALLOW_ALL)],
+        ),
+        404,
+        "NoSuchEntity",
+    );
+    ok(iam(&dir, &r, "GetPolicy", &[("PolicyArn", arn)]));
+}

@@ -420,6 +420,36 @@ fn service_credentials_need_a_trusting_role() {
         left > Duration::from_secs(890) && left <= Duration::from_secs(900),
         "{left:?}"
     );
+    // A live session for the same role and name is shared; another name
+    // gets its own.
+    let again = dir
+        .service_credentials(
+            ROLE,
+            "scheduler.amazonaws.com",
+            "sched-1",
+            Duration::from_secs(900),
+        )
+        .unwrap();
+    assert_eq!(again, creds);
+    let other = dir
+        .service_credentials(
+            ROLE,
+            "scheduler.amazonaws.com",
+            "sched-2",
+            Duration::from_secs(900),
+        )
+        .unwrap();
+    assert_ne!(other.access_key_id, creds.access_key_id);
+    // Not one with too little time left for what is asked.
+    let longer = dir
+        .service_credentials(
+            ROLE,
+            "scheduler.amazonaws.com",
+            "sched-1",
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+    assert_ne!(longer.access_key_id, creds.access_key_id);
 
     let arn = dir
         .ensure_service_role(
