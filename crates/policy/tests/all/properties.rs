@@ -320,3 +320,82 @@ proptest! {
         prop_assert_eq!(got.is_allowed(), expected, "action pattern {} text {}", pattern, text);
     }
 }
+
+/// Arbitrary JSON built from the policy language's own words, so that
+/// many generated documents get past the first checks.
+fn policy_like() -> impl Strategy<Value = Value> {
+    let words = prop::sample::select(vec![
+        "Version",
+        "2012-10-17",
+        "2008-10-17",
+        "Statement",
+        "Sid",
+        "Effect",
+        "Allow",
+        "Deny",
+        "deny",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Principal",
+        "NotPrincipal",
+        "AWS",
+        "Service",
+        "Condition",
+        "StringLike",
+        "ForAllValues:NumericLessThanIfExists",
+        "DateGreaterThan",
+        "Null",
+        "IpAddress",
+        "ArnLike",
+        "Bool",
+        "s3:Get*",
+        "*",
+        "arn:aws:s3:::b/*",
+        "arn:aws:iam::1:user/${aws:username}",
+        "arn:aws::x",
+        "a:b:c:d:e:f:g",
+        "2017-07-01T00:00:00Z",
+        "10.0.0.0/8",
+        "true",
+        "",
+        "${*}${",
+        "é?",
+    ]);
+    let leaf = prop_oneof![
+        words.clone().prop_map(|w| json!(w)),
+        any::<bool>().prop_map(|b| json!(b)),
+        (-5i64..5).prop_map(|n| json!(n)),
+        Just(Value::Null),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((words.clone(), inner), 0..5).prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            )),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_input_is_parsed_or_refused_without_panicking(body in policy_like(), kind in 0..3usize) {
+        let kind = [PolicyKind::Identity, PolicyKind::Resource, PolicyKind::Trust][kind];
+        // As a whole document, and as the statement of a well-formed one.
+        let wrapped = json!({"Version": "2012-10-17", "Statement": body.clone()});
+        for text in [body.to_string(), wrapped.to_string()] {
+            if let Ok(d) = PolicyDocument::parse(&text, kind) {
+                for p in principals() {
+                    let set = PolicySet { identity: &[&d], resource: Some(&d), ..PolicySet::default() };
+                    let request = Request { principal: &p, action: "s3:GetObject", resource: "arn:aws:s3:::b/k", context: &Context::new() };
+                    let _ = evaluate(&request, &set);
+                    let _ = updraft_policy::evaluate_detailed(&request, &set);
+                }
+            }
+        }
+    }
+}
