@@ -137,6 +137,24 @@ impl PolicyDocument {
         self.statements.get(index)?.sid.as_deref()
     }
 
+    /// The ARNs that `Principal` / `NotPrincipal` elements name under
+    /// `AWS`, other than `*` and accounts (`123456789012`,
+    /// `arn:aws:iam::123456789012:root`), in document order, each once: IAM
+    /// refuses a trust policy naming a user or role that does not exist
+    /// (`Invalid principal in policy: "AWS":"<arn>"`), which only the
+    /// caller can check.
+    pub fn principal_arns(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for st in &self.statements {
+            for arn in st.principals.iter().flat_map(|p| p.arns()) {
+                if !out.contains(&arn) {
+                    out.push(arn);
+                }
+            }
+        }
+        out
+    }
+
     /// Where statement `index` sits in the text the document was parsed
     /// from (the simulator's `StartPosition` and `EndPosition`).
     pub fn statement_span(&self, index: usize) -> Option<Span> {

@@ -69,6 +69,15 @@ impl Principals {
         self.entries.push(entry);
     }
 
+    /// The user, role and session ARNs named under `AWS` (not `*`, not
+    /// accounts).
+    pub(crate) fn arns(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().filter_map(|e| match e {
+            Entry::Arn(a) => Some(a.as_ref()),
+            _ => None,
+        })
+    }
+
     /// How this element matches `caller`, if it does.
     pub(crate) fn matches(&self, caller: &Principal) -> Option<Grant> {
         let best = self

@@ -134,6 +134,22 @@ fn trust_policies() {
         "Effect": "Allow", "Action": "sts:AssumeRole"}});
     assert!(refusal(PolicyKind::Trust, no_principal)
         .ends_with("The passed in policy has a statement with no principals!"));
+    let named = doc(
+        PolicyKind::Trust,
+        json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:user/a", "111122223333", "*"]},
+             "Action": "sts:AssumeRole"},
+            {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:root",
+                "arn:aws:iam::111122223333:role/r", "arn:aws:iam::111122223333:user/a"]},
+             "Action": "sts:AssumeRole"}]}),
+    );
+    assert_eq!(
+        named.principal_arns(),
+        [
+            "arn:aws:iam::111122223333:user/a",
+            "arn:aws:iam::111122223333:role/r"
+        ]
+    );
     let bad_principal = json!({"Version": "2012-10-17", "Statement": {
         "Effect": "Allow", "Principal": {"AWS": "alice"}, "Action": "sts:AssumeRole"}});
     assert_eq!(
