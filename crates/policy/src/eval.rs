@@ -69,6 +69,11 @@ pub struct Evaluation {
     /// statements otherwise matching the request read but the request
     /// context does not set.
     pub missing_context_keys: Vec<String>,
+    /// Whether the permission boundary allows the request (the
+    /// simulator's `PermissionsBoundaryDecisionDetail`); `None` when there
+    /// is no boundary, or for the root user and service principals, whose
+    /// boundary is not looked at.
+    pub boundary_allows: Option<bool>,
 }
 
 /// Decides `request` against `policies` with AWS's evaluation logic.
@@ -121,6 +126,7 @@ pub fn evaluate_detailed(request: &Request<'_>, policies: &PolicySet<'_>) -> Eva
         decision,
         matched_statements,
         missing_context_keys: missing,
+        boundary_allows: record.boundary,
     }
 }
 
@@ -131,6 +137,7 @@ trait Recorder {
     const EXHAUSTIVE: bool;
     fn matched(&mut self, source: PolicySource, index: usize, statement: &Statement);
     fn missing(&mut self, _key: &str) {}
+    fn boundary(&mut self, _allows: bool) {}
 }
 
 struct Fast;
@@ -144,6 +151,7 @@ impl Recorder for Fast {
 struct Detailed {
     matched: Vec<MatchedStatement>,
     missing: Vec<String>,
+    boundary: Option<bool>,
 }
 
 impl Recorder for Detailed {
@@ -158,6 +166,9 @@ impl Recorder for Detailed {
     }
     fn missing(&mut self, key: &str) {
         self.missing.push(key.to_string());
+    }
+    fn boundary(&mut self, allows: bool) {
+        self.boundary = Some(allows);
     }
 }
 
@@ -261,6 +272,7 @@ fn run<R: Recorder>(request: &Request<'_>, policies: &PolicySet<'_>, rec: &mut R
                 &mut found.deny,
                 rec,
             );
+            rec.boundary(found.boundary);
         }
         if let Some(doc) = policies.session {
             found.session = scan(

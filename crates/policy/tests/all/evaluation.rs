@@ -705,6 +705,32 @@ fn detailed_evaluation_names_the_deciding_statements() {
     assert_eq!(e.decision, Decision::ImplicitDeny);
     assert!(e.matched_statements.is_empty());
     assert_eq!(e.missing_context_keys, ["aws:requesttag/team"]);
+    assert_eq!(e.boundary_allows, None);
+    // With a boundary, whether it allows.
+    let boundary = statements(json!({"Effect": "Allow", "Action": "lambda:Get*", "Resource": "*"}));
+    for (action, allows) in [
+        ("lambda:GetFunction", true),
+        ("lambda:ListFunctions", false),
+    ] {
+        let request = Request {
+            principal: &alice,
+            action,
+            resource: FN_ARN,
+            context: &ctx,
+        };
+        let set = PolicySet {
+            identity: &[&b],
+            boundary: Some(&boundary),
+            ..PolicySet::default()
+        };
+        let e = evaluate_detailed(&request, &set);
+        assert_eq!(e.boundary_allows, Some(allows), "{action}");
+        assert_eq!(e.decision.is_allowed(), allows, "{action}");
+        assert_eq!(
+            e.decision.simulator_name(),
+            if allows { "allowed" } else { "implicitDeny" }
+        );
+    }
     // The detailed and the plain decisions agree.
     for action in [
         "lambda:GetFunction",
