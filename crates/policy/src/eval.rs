@@ -19,8 +19,9 @@
 //! trust policies only) and every condition match, tested in that order,
 //! cheapest first. The plain [`evaluate`] stops at the first matching Deny
 //! and skips Allow statements of a policy source that already allows; it
-//! allocates nothing unless a policy variable names a value derived from
-//! a root principal. [`evaluate_detailed`] looks at every statement and
+//! allocates nothing, unless the action name is longer than 128 bytes or a
+//! policy variable names `aws:PrincipalArn` of a root user (both are
+//! built on the heap then). [`evaluate_detailed`] looks at every statement and
 //! says which ones decided, for the policy simulator.
 
 use crate::condition::{Found, RequestValues};

@@ -107,3 +107,12 @@ pub fn decide(
     };
     evaluate(&request, &set)
 }
+
+/// Documents are shared between request threads.
+#[test]
+fn documents_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<PolicyDocument>();
+    shareable::<Context>();
+    shareable::<Principal>();
+}
