@@ -19,7 +19,13 @@
 //! 7. action names (`vendor:name`);
 //! 8. by kind: identity policies need resources and must not name a
 //!    principal; trust policies allow only STS actions, no resources, and
-//!    need a principal; resource policies need resources and a principal.
+//!    need a principal; resource policies need a principal.
+//!
+//! The `Resource` rules (3 and 6, and "must contain resources") are IAM's:
+//! a resource policy's `Resource` is left to the service that owns it
+//! (SQS accepts a statement without one, which then applies to the queue
+//! the policy is attached to; evaluation treats a missing `Resource` as
+//! matching any resource).
 
 use crate::condition::{split_operator, OPERATORS};
 use crate::principal::valid_aws_value;
@@ -119,7 +125,7 @@ fn check(root: &Value, kind: PolicyKind) -> Result<(), MalformedPolicy> {
     {
         return fail(VERSION);
     }
-    let resource_error = match legacy(&statements) {
+    let resource_error = match legacy(&statements, kind != PolicyKind::Resource) {
         Some(e) => e,
         None => return fail(LEGACY),
     };
@@ -183,12 +189,6 @@ fn check(root: &Value, kind: PolicyKind) -> Result<(), MalformedPolicy> {
             principal_values(&statements)?;
         }
         PolicyKind::Resource => {
-            if !statements
-                .iter()
-                .all(|s| has_elements(s, "Resource", "NotResource"))
-            {
-                return fail(NO_RESOURCES);
-            }
             if !statements.iter().all(|s| has_principal(s)) {
                 return fail(RESOURCE_NO_PRINCIPAL);
             }
@@ -310,8 +310,9 @@ fn principal_syntax(p: &Value) -> bool {
 }
 
 /// Phase 3. `None` when legacy parsing fails; otherwise the resource
-/// format problem to report later, if any.
-fn legacy(statements: &[&Statement]) -> Option<Option<String>> {
+/// format problem to report later, if any. Resources are looked at only
+/// with `iam_resources`.
+fn legacy(statements: &[&Statement], iam_resources: bool) -> Option<Option<String>> {
     for s in statements {
         let effect = s.get("Effect").and_then(Value::as_str);
         ok(matches!(effect, Some("Allow" | "Deny")))?;
@@ -333,6 +334,9 @@ fn legacy(statements: &[&Statement]) -> Option<Option<String>> {
                 }
             }
         }
+    }
+    if !iam_resources {
+        return Some(None);
     }
     let mut resource_error: Option<String> = None;
     for key in ["Resource", "NotResource"] {

@@ -178,6 +178,22 @@ fn resource_policies_need_a_principal_of_a_known_type() {
         refusal(PolicyKind::Resource, not_star),
         "Syntax errors in policy."
     );
+    // Resources are the owning service's to check: none, or not an ARN.
+    let queue = resource(json!({"Version": "2012-10-17", "Id": "test",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*"}]}));
+    assert!(decide(
+        &user(ACCOUNT, "a"),
+        "sqs:SendMessage",
+        "arn:aws:sqs:us-east-1:111122223333:q",
+        &Context::new(),
+        &[],
+        Some(&queue)
+    )
+    .is_allowed());
+    resource(
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+        "Action": "sqs:SendMessage", "Resource": "queue"}]}),
+    );
     // No version, and every principal type.
     resource(json!({"Statement": [{
         "Effect": "Allow",
