@@ -92,7 +92,10 @@ impl PolicyDocument {
         let root = validate::validate(text, kind)?;
         let (id, statements) = document::compile(&root);
         let has_conditions = statements.iter().any(|s| !s.conditions.is_empty());
-        let has_variables = text.contains("${");
+        // Variables exist in documents of version 2012-10-17 only.
+        let has_variables = root.get("Version").and_then(serde_json::Value::as_str)
+            == Some("2012-10-17")
+            && text.contains("${");
         Ok(PolicyDocument {
             kind,
             id,

@@ -205,6 +205,8 @@ fn policy_variables_in_resources() {
         json!({"Version": "2008-10-17", "Statement": {"Effect": "Allow", "Principal": "*",
         "Action": "s3:GetObject", "Resource": "arn:aws:s3:::home/${aws:username}/*"}}),
     );
+    assert!(!old.has_variables());
+    assert!(p.has_variables());
     assert!(!decide(
         &alice,
         "s3:GetObject",
