@@ -399,3 +399,58 @@ proptest! {
         }
     }
 }
+
+/// A pattern token for the variable property: a literal character, `*`,
+/// `?`, or the `${aws:username}` variable.
+#[derive(Debug, Clone)]
+enum PTok {
+    Lit(char),
+    Star,
+    One,
+    Var,
+}
+
+/// The textbook matcher over tokens whose variable is already replaced
+/// by literal characters.
+fn reference_tokens(pattern: &[PTok], text: &[char]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((PTok::Star, rest)) => (0..=text.len()).any(|i| reference_tokens(rest, &text[i..])),
+        Some((PTok::One, rest)) => !text.is_empty() && reference_tokens(rest, &text[1..]),
+        Some((PTok::Lit(c), rest)) => text.first() == Some(c) && reference_tokens(rest, &text[1..]),
+        Some((PTok::Var, _)) => unreachable!("variables are expanded first"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn variables_are_matched_literally(
+        toks in prop::collection::vec(prop_oneof![
+            prop::sample::select(vec!['a', 'b']).prop_map(PTok::Lit),
+            Just(PTok::Star),
+            Just(PTok::One),
+            Just(PTok::Var),
+        ], 0..7),
+        name in "[ab*?]{0,3}",
+        text in "[ab*?]{0,8}",
+    ) {
+        let pattern: String = toks.iter().map(|t| match t {
+            PTok::Lit(c) => c.to_string(),
+            PTok::Star => "*".into(),
+            PTok::One => "?".into(),
+            PTok::Var => "${aws:username}".into(),
+        }).collect();
+        let expanded: Vec<PTok> = toks.iter().flat_map(|t| match t {
+            PTok::Var => name.chars().map(PTok::Lit).collect::<Vec<_>>(),
+            other => vec![other.clone()],
+        }).collect();
+        let expected = reference_tokens(&expanded, &text.chars().collect::<Vec<_>>());
+        let policy = statements(json!({"Effect": "Allow", "Action": "s3:GetObject",
+            "Resource": format!("arn:aws:s3:::{pattern}")}));
+        let caller = user(ACCOUNT, &name);
+        let got = decide(&caller, "s3:GetObject", &format!("arn:aws:s3:::{text}"), &Context::new(), &[&policy], None);
+        prop_assert_eq!(got.is_allowed(), expected, "pattern {} name {} text {}", pattern, name, text);
+    }
+}
