@@ -17,6 +17,7 @@ pub(super) fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<OpResult> {
         "GetGroup" => get_group(ctx),
         "ListGroups" => list_groups(ctx),
         "DeleteGroup" => delete_group(ctx),
+        "UpdateGroup" => update_group(ctx),
         "AddUserToGroup" => add_user(ctx),
         "RemoveUserFromGroup" => remove_user(ctx),
         "ListGroupsForUser" => groups_for_user(ctx),
@@ -159,13 +160,55 @@ fn delete_group(ctx: &Ctx<'_>) -> OpResult {
     Ok(None)
 }
 
+fn update_group(ctx: &Ctx<'_>) -> OpResult {
+    let name = group_name(ctx)?;
+    ctx.authorize("iam:UpdateGroup", &group_resource(ctx, name))?;
+    let new_name = ctx.params.get("NewGroupName");
+    if let Some(n) = new_name {
+        check_name(n, "newGroupName", 128)?;
+    }
+    let new_path = ctx.params.get("NewPath");
+    if let Some(p) = new_path {
+        ids::check_path(p)?;
+    }
+    write(ctx, |_, acct| {
+        let mut group = group_of(acct, name)?;
+        let account_id = ctx.account().to_string();
+        let mut changes = Vec::new();
+        if let Some(n) = new_name {
+            if key(n) != key(name) && acct.group(n).is_some() {
+                return Err(ApiError::exists(format!(
+                    "Group with name {n} already exists."
+                )));
+            }
+            changes.push(Change::DeleteGroup(account_id.clone(), key(name)));
+            // Members name their groups: rename the membership too.
+            for member in members(acct, name) {
+                let mut u = member.clone();
+                for g in u.groups.iter_mut().filter(|g| key(g) == key(name)) {
+                    *g = n.to_string();
+                }
+                changes.push(Change::User(account_id.clone(), u));
+            }
+            group.name = n.to_string();
+        }
+        if let Some(p) = new_path {
+            group.path = p.to_string();
+        }
+        group.arn = group_arn(&account_id, &group.path, &group.name);
+        changes.push(Change::Group(account_id, group));
+        Ok((changes, ()))
+    })?;
+    Ok(None)
+}
+
 fn add_user(ctx: &Ctx<'_>) -> OpResult {
     let group = group_name(ctx)?;
     let user = user_name(ctx)?;
     ctx.authorize("iam:AddUserToGroup", &group_resource(ctx, group))?;
     write(ctx, |_, acct| {
-        let g = group_of(acct, group)?;
         let mut u = user_of(acct, user)?;
+        let g = group_of(acct, group)?;
         if u.groups.iter().any(|n| key(n) == key(&g.name)) {
             return Ok((Vec::new(), ()));
         }
@@ -183,8 +226,8 @@ fn remove_user(ctx: &Ctx<'_>) -> OpResult {
     let user = user_name(ctx)?;
     ctx.authorize("iam:RemoveUserFromGroup", &group_resource(ctx, group))?;
     write(ctx, |_, acct| {
-        group_of(acct, group)?;
         let mut u = user_of(acct, user)?;
+        group_of(acct, group)?;
         let before = u.groups.len();
         u.groups.retain(|n| key(n) != key(group));
         if u.groups.len() == before {

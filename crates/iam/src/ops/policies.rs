@@ -4,8 +4,8 @@ use chrono::Utc;
 use updraft_policy::PolicyKind;
 
 use super::{
-    account, attachment_count, encode_doc, list_arn, parse_doc, path_param, path_prefix,
-    render_policy, tags_param, write,
+    account, attachment_count, encode_doc, list_arn, merge_tags, parse_doc, path_param,
+    path_prefix, render_policy, render_tag_list, tags_param, write,
 };
 use crate::ids::{self, check_name, policy_arn};
 use crate::model::{ManagedPolicy, PolicyVersion};
@@ -29,6 +29,9 @@ pub(super) fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<OpResult> {
         "DeletePolicyVersion" => delete_version(ctx),
         "SetDefaultPolicyVersion" => set_default(ctx),
         "ListEntitiesForPolicy" => entities_for_policy(ctx),
+        "TagPolicy" => tag_policy(ctx),
+        "UntagPolicy" => untag_policy(ctx),
+        "ListPolicyTags" => list_policy_tags(ctx),
         _ => return None,
     })
 }
@@ -244,7 +247,7 @@ fn create_version(ctx: &Ctx<'_>) -> OpResult {
     })?;
     let mut x = Xml::new();
     x.open("PolicyVersion");
-    render_version(&mut x, &version, set_default, false);
+    render_version(&mut x, &version, set_default, true);
     x.close("PolicyVersion");
     Ok(Some(x.finish()))
 }
@@ -378,5 +381,40 @@ fn entities_for_policy(ctx: &Ctx<'_>) -> OpResult {
         }
     }
     x.close("PolicyRoles").bool("IsTruncated", false);
+    Ok(Some(x.finish()))
+}
+
+fn tag_policy(ctx: &Ctx<'_>) -> OpResult {
+    let arn = policy_arn_param(ctx)?;
+    ctx.authorize("iam:TagPolicy", arn)?;
+    let tags = tags_param(ctx)?;
+    write(ctx, |_, acct| {
+        let mut p = own_policy_of(acct, arn)?;
+        merge_tags(&mut p.tags, tags)?;
+        Ok((vec![Change::Policy(ctx.account().to_string(), p)], ()))
+    })?;
+    Ok(None)
+}
+
+fn untag_policy(ctx: &Ctx<'_>) -> OpResult {
+    let arn = policy_arn_param(ctx)?;
+    ctx.authorize("iam:UntagPolicy", arn)?;
+    let keys = ctx.params.list("TagKeys.member");
+    write(ctx, |_, acct| {
+        let mut p = own_policy_of(acct, arn)?;
+        p.tags.retain(|t| !keys.contains(&t.key.as_str()));
+        Ok((vec![Change::Policy(ctx.account().to_string(), p)], ()))
+    })?;
+    Ok(None)
+}
+
+fn list_policy_tags(ctx: &Ctx<'_>) -> OpResult {
+    let arn = policy_arn_param(ctx)?;
+    ctx.authorize("iam:ListPolicyTags", arn)?;
+    let state = ctx.iam.read();
+    let p = policy_of(account(&state, ctx)?, arn)?;
+    let mut x = Xml::new();
+    render_tag_list(&mut x, &p.tags);
+    x.bool("IsTruncated", false);
     Ok(Some(x.finish()))
 }

@@ -191,3 +191,37 @@ fn deleting_a_user_revokes_its_keys_at_once() {
         KeyError::UnknownKey
     );
 }
+
+#[test]
+fn root_manages_its_own_keys_through_the_api() {
+    let (_d, dir) = open();
+    let r = root();
+    dir.ensure_root_key(ACCOUNT, "FOOBARKEY", "FOOBARSECRET")
+        .unwrap();
+    let body = ok(iam(&dir, &r, "CreateAccessKey", &[]));
+    assert!(text(&body, "UserName").is_none(), "{body}");
+    let id = text(&body, "AccessKeyId").unwrap();
+    let secret = text(&body, "SecretAccessKey").unwrap();
+    let grant = dir.lookup_key(&id, None, SystemTime::now()).unwrap();
+    assert_eq!(grant.secret, secret);
+    assert_eq!(grant.caller.arn(), "arn:aws:iam::123456789012:root");
+    let body = ok(iam(&dir, &r, "ListAccessKeys", &[]));
+    assert_eq!(texts(&body, "AccessKeyId"), ["FOOBARKEY", id.as_str()]);
+    err(iam(&dir, &r, "CreateAccessKey", &[]), 409, "LimitExceeded");
+    ok(iam(
+        &dir,
+        &r,
+        "UpdateAccessKey",
+        &[("AccessKeyId", &id), ("Status", "Inactive")],
+    ));
+    assert_eq!(
+        dir.lookup_key(&id, None, SystemTime::now()).unwrap_err(),
+        KeyError::InactiveKey
+    );
+    ok(iam(&dir, &r, "DeleteAccessKey", &[("AccessKeyId", &id)]));
+    assert_eq!(
+        dir.lookup_key(&id, None, SystemTime::now()).unwrap_err(),
+        KeyError::UnknownKey
+    );
+    assert!(dir.lookup_key("FOOBARKEY", None, SystemTime::now()).is_ok());
+}

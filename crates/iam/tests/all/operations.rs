@@ -1023,3 +1023,113 @@ fn aws_managed_administrator_access_is_readable_and_attachable() {
     );
     ok(iam(&dir, &r, "GetPolicy", &[("PolicyArn", arn)]));
 }
+
+#[test]
+fn groups_are_renamed_with_their_members() {
+    let (_d, dir) = open();
+    let r = root();
+    ok(iam(&dir, &r, "CreateGroup", &[("GroupName", "old")]));
+    ok(iam(&dir, &r, "CreateGroup", &[("GroupName", "taken")]));
+    ok(iam(&dir, &r, "CreateUser", &[("UserName", "u")]));
+    ok(iam(
+        &dir,
+        &r,
+        "AddUserToGroup",
+        &[("GroupName", "old"), ("UserName", "u")],
+    ));
+    err(
+        iam(
+            &dir,
+            &r,
+            "UpdateGroup",
+            &[("GroupName", "old"), ("NewGroupName", "taken")],
+        ),
+        409,
+        "EntityAlreadyExists",
+    );
+    ok(iam(
+        &dir,
+        &r,
+        "UpdateGroup",
+        &[
+            ("GroupName", "old"),
+            ("NewGroupName", "new"),
+            ("NewPath", "/team/"),
+        ],
+    ));
+    let body = ok(iam(&dir, &r, "GetGroup", &[("GroupName", "new")]));
+    assert_eq!(
+        text(&body, "Arn").unwrap(),
+        "arn:aws:iam::123456789012:group/team/new"
+    );
+    assert_eq!(texts(&body, "UserName"), ["u"]);
+    let body = ok(iam(&dir, &r, "ListGroupsForUser", &[("UserName", "u")]));
+    assert_eq!(texts(&body, "GroupName"), ["new"]);
+    err(
+        iam(&dir, &r, "GetGroup", &[("GroupName", "old")]),
+        404,
+        "NoSuchEntity",
+    );
+    // The user is checked before the group.
+    let msg = err(
+        iam(
+            &dir,
+            &r,
+            "AddUserToGroup",
+            &[("GroupName", "none"), ("UserName", "nobody")],
+        ),
+        404,
+        "NoSuchEntity",
+    );
+    assert_eq!(msg, "The user with name nobody cannot be found.");
+}
+
+#[test]
+fn policy_tags() {
+    let (_d, dir) = open();
+    let r = root();
+    let body = ok(iam(
+        &dir,
+        &r,
+        "CreatePolicy",
+        &[
+            ("PolicyName", "p"),
+            ("PolicyDocument", ALLOW_ALL),
+            ("Tags.member.1.Key", "a"),
+            ("Tags.member.1.Value", "1"),
+        ],
+    ));
+    let arn = text(&body, "Arn").unwrap();
+    ok(iam(
+        &dir,
+        &r,
+        "TagPolicy",
+        &[
+            ("PolicyArn", &arn),
+            ("Tags.member.1.Key", "b"),
+            ("Tags.member.1.Value", "2"),
+        ],
+    ));
+    let body = ok(iam(&dir, &r, "ListPolicyTags", &[("PolicyArn", &arn)]));
+    assert_eq!(texts(&body, "Key"), ["a", "b"]);
+    ok(iam(
+        &dir,
+        &r,
+        "UntagPolicy",
+        &[("PolicyArn", &arn), ("TagKeys.member.1", "a")],
+    ));
+    let body = ok(iam(&dir, &r, "GetPolicy", &[("PolicyArn", &arn)]));
+    assert_eq!(texts(&body, "Key"), ["b"]);
+    let long = "k".repeat(129);
+    let msg = err(
+        iam(
+            &dir,
+            &r,
+            "TagPolicy",
+            &[("PolicyArn", &arn), ("Tags.member.1.Key", &long)],
+        ),
+        400,
+        "ValidationError",
+    );
+    assert!(msg.contains("tags.member.key"), "{msg}");
+}
