@@ -320,8 +320,11 @@ pub(crate) fn session_caller(state: &State, s: &crate::model::Session) -> Option
                 format!("{role_id}:{session_name}"),
             )
         }
-        SessionOf::User { user_name } => {
+        SessionOf::User { user_name, user_id } => {
             let user = account.user(user_name)?;
+            if &user.id != user_id {
+                return None;
+            }
             (
                 PrincipalKind::User {
                     name: user.name.clone(),

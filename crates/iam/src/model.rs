@@ -220,8 +220,9 @@ pub(crate) enum SessionOf {
         role_id: String,
         session_name: String,
     },
-    /// GetSessionToken by a user.
-    User { user_name: String },
+    /// GetSessionToken by a user (the id tells a user from a later one of
+    /// the same name).
+    User { user_name: String, user_id: String },
     /// GetSessionToken with a root key.
     Root,
 }

@@ -6,7 +6,8 @@
 //! Assuming a role needs both sides, as on AWS: the role's trust policy
 //! must allow the caller, and the caller's identity policies must allow
 //! `sts:AssumeRole` on the role, unless the role is in the caller's
-//! account and its trust policy names the caller's ARN itself.
+//! account and its trust policy names the caller's ARN itself. The trust
+//! policy's conditions see `sts:ExternalId` and `sts:RoleSessionName`.
 
 use std::time::{Duration, SystemTime};
 
@@ -315,11 +316,16 @@ fn assume_role(ctx: &Ctx<'_>) -> OpResult {
     // The trust policy is the resource policy of sts:AssumeRole: the
     // evaluation requires it to grant the caller (or its account, and
     // then the caller's identity policies must allow too).
+    let mut context = ctx.context.clone();
+    context.set("sts:RoleSessionName", session_name);
+    if let Some(external) = ctx.params.get("ExternalId") {
+        context.set("sts:ExternalId", external);
+    }
     let decision = ctx.iam.authorize(
         ctx.caller,
         "sts:AssumeRole",
         role_arn,
-        &ctx.context,
+        &context,
         Some(&role.trust.parsed),
     );
     if decision != Decision::Allow {
@@ -436,6 +442,7 @@ fn get_session_token(ctx: &Ctx<'_>) -> OpResult {
         PrincipalKind::Root => SessionOf::Root,
         PrincipalKind::User { name, .. } => SessionOf::User {
             user_name: name.clone(),
+            user_id: ctx.caller.user_id.clone(),
         },
         _ => {
             return Err(ApiError::new(

@@ -210,7 +210,7 @@ fn update_user(ctx: &Ctx<'_>) -> OpResult {
                     .sessions
                     .values()
                     .filter(|s| s.account == account_id)
-                    .filter(|s| matches!(&s.of, crate::model::SessionOf::User { user_name } if key(user_name) == key(name)))
+                    .filter(|s| matches!(&s.of, crate::model::SessionOf::User { user_name, .. } if key(user_name) == key(name)))
                     .map(|s| Change::DeleteSession(s.key_id.clone())),
             );
             user.name = n.to_string();
@@ -257,7 +257,7 @@ fn delete_user(ctx: &Ctx<'_>) -> OpResult {
                 .sessions
                 .values()
                 .filter(|s| s.account == account_id)
-                .filter(|s| matches!(&s.of, crate::model::SessionOf::User { user_name } if key(user_name) == key(name)))
+                .filter(|s| matches!(&s.of, crate::model::SessionOf::User { user_name, .. } if key(user_name) == key(name)))
                 .map(|s| Change::DeleteSession(s.key_id.clone())),
         );
         Ok((changes, ()))

@@ -9,6 +9,7 @@ mod boto3;
 mod keys;
 mod operations;
 mod persistence;
+mod policies;
 mod sts;
 
 use std::path::Path;

@@ -468,3 +468,96 @@ fn service_credentials_need_a_trusting_role() {
         .unwrap();
     assert_eq!(dir.generation(), g);
 }
+
+#[test]
+fn trust_conditions_see_the_external_id() {
+    let (_d, dir) = open();
+    let r = root();
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": "shared-secret"}}}]
+    })
+    .to_string();
+    ok(iam(
+        &dir,
+        &r,
+        "CreateRole",
+        &[("RoleName", "app"), ("AssumeRolePolicyDocument", &trust)],
+    ));
+    let (key, _) = user_with_key(&dir, "pia");
+    ok(iam(
+        &dir,
+        &r,
+        "PutUserPolicy",
+        &[
+            ("UserName", "pia"),
+            ("PolicyName", "assume"),
+            ("PolicyDocument", &allow(&["sts:AssumeRole"], "*")),
+        ],
+    ));
+    let pia = caller_of(&dir, &key);
+    err(
+        sts(
+            &dir,
+            &pia,
+            "AssumeRole",
+            &[("RoleArn", ROLE), ("RoleSessionName", "s1")],
+        ),
+        403,
+        "AccessDenied",
+    );
+    err(
+        sts(
+            &dir,
+            &pia,
+            "AssumeRole",
+            &[
+                ("RoleArn", ROLE),
+                ("RoleSessionName", "s1"),
+                ("ExternalId", "guess"),
+            ],
+        ),
+        403,
+        "AccessDenied",
+    );
+    ok(sts(
+        &dir,
+        &pia,
+        "AssumeRole",
+        &[
+            ("RoleArn", ROLE),
+            ("RoleSessionName", "s1"),
+            ("ExternalId", "shared-secret"),
+        ],
+    ));
+}
+
+#[test]
+fn a_users_session_ends_with_the_user() {
+    let (_d, dir) = open();
+    let (key, _) = user_with_key(&dir, "quin");
+    let body = ok(sts(&dir, &caller_of(&dir, &key), "GetSessionToken", &[]));
+    let skey = text(&body, "AccessKeyId").unwrap();
+    let token = text(&body, "SessionToken").unwrap();
+    let r = root();
+    ok(iam(
+        &dir,
+        &r,
+        "DeleteAccessKey",
+        &[("UserName", "quin"), ("AccessKeyId", &key)],
+    ));
+    // Deleting the key alone leaves the session, as on AWS.
+    assert!(dir
+        .lookup_key(&skey, Some(&token), SystemTime::now())
+        .is_ok());
+    ok(iam(&dir, &r, "DeleteUser", &[("UserName", "quin")]));
+    assert!(dir
+        .lookup_key(&skey, Some(&token), SystemTime::now())
+        .is_err());
+    // A new user of the same name does not bring it back.
+    ok(iam(&dir, &r, "CreateUser", &[("UserName", "quin")]));
+    assert!(dir
+        .lookup_key(&skey, Some(&token), SystemTime::now())
+        .is_err());
+}
