@@ -27,8 +27,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use updraft_store::{
-    LogQuery, LogRecord, Result, Store, StoreError, UsageBatch, UsageGroup, UsageGroupRow,
-    UsageQuery, UsageRecord,
+    FunctionPolicy, LogQuery, LogRecord, Result, Store, StoreError, UsageBatch, UsageGroup,
+    UsageGroupRow, UsageQuery, UsageRecord,
 };
 use updraft_types::{AliasConfig, FunctionConfig, FunctionName, UrlConfig, LATEST};
 
@@ -203,6 +203,33 @@ fn describe_url(name: &FunctionName, qualifier: Option<&str>) -> String {
     }
 }
 
+fn describe_policy(name: &FunctionName, qualifier: Option<&str>) -> String {
+    match qualifier {
+        Some(q) => format!("policy of {name}:{q}"),
+        None => format!("policy of {name}"),
+    }
+}
+
+/// Deletes the policy stored under `qualifier_key`; whether there was one.
+fn delete_policy_of(tx: &Transaction, name: &FunctionName, qualifier_key: &str) -> Res<bool> {
+    let deleted = tx.execute(
+        "DELETE FROM policies WHERE function = ?1 AND qualifier = ?2",
+        params![name.as_str(), qualifier_key],
+    )?;
+    Ok(deleted > 0)
+}
+
+/// A `policies` row (qualifier, policy, revision_id) as a record.
+fn policy_row(name: &FunctionName, row: &rusqlite::Row) -> rusqlite::Result<FunctionPolicy> {
+    let qualifier: String = row.get(0)?;
+    Ok(FunctionPolicy {
+        function: name.clone(),
+        qualifier: Some(qualifier).filter(|q| !q.is_empty()),
+        policy: row.get(1)?,
+        revision_id: row.get(2)?,
+    })
+}
+
 fn function_exists(tx: &Transaction, name: &FunctionName) -> Res<bool> {
     let mut stmt = tx.prepare_cached("SELECT 1 FROM functions WHERE name = ?1")?;
     Ok(stmt.exists([name.as_str()])?)
@@ -343,7 +370,7 @@ impl Store for SqliteStore {
         self.write("delete_function", name.as_str(), |tx| {
             // The foreign keys cascade too; deleting explicitly keeps the
             // invariant even on a connection without `foreign_keys`.
-            for table in ["versions", "aliases", "url_configs"] {
+            for table in ["versions", "aliases", "url_configs", "policies"] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE function = ?1"),
                     [name.as_str()],
@@ -372,6 +399,7 @@ impl Store for SqliteStore {
                     StoreError::NotFound(format!("version {version} of function {name}")).into(),
                 );
             }
+            delete_policy_of(tx, name, version)?;
             Ok(())
         })
     }
@@ -436,6 +464,7 @@ impl Store for SqliteStore {
             if deleted == 0 {
                 return Err(StoreError::NotFound(format!("alias {key}")).into());
             }
+            delete_policy_of(tx, name, alias)?;
             Ok(())
         })
     }
@@ -502,6 +531,65 @@ impl Store for SqliteStore {
                 params![name.as_str(), qualifier_key(qualifier)],
             )?;
             if deleted == 0 {
+                return Err(StoreError::NotFound(what.clone()).into());
+            }
+            Ok(())
+        })
+    }
+
+    fn put_policy(&self, policy: &FunctionPolicy) -> Result<()> {
+        let (name, qualifier) = (&policy.function, policy.qualifier.as_deref());
+        let what = describe_policy(name, qualifier);
+        self.write("put_policy", &what, |tx| {
+            require_function(tx, name)?;
+            tx.execute(
+                "INSERT INTO policies (function, qualifier, policy, revision_id) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (function, qualifier) \
+                 DO UPDATE SET policy = excluded.policy, revision_id = excluded.revision_id",
+                params![
+                    name.as_str(),
+                    qualifier_key(qualifier),
+                    policy.policy,
+                    policy.revision_id
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn get_policy(
+        &self,
+        name: &FunctionName,
+        qualifier: Option<&str>,
+    ) -> Result<Option<FunctionPolicy>> {
+        self.read("get_policy", &describe_policy(name, qualifier), |tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT qualifier, policy, revision_id FROM policies \
+                     WHERE function = ?1 AND qualifier = ?2",
+                    params![name.as_str(), qualifier_key(qualifier)],
+                    |row| policy_row(name, row),
+                )
+                .optional()?)
+        })
+    }
+
+    fn list_policies(&self, name: &FunctionName) -> Result<Vec<FunctionPolicy>> {
+        self.read("list_policies", name.as_str(), |tx| {
+            require_function(tx, name)?;
+            let mut stmt = tx.prepare(
+                "SELECT qualifier, policy, revision_id FROM policies \
+                 WHERE function = ?1 ORDER BY qualifier",
+            )?;
+            let rows = stmt.query_map([name.as_str()], |row| policy_row(name, row))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn delete_policy(&self, name: &FunctionName, qualifier: Option<&str>) -> Result<()> {
+        let what = describe_policy(name, qualifier);
+        self.write("delete_policy", &what, |tx| {
+            if !delete_policy_of(tx, name, qualifier_key(qualifier))? {
                 return Err(StoreError::NotFound(what.clone()).into());
             }
             Ok(())

@@ -12,6 +12,9 @@
 //!   url_configs  (function, qualifier) PK -> functions ON DELETE CASCADE
 //!                qualifier '' is the unqualified function (alias names
 //!                are never empty), so it sorts before every alias
+//!   policies     (function, qualifier) PK -> functions ON DELETE CASCADE
+//!                qualifier '' is the unqualified function, as above;
+//!                policy (JSON text) | revision_id
 //! logs         seq AUTOINCREMENT PK | function | ... (no foreign key:
 //!              logs outlive their function); AUTOINCREMENT so a pruned
 //!              seq is never handed out again
@@ -104,6 +107,16 @@ const MIGRATIONS: &[Migration] = &[
     "),
     // 3: usage records in batches.
     Code(usage_batches),
+    // 4: resource policies (Lambda's AddPermission).
+    Sql("
+    CREATE TABLE policies (
+        function    TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+        qualifier   TEXT NOT NULL,
+        policy      TEXT NOT NULL,
+        revision_id TEXT NOT NULL,
+        PRIMARY KEY (function, qualifier)
+    ) STRICT, WITHOUT ROWID;
+    "),
 ];
 
 /// Records per batch when migration 3 moves stored usage into batches.

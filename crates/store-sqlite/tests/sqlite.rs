@@ -218,6 +218,7 @@ fn usage_rows_of_schema_2_move_into_batches() {
     let raw = rusqlite::Connection::open(&path).unwrap();
     raw.execute_batch(
         "DROP TABLE usage_batches;
+         DROP TABLE policies;
          CREATE TABLE usage (
             start_ms INTEGER NOT NULL, request_id TEXT NOT NULL, function TEXT NOT NULL,
             version TEXT NOT NULL, duration_us INTEGER NOT NULL, billed_ms INTEGER NOT NULL,
@@ -277,4 +278,25 @@ fn usage_rows_of_schema_2_move_into_batches() {
         )
         .unwrap();
     assert_eq!(old, 0, "the old table is gone");
+}
+
+/// A policy is on disk when `put_policy` returns: a store opened again on
+/// the same file reads it back.
+#[test]
+fn policies_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("updraft.db");
+    let policy = updraft_store::conformance::function_policy("f", Some("live"), "r1");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .create_function(&updraft_store::conformance::function_config("f", "r0"))
+            .unwrap();
+        store.put_policy(&policy).unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.get_policy(&policy.function, Some("live")).unwrap(),
+        Some(policy)
+    );
 }

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! The checks live by area in `functions`, `routing` (aliases and URL
-//! configs), `logs` and `usage`, and are re-exported here; the record
+//! configs), `policies`, `logs` and `usage`, and are re-exported here; the record
 //! builders they share are public for backends' own tests.
 //!
 //! [`EventStore`](crate::EventStore) backends have their own suite,
@@ -26,17 +26,19 @@ use std::collections::BTreeMap;
 
 use updraft_types::{AliasConfig, FunctionConfig, FunctionName, UrlAuthType, UrlConfig, LATEST};
 
-use crate::{LogQuery, LogRecord, Store, StoreError};
+use crate::{FunctionPolicy, LogQuery, LogRecord, Store, StoreError};
 
 mod events;
 mod functions;
 mod logs;
+mod policies;
 mod routing;
 mod usage;
 
 pub use events::*;
 pub use functions::*;
 pub use logs::*;
+pub use policies::*;
 pub use routing::*;
 pub use usage::*;
 
@@ -64,6 +66,8 @@ pub const CHECKS: &[Check] = &[
     ("aliases", aliases),
     ("list_aliases_by_name", list_aliases_by_name),
     ("url_configs_per_qualifier", url_configs_per_qualifier),
+    ("policies_per_qualifier", policies_per_qualifier),
+    ("policies_go_with_their_owner", policies_go_with_their_owner),
     ("append_logs_assigns_seq", append_logs_assigns_seq),
     ("query_logs_filters", query_logs_filters),
     ("prune_logs", prune_logs),
@@ -132,6 +136,18 @@ pub fn url_config(function: &str, qualifier: Option<&str>, auth: UrlAuthType) ->
         invoke_mode: "BUFFERED".into(),
         creation_time: "2026-01-01T00:00:00.000+0000".into(),
         last_modified_time: "2026-01-01T00:00:00.000+0000".into(),
+    }
+}
+
+/// A policy whose text and revision tell policies apart.
+pub fn function_policy(function: &str, qualifier: Option<&str>, revision: &str) -> FunctionPolicy {
+    FunctionPolicy {
+        function: fname(function),
+        qualifier: qualifier.map(str::to_string),
+        policy: format!(
+            r#"{{"Version":"2012-10-17","Id":"default","Statement":[{{"Sid":"{revision}","Effect":"Allow","Principal":"*","Action":"lambda:InvokeFunction","Resource":"*"}}]}}"#
+        ),
+        revision_id: revision.into(),
     }
 }
 

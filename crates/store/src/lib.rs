@@ -1,7 +1,8 @@
 //! Where state lives.
 //!
 //! [`Store`] is the metadata store: functions and their versions, aliases,
-//! function URL configs, invocation logs and usage records ([`usage`]).
+//! function URL configs, resource policies ([`FunctionPolicy`]),
+//! invocation logs and usage records ([`usage`]).
 //! Backends (`store-sqlite`, the embedded default; a NATS JetStream one for
 //! clusters) implement it and pass the same conformance suite
 //! ([`conformance`]). [`ArtifactStore`] keeps deployment packages on disk,
@@ -9,7 +10,8 @@
 //!
 //! Invariants every backend keeps:
 //! - a function's `$LATEST` row exists for as long as any of its versions,
-//!   aliases or URL configs do; deleting the function deletes them all;
+//!   aliases, URL configs or policies do; deleting the function deletes
+//!   them all; deleting a version or an alias deletes its policy;
 //! - published versions are immutable and numbered 1, 2, 3... per function,
 //!   never reused, even after a version is deleted;
 //! - every write is durable when the call returns.
@@ -42,6 +44,21 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A function's resource policy for one qualifier (Lambda's
+/// `AddPermission` / `GetPolicy`): the unqualified function (`None`, which
+/// `$LATEST` also means), a published version or an alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionPolicy {
+    pub function: FunctionName,
+    /// `None` for the unqualified function; otherwise a version number or
+    /// an alias name.
+    pub qualifier: Option<String>,
+    /// The policy document, JSON text, as the store was given it.
+    pub policy: String,
+    /// Changes whenever the policy does (`GetPolicy`'s `RevisionId`).
+    pub revision_id: String,
+}
 
 /// One invocation's log: everything between START and REPORT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,14 +121,16 @@ pub trait Store: Send + Sync {
     /// its `version` set. `NotFound` if the function does not exist.
     fn publish_version(&self, config: &FunctionConfig) -> Result<FunctionConfig>;
 
-    /// Deletes a function with all its versions, aliases and URL configs.
+    /// Deletes a function with all its versions, aliases, URL configs and
+    /// policies.
     /// `NotFound` if it does not exist. A function created again under the
     /// same name starts afresh: no aliases or URL configs, versions from 1.
     /// Log records are not the function's and stay until pruned.
     fn delete_function(&self, name: &FunctionName) -> Result<()>;
 
-    /// Deletes one published version. `NotFound` if it does not exist;
-    /// `$LATEST` is not a published version (delete the function instead).
+    /// Deletes one published version and its policy. `NotFound` if it
+    /// does not exist; `$LATEST` is not a published version (delete the
+    /// function instead).
     fn delete_version(&self, name: &FunctionName, version: &str) -> Result<()>;
 
     /// Creates an alias (`Conflict` if it exists) or, with `replace`,
@@ -122,8 +141,8 @@ pub trait Store: Send + Sync {
     fn get_alias(&self, name: &FunctionName, alias: &str) -> Result<Option<AliasConfig>>;
     /// Ordered by alias name. `NotFound` if the function does not exist.
     fn list_aliases(&self, name: &FunctionName) -> Result<Vec<AliasConfig>>;
-    /// `NotFound` if the alias does not exist. The alias's URL config, if
-    /// any, is the caller's to delete.
+    /// Deletes an alias and its policy. `NotFound` if the alias does not
+    /// exist. The alias's URL config, if any, is the caller's to delete.
     fn delete_alias(&self, name: &FunctionName, alias: &str) -> Result<()>;
 
     /// Creates a URL config (`Conflict` if one exists for the function and
@@ -141,6 +160,22 @@ pub trait Store: Send + Sync {
     fn list_url_configs(&self, name: &FunctionName) -> Result<Vec<UrlConfig>>;
     /// `NotFound` if no config exists for the function and qualifier.
     fn delete_url_config(&self, name: &FunctionName, qualifier: Option<&str>) -> Result<()>;
+
+    /// Creates or replaces the policy of `policy.function` and
+    /// `policy.qualifier`. `NotFound` if the function does not exist;
+    /// whether the version or alias exists is the caller's to check.
+    fn put_policy(&self, policy: &FunctionPolicy) -> Result<()>;
+    /// The policy of one qualifier (`None`: the unqualified function).
+    fn get_policy(
+        &self,
+        name: &FunctionName,
+        qualifier: Option<&str>,
+    ) -> Result<Option<FunctionPolicy>>;
+    /// Every policy of a function: the unqualified one first, then by
+    /// qualifier. `NotFound` if the function does not exist.
+    fn list_policies(&self, name: &FunctionName) -> Result<Vec<FunctionPolicy>>;
+    /// `NotFound` if no policy exists for the function and qualifier.
+    fn delete_policy(&self, name: &FunctionName, qualifier: Option<&str>) -> Result<()>;
 
     /// Appends log records, all or none; their `seq` is assigned by the
     /// store (the records' own `seq` is ignored), increasing in slice order.
