@@ -48,6 +48,9 @@ pub enum LambdaError {
     /// 412: the `RevisionId` given does not match the current one.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// 400: a resource policy would pass Lambda's size limit.
+    #[error("{0}")]
+    PolicyLengthExceeded(String),
     /// 400: the body is not the JSON the operation takes.
     #[error("{0}")]
     InvalidRequestContent(String),
@@ -77,6 +80,7 @@ impl LambdaError {
             LambdaError::ResourceConflict(_) => StatusCode::CONFLICT,
             LambdaError::InvalidParameterValue(_)
             | LambdaError::Validation(_)
+            | LambdaError::PolicyLengthExceeded(_)
             | LambdaError::InvalidRequestContent(_) => StatusCode::BAD_REQUEST,
             LambdaError::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             LambdaError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -101,6 +105,7 @@ impl LambdaError {
             LambdaError::TooManyRequests { .. } => "TooManyRequestsException",
             LambdaError::Service(_) => "ServiceException",
             LambdaError::PreconditionFailed(_) => "PreconditionFailedException",
+            LambdaError::PolicyLengthExceeded(_) => "PolicyLengthExceededException",
             LambdaError::InvalidRequestContent(_) => "InvalidRequestContentException",
             LambdaError::UnsupportedMediaType => "UnsupportedMediaTypeException",
             LambdaError::UnknownOperation(_) => "UnknownOperationException",

@@ -16,6 +16,7 @@
 mod error;
 pub mod paginate;
 mod parse;
+pub mod permissions;
 pub mod render;
 pub mod requests;
 pub mod validate;
@@ -23,6 +24,7 @@ pub mod validate;
 pub use error::{LambdaError, ERROR_TYPE_HEADER};
 pub use paginate::{paginate, parse_max_items, DEFAULT_MAX_ITEMS, MAX_MAX_ITEMS};
 pub use parse::parse_json;
+pub use permissions::{AddPermissionRequest, FunctionPolicyDocument, NewPermission};
 pub use render::{
     alias, code_sha256_base64, code_sha256_matches, function_configuration, get_function,
     list_aliases, list_functions, list_url_configs, list_versions, url_config,
