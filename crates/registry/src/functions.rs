@@ -28,7 +28,7 @@ fn same_code_and_config(a: &FunctionConfig, b: &FunctionConfig) -> bool {
 }
 
 impl Registry {
-    fn write_guard(&self) -> std::sync::MutexGuard<'_, ()> {
+    pub(crate) fn write_guard(&self) -> std::sync::MutexGuard<'_, ()> {
         self.writes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -47,7 +47,7 @@ impl Registry {
         Ok((sha, kind, zip.len() as u64))
     }
 
-    fn latest(&self, name: &FunctionName) -> Result<FunctionConfig> {
+    pub(crate) fn latest(&self, name: &FunctionName) -> Result<FunctionConfig> {
         self.store
             .get_version(name, LATEST)?
             .ok_or_else(|| self.not_found(name, None))

@@ -8,10 +8,13 @@
 //! For the invoke path it keeps an in-memory snapshot per function
 //! ([`Registry::resolve`] is a read lock and an `Arc` clone) and one loaded
 //! [`Template`] per piece of code, so no invocation touches the store or
-//! compiles anything.
+//! compiles anything. Function resource policies (`AddPermission`) are
+//! parsed once when written or loaded and kept in the snapshot
+//! ([`Registry::resource_policy`]).
 
 pub mod code;
 mod functions;
+mod permissions;
 mod snapshot;
 
 use std::collections::HashMap;
@@ -21,6 +24,7 @@ use updraft_pool::{CodeError, Limits, Pools, Runtime, Template};
 use updraft_store::{ArtifactStore, Store, StoreError};
 use updraft_types::{Account, FunctionConfig, FunctionName, Qualifier, UrlAuthType};
 
+pub use permissions::{LoadedPolicy, PermissionError, PolicyView};
 use snapshot::Snapshot;
 
 /// Why a control-plane operation failed. Messages are shown to users.
@@ -232,7 +236,8 @@ impl Registry {
 
     /// Reloads one function's snapshot from the store (after a change).
     fn refresh(&self, name: &FunctionName) -> Result<()> {
-        let snap = Snapshot::load(&*self.store, name)?;
+        let previous = self.snapshot(name);
+        let snap = Snapshot::load(&*self.store, name, previous.as_deref())?;
         let mut snaps = self.snapshots.write().unwrap_or_else(|e| e.into_inner());
         match snap {
             Some(s) => snaps.insert(name.clone(), Arc::new(s)),

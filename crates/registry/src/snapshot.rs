@@ -6,6 +6,7 @@ use std::sync::Arc;
 use updraft_store::Store;
 use updraft_types::{AliasConfig, FunctionConfig, FunctionName, Qualifier, UrlConfig, LATEST};
 
+use crate::permissions::LoadedPolicy;
 use crate::{Resolved, Result};
 
 pub(crate) struct Snapshot {
@@ -13,10 +14,19 @@ pub(crate) struct Snapshot {
     pub versions: BTreeMap<u64, Arc<FunctionConfig>>,
     pub aliases: HashMap<String, AliasConfig>,
     pub urls: HashMap<Option<String>, UrlConfig>,
+    /// Resource policies by qualifier (`None`: the unqualified function),
+    /// parsed.
+    pub policies: HashMap<Option<String>, Arc<LoadedPolicy>>,
 }
 
 impl Snapshot {
-    pub fn load(store: &dyn Store, name: &FunctionName) -> Result<Option<Snapshot>> {
+    /// Loads a function's records; policies whose revision `previous`
+    /// holds already are taken from it rather than parsed again.
+    pub fn load(
+        store: &dyn Store,
+        name: &FunctionName,
+        previous: Option<&Snapshot>,
+    ) -> Result<Option<Snapshot>> {
         let Some(latest) = store.get_version(name, LATEST)? else {
             return Ok(None);
         };
@@ -35,11 +45,26 @@ impl Snapshot {
             .into_iter()
             .map(|u| (u.qualifier.clone(), u))
             .collect();
+        let policies = store
+            .list_policies(name)?
+            .into_iter()
+            .filter_map(|stored| {
+                let known = previous
+                    .and_then(|p| p.policies.get(&stored.qualifier))
+                    .filter(|p| p.revision_id == stored.revision_id);
+                let loaded = match known {
+                    Some(p) => p.clone(),
+                    None => Arc::new(LoadedPolicy::load(stored.clone())?),
+                };
+                Some((stored.qualifier, loaded))
+            })
+            .collect();
         Ok(Some(Snapshot {
             latest: Arc::new(latest),
             versions,
             aliases,
             urls,
+            policies,
         }))
     }
 
