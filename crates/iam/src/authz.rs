@@ -15,8 +15,7 @@
 //! without taking a lock, unless a resource policy is passed (which may
 //! deny it).
 
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
@@ -27,6 +26,7 @@ use updraft_policy::{
     Request,
 };
 
+use crate::cache::DecisionKey;
 use crate::model::SessionOf;
 use crate::state::{Account, State};
 use crate::store::key;
@@ -240,55 +240,6 @@ impl Gathered {
     }
 }
 
-const CACHE_CAPACITY: usize = 65_536;
-
-/// Decisions and gathered policies, valid for one generation.
-#[derive(Default)]
-pub(crate) struct AuthzCache {
-    inner: RwLock<CacheInner>,
-}
-
-#[derive(Default)]
-struct CacheInner {
-    generation: u64,
-    decisions: HashMap<String, Decision>,
-    principals: HashMap<String, Arc<Gathered>>,
-}
-
-impl AuthzCache {
-    fn decision(&self, generation: u64, key: &str) -> Option<Decision> {
-        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        if inner.generation != generation {
-            return None;
-        }
-        inner.decisions.get(key).copied()
-    }
-
-    fn principal(&self, generation: u64, key: &str) -> Option<Arc<Gathered>> {
-        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        if inner.generation != generation {
-            return None;
-        }
-        inner.principals.get(key).cloned()
-    }
-
-    fn with<R>(&self, generation: u64, f: impl FnOnce(&mut CacheInner) -> R) -> R {
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if inner.generation != generation {
-            inner.generation = generation;
-            inner.decisions.clear();
-            inner.principals.clear();
-        }
-        if inner.decisions.len() >= CACHE_CAPACITY {
-            inner.decisions.clear();
-        }
-        if inner.principals.len() >= CACHE_CAPACITY {
-            inner.principals.clear();
-        }
-        f(&mut inner)
-    }
-}
-
 pub(crate) fn to_utc(t: SystemTime) -> DateTime<Utc> {
     DateTime::<Utc>::from(t)
 }
@@ -438,13 +389,9 @@ impl Iam {
             return Decision::Allow;
         }
         let generation = self.generation();
-        let cache_key = resource_policy.is_none().then(|| {
-            format!(
-                "{}\u{0}{}\u{0}{action}\u{0}{resource}",
-                caller.access_key_id,
-                caller.principal.arn()
-            )
-        });
+        let cache_key = resource_policy
+            .is_none()
+            .then(|| DecisionKey::new(caller, action, resource));
         if let Some(k) = &cache_key {
             if let Some(d) = self.cache.decision(generation, k) {
                 return d;
@@ -477,9 +424,7 @@ impl Iam {
                 .as_deref()
                 .is_some_and(context_dependent);
         if let (Some(k), false) = (cache_key, conditional) {
-            self.cache.with(generation, |c| {
-                c.decisions.insert(k, decision);
-            });
+            self.cache.insert_decision(generation, &k, decision);
         }
         decision
     }
@@ -515,9 +460,8 @@ impl Iam {
             }
         };
         let gathered = Arc::new(gathered);
-        self.cache.with(generation, |c| {
-            c.principals.insert(pkey, gathered.clone());
-        });
+        self.cache
+            .insert_principal(generation, pkey, gathered.clone());
         Some(gathered)
     }
 }

@@ -9,13 +9,13 @@
 //! platform ─> Iam::service_credentials(role, "lambda.amazonaws.com", ...) ─> session keys
 //! ```
 //!
-//! - [`model`]-level records live in memory behind one `RwLock` for reads;
-//!   every change is written to SQLite ([`store`], WAL, `synchronous=FULL`)
+//! - The records (`model`) live in memory behind one `RwLock` for reads;
+//!   every change is written to SQLite (`store`, WAL, `synchronous=FULL`)
 //!   in one transaction before it is applied in memory, so a call returns
 //!   only after its change is durable. Writers are serialised by the
 //!   database mutex, readers never wait for a disk write.
 //! - A generation counter is bumped on every applied change; the
-//!   authorizer's caches ([`authz`]) are valid for one generation.
+//!   authorizer's caches (`cache`) are valid for one generation.
 //! - Sessions (temporary keys) are stored too and survive a restart until
 //!   they expire; expired ones are pruned at open and when new ones are
 //!   issued.
@@ -25,6 +25,7 @@
 mod authz;
 mod aws_managed;
 mod bootstrap;
+mod cache;
 mod error;
 mod ids;
 mod model;
@@ -71,7 +72,7 @@ pub struct Iam {
     db: Mutex<Db>,
     generation: AtomicU64,
     config: IamConfig,
-    cache: authz::AuthzCache,
+    cache: cache::AuthzCache,
 }
 
 impl std::fmt::Debug for Iam {
@@ -105,7 +106,7 @@ impl Iam {
             db: Mutex::new(db),
             generation: AtomicU64::new(1),
             config,
-            cache: authz::AuthzCache::default(),
+            cache: cache::AuthzCache::default(),
         };
         iam.ensure_account(&iam.config.bootstrap_account.clone())?;
         iam.prune_sessions()?;
