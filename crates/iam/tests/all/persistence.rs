@@ -115,37 +115,60 @@ fn the_directory_survives_a_reopen() {
 }
 
 #[test]
-fn expired_sessions_are_pruned() {
+fn sessions_survive_a_reopen_until_they_expire() {
     let d = tempfile::tempdir().unwrap();
     let dir = open_at(d.path());
+    let r = root();
     ok(iam(
         &dir,
-        &root(),
+        &r,
         "CreateRole",
         &[
             ("RoleName", "app"),
-            (
-                "AssumeRolePolicyDocument",
-                &trust_service("lambda.amazonaws.com"),
-            ),
+            ("AssumeRolePolicyDocument", &trust_aws(ACCOUNT)),
         ],
     ));
-    let creds = dir
-        .service_credentials(
-            "arn:aws:iam::123456789012:role/app",
-            "lambda.amazonaws.com",
-            "fn",
-            Duration::from_secs(900),
+    let assume = |now: SystemTime| {
+        let mut m = meta();
+        m.now = now;
+        let params: Vec<(String, String)> = [
+            ("Action", "AssumeRole"),
+            ("RoleArn", "arn:aws:iam::123456789012:role/app"),
+            ("RoleSessionName", "s1"),
+            ("DurationSeconds", "900"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let body = ok(dir.handle(updraft_iam::Api::Sts, &r, &params, &m));
+        (
+            text(&body, "AccessKeyId").unwrap(),
+            text(&body, "SessionToken").unwrap(),
         )
-        .unwrap();
-    assert_eq!(dir.prune_sessions().unwrap(), 0);
+    };
+    // One issued now, then one two hours ago (expired).
+    let (key, token) = assume(SystemTime::now());
+    let (old_key, old_token) = assume(SystemTime::now() - Duration::from_secs(7200));
+    assert_eq!(
+        dir.lookup_key(&old_key, Some(&old_token), SystemTime::now())
+            .unwrap_err(),
+        updraft_iam::KeyError::Expired
+    );
     drop(dir);
+
+    // Reopening prunes the expired one and keeps the live one.
     let dir = open_at(d.path());
-    assert!(dir
-        .lookup_key(
-            &creds.access_key_id,
-            Some(&creds.session_token),
-            SystemTime::now()
-        )
-        .is_ok());
+    assert_eq!(
+        dir.lookup_key(&old_key, Some(&old_token), SystemTime::now())
+            .unwrap_err(),
+        updraft_iam::KeyError::UnknownKey
+    );
+    let grant = dir
+        .lookup_key(&key, Some(&token), SystemTime::now())
+        .unwrap();
+    assert_eq!(
+        grant.caller.arn(),
+        "arn:aws:sts::123456789012:assumed-role/app/s1"
+    );
+    assert_eq!(dir.prune_sessions().unwrap(), 0);
 }
