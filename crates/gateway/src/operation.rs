@@ -1,0 +1,247 @@
+//! What each request asks to do, in IAM's terms: the `service:Action`
+//! and the resource ARN that AWS's Service Authorization Reference gives
+//! for the operation it calls.
+//!
+//! ```text
+//!  parts + body ─> signed for iam / sts          ─> SelfAuthorized (the iam crate decides per call)
+//!               ─> POST / with X-Amz-Target       ─> json: AmazonSQS.*, AWSEvents.*, Logs_20140328.*
+//!               ─> POST / with a form             ─> json: SQS's query protocol
+//!               ─> /schedules, /schedule-groups   ─> scheduler
+//!               ─> Lambda's paths, /updraft/v1/…  ─> lambda
+//!               ─> a form POSTed to /{account}/{queue} (no literal route) ─> json: SQS query
+//!               ─> anything else                  ─> Unknown
+//! ```
+//!
+//! A resource named by name belongs to the caller's account and region;
+//! one named by ARN or queue URL carries its own. The handlers look every
+//! resource up by name in the node's account and region, whatever an ARN
+//! spells, so when the two differ the action must also be allowed on the
+//! resource the handler will touch: [`Operation::resource`] is the one
+//! named, [`Operation::more_resources`] the touched one. `PutEvents` may
+//! name several buses, each of which lands in one of the two fields.
+//! Every resource of an operation must be allowed
+//! ([`Operation::resources`]).
+//!
+//! Each part reads the name, the qualifier and the defaults exactly where
+//! its handler does, and paths are matched as the router matches them
+//! (literal segments as sent, parameters percent-decoded, a literal route
+//! before `/{account}/{queue}`), so a policy that denies a resource
+//! cannot be sidestepped by spelling the request another way. A request
+//! the handler will refuse anyway (a body that does not parse, a name
+//! that is not valid) is classified with resource `*`, so only a caller
+//! allowed the action on every resource learns how it is wrong.
+
+mod json;
+mod lambda;
+mod scheduler;
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+
+/// What a request asks to do, in IAM's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Operation {
+    /// `service:Action` as in AWS's Service Authorization Reference, e.g.
+    /// `lambda:InvokeFunction`, `sqs:SendMessage`, `events:PutEvents`.
+    pub action: String,
+    /// The resource's ARN as AWS builds it for this action, or `*` for an
+    /// action AWS defines without a resource (ListFunctions, ListQueues,
+    /// ...) and for a request its handler will refuse as malformed.
+    pub resource: String,
+    /// Further resources the same action must be allowed on, without
+    /// duplicates: the resource the handler will act on when the request
+    /// names one in another account or region, the other buses a
+    /// `PutEvents` names. Usually empty.
+    pub more_resources: Vec<String>,
+}
+
+impl Operation {
+    /// Every resource the action must be allowed on: [`Self::resource`],
+    /// then [`Self::more_resources`].
+    pub(crate) fn resources(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.resource.as_str())
+            .chain(self.more_resources.iter().map(String::as_str))
+    }
+
+    fn new(action: &str, resource: impl Into<String>) -> Operation {
+        Operation {
+            action: action.to_string(),
+            resource: resource.into(),
+            more_resources: Vec::new(),
+        }
+    }
+
+    /// `action` on no particular resource.
+    fn any(action: &str) -> Operation {
+        Operation::new(action, "*")
+    }
+
+    /// `action` on `resource` of `service` where the request names it
+    /// (`named`), and also where the handler will act on it (`local`)
+    /// when that differs: handlers look a resource up by name in the
+    /// node's account and region whatever account or region an ARN
+    /// spells, so the action must be allowed on what is touched too.
+    fn at(action: &str, service: &str, named: Scope, local: Scope, resource: &str) -> Operation {
+        let mut op = Operation::new(action, named.arn(service, resource));
+        let touched = local.arn(service, resource);
+        if touched != op.resource {
+            op.more_resources.push(touched);
+        }
+        op
+    }
+}
+
+/// How a request is authorized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Classified {
+    Operation(Operation),
+    /// IAM and STS: the iam crate authorizes each call itself.
+    SelfAuthorized,
+    /// Nothing this gateway serves: the router will answer with its
+    /// unknown-operation error.
+    Unknown,
+}
+
+impl From<Operation> for Classified {
+    fn from(op: Operation) -> Self {
+        Classified::Operation(op)
+    }
+}
+
+/// Where a resource lives: the caller's partition, region and account
+/// for a resource named by name, the ARN's for one named by ARN.
+#[derive(Debug, Clone, Copy)]
+struct Scope<'a> {
+    partition: &'a str,
+    region: &'a str,
+    account: &'a str,
+}
+
+impl<'a> Scope<'a> {
+    /// The place an ARN names.
+    fn of(arn: &updraft_types::Arn<'a>) -> Scope<'a> {
+        Scope {
+            partition: arn.partition,
+            region: arn.region,
+            account: arn.account,
+        }
+    }
+
+    /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
+    fn arn(&self, service: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{}:{}:{resource}",
+            self.partition, self.region, self.account
+        )
+    }
+}
+
+/// Classifies a request. `service` is the SigV4 signing name already
+/// checked; `account` and `region` are the caller's.
+pub(crate) fn classify(
+    parts: &http::request::Parts,
+    body: &[u8],
+    service: &str,
+    region: &str,
+    account: &str,
+) -> Classified {
+    if service == "iam" || service == "sts" {
+        return Classified::SelfAuthorized;
+    }
+    let scope = Scope {
+        partition: "aws",
+        region,
+        account,
+    };
+    let path = parts.uri.path();
+    let segments: Vec<&str> = match path.strip_prefix('/') {
+        Some("") | None => Vec::new(),
+        Some(rest) => rest.split('/').collect(),
+    };
+    let post = parts.method == http::Method::POST;
+    let form = is_form(&parts.headers);
+    if segments.is_empty() {
+        // `POST /`: the JSON protocol by X-Amz-Target, or SQS's query
+        // protocol when there is none and the body is a form.
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        return match (post, target) {
+            (false, _) => Classified::Unknown,
+            (true, "") if form => json::sqs_query(body, None, scope),
+            (true, "") => Classified::Unknown,
+            (true, target) => json::target(target, body, scope),
+        };
+    }
+    // Paths are matched as the router matches them: literal segments as
+    // sent, parameters percent-decoded.
+    let query = parts.uri.query().map(decode_form).unwrap_or_default();
+    let rest = match segments[0] {
+        "schedules" | "schedule-groups" => {
+            scheduler::classify(&parts.method, &segments, &query, body, scope)
+        }
+        _ => lambda::classify(&parts.method, &segments, &query, body, scope),
+    };
+    match (rest, segments.as_slice()) {
+        // `/{account}/{queue}`, where no literal route matches: a form
+        // POSTed to a queue URL.
+        (Classified::Unknown, [queue_account, queue]) if post && form => json::sqs_query(
+            body,
+            Some((&decoded(queue_account), &decoded(queue))),
+            scope,
+        ),
+        (rest, _) => rest,
+    }
+}
+
+/// A path parameter as the router's extractor decodes it.
+fn decoded(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Whether a request's body is a form, as query-protocol requests are.
+fn is_form(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// `a=1&b=2` decoded as the SQS query protocol and axum's `Query` decode
+/// it (`+` is a space; a repeated name keeps its last value).
+fn decode_form(text: impl AsRef<[u8]>) -> BTreeMap<String, String> {
+    let decode = |s: &[u8]| {
+        let plus: Vec<u8> = s
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        percent_encoding::percent_decode(&plus)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    text.as_ref()
+        .split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (decode(&pair[..i]), decode(&pair[i + 1..])),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
+/// A JSON body as the fields `T` reads (others ignored); an empty body is
+/// `{}`. `None` when it is not such an object: the handler refuses it.
+fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Option<T> {
+    if body.is_empty() {
+        return Some(T::default());
+    }
+    serde_json::from_slice(body).ok()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,64 @@
+//! EventBridge Scheduler's REST paths: schedules
+//! (`schedule/GROUP/NAME`, the group from `?groupName=` or the body's
+//! `GroupName`, `default` when absent) and schedule groups
+//! (`schedule-group/NAME`).
+
+use std::collections::BTreeMap;
+
+use http::Method;
+use serde::Deserialize;
+
+use super::{decoded, parse_body, Classified, Operation, Scope};
+
+/// The group a schedule is in when the request names none.
+const DEFAULT_GROUP: &str = "default";
+
+pub(super) fn classify(
+    method: &Method,
+    segments: &[&str],
+    query: &BTreeMap<String, String>,
+    body: &[u8],
+    scope: Scope,
+) -> Classified {
+    let schedule = |action: &str, name: &str, group: Option<&str>| -> Classified {
+        let group = group.unwrap_or(DEFAULT_GROUP);
+        let name = decoded(name);
+        Operation::new(
+            action,
+            scope.arn("scheduler", &format!("schedule/{group}/{name}")),
+        )
+        .into()
+    };
+    let in_body = |action: &str, name: &str| -> Classified {
+        #[derive(Deserialize, Default)]
+        struct Input {
+            #[serde(rename = "GroupName")]
+            group_name: Option<String>,
+        }
+        match parse_body::<Input>(body) {
+            Some(input) => schedule(action, name, input.group_name.as_deref()),
+            None => Operation::any(action).into(),
+        }
+    };
+    let group = |action: &str, name: &str| -> Classified {
+        let name = decoded(name);
+        Operation::new(
+            action,
+            scope.arn("scheduler", &format!("schedule-group/{name}")),
+        )
+        .into()
+    };
+    let in_query = query.get("groupName").map(String::as_str);
+    match (method.as_str(), segments) {
+        ("GET", ["schedules"]) => Operation::any("scheduler:ListSchedules").into(),
+        ("GET", ["schedules", name]) => schedule("scheduler:GetSchedule", name, in_query),
+        ("DELETE", ["schedules", name]) => schedule("scheduler:DeleteSchedule", name, in_query),
+        ("POST", ["schedules", name]) => in_body("scheduler:CreateSchedule", name),
+        ("PUT", ["schedules", name]) => in_body("scheduler:UpdateSchedule", name),
+        ("GET", ["schedule-groups"]) => Operation::any("scheduler:ListScheduleGroups").into(),
+        ("GET", ["schedule-groups", name]) => group("scheduler:GetScheduleGroup", name),
+        ("POST", ["schedule-groups", name]) => group("scheduler:CreateScheduleGroup", name),
+        ("DELETE", ["schedule-groups", name]) => group("scheduler:DeleteScheduleGroup", name),
+        _ => Classified::Unknown,
+    }
+}
