@@ -31,6 +31,7 @@
 //! that is not valid) is classified with resource `*`, so only a caller
 //! allowed the action on every resource learns how it is wrong.
 
+mod context;
 mod json;
 mod lambda;
 mod scheduler;
@@ -38,6 +39,8 @@ mod scheduler;
 use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
+
+pub(crate) use context::{principal_context, request_context};
 
 /// What a request asks to do, in IAM's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
