@@ -44,6 +44,27 @@ pub(crate) fn encode_doc(text: &str) -> String {
     utf8_percent_encode(text, DOC_ENCODE).to_string()
 }
 
+/// A policy's size as IAM counts it against its quotas: characters
+/// other than white space.
+pub(crate) fn policy_size(text: &str) -> usize {
+    text.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// A managed policy document's quota.
+pub(crate) const MANAGED_POLICY_SIZE: usize = 6144;
+/// A role's trust policy quota.
+pub(crate) const TRUST_POLICY_SIZE: usize = 2048;
+
+/// Refuses a document over `quota` with IAM's LimitExceeded wording.
+pub(crate) fn check_quota(text: &str, quota_name: &str, quota: usize) -> Result<(), ApiError> {
+    if policy_size(text) > quota {
+        return Err(ApiError::limit(format!(
+            "Cannot exceed quota for {quota_name}: {quota}"
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn parse_doc(text: &str, kind: PolicyKind) -> Result<Doc, ApiError> {
     Doc::parse(text, kind).map_err(|e| ApiError::malformed(e.0))
 }

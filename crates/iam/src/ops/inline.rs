@@ -31,6 +31,15 @@ impl Holder {
         }
     }
 
+    /// The quota on the sum of an entity's inline policies' sizes.
+    pub fn inline_quota(self) -> usize {
+        match self {
+            Holder::User => 2048,
+            Holder::Group => 5120,
+            Holder::Role => 10_240,
+        }
+    }
+
     pub fn noun(self) -> &'static str {
         match self {
             Holder::User => "User",
@@ -160,6 +169,18 @@ fn put(ctx: &Ctx<'_>, holder: Holder, action: &str) -> OpResult {
     super::write(ctx, |_, acct| {
         let mut entity = holder.load(acct, name)?;
         entity.inline_mut().insert(policy.to_string(), doc);
+        let total: usize = entity
+            .inline()
+            .values()
+            .map(|d| super::policy_size(&d.text))
+            .sum();
+        let quota = holder.inline_quota();
+        if total > quota {
+            return Err(ApiError::limit(format!(
+                "Maximum policy size of {quota} bytes exceeded for {} {name}",
+                holder.noun().to_ascii_lowercase()
+            )));
+        }
         Ok((vec![entity.into_change(ctx.account())], ()))
     })?;
     Ok(None)

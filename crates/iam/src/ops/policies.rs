@@ -93,6 +93,7 @@ fn create_policy(ctx: &Ctx<'_>) -> OpResult {
     let arn = policy_arn(ctx.account(), path, name);
     ctx.authorize("iam:CreatePolicy", &arn)?;
     let text = ctx.params.required("PolicyDocument", "policyDocument")?;
+    super::check_quota(text, "PolicySize", super::MANAGED_POLICY_SIZE)?;
     let doc = parse_doc(text, PolicyKind::Identity)?;
     let description = ctx.params.get("Description").map(str::to_string);
     let tags = tags_param(ctx)?;
@@ -199,7 +200,7 @@ fn delete_policy(ctx: &Ctx<'_>) -> OpResult {
                 .any(|r| r.boundary.as_deref() == Some(arn));
         if used_as_boundary {
             return Err(ApiError::conflict(
-                "Cannot delete a policy used as a permissions boundary.",
+                "Cannot delete a policy attached to entities.",
             ));
         }
         if p.versions.len() > 1 {
@@ -222,6 +223,7 @@ fn create_version(ctx: &Ctx<'_>) -> OpResult {
     let arn = policy_arn_param(ctx)?;
     ctx.authorize("iam:CreatePolicyVersion", arn)?;
     let text = ctx.params.required("PolicyDocument", "policyDocument")?;
+    super::check_quota(text, "PolicySize", super::MANAGED_POLICY_SIZE)?;
     let doc = parse_doc(text, PolicyKind::Identity)?;
     let set_default = ctx.params.get("SetAsDefault") == Some("true");
     let now = Utc::now();

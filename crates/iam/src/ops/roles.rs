@@ -90,6 +90,7 @@ fn create_role(ctx: &Ctx<'_>) -> OpResult {
     let trust_text = ctx
         .params
         .required("AssumeRolePolicyDocument", "assumeRolePolicyDocument")?;
+    super::check_quota(trust_text, "ACLSizePerRole", super::TRUST_POLICY_SIZE)?;
     let trust = parse_doc(trust_text, PolicyKind::Trust)?;
     let max = max_session(ctx)?.unwrap_or(3600);
     let description = description(ctx)?;
@@ -228,6 +229,7 @@ fn update_trust(ctx: &Ctx<'_>) -> OpResult {
     let name = role_name(ctx)?;
     ctx.authorize("iam:UpdateAssumeRolePolicy", &role_resource(ctx, name))?;
     let text = ctx.params.required("PolicyDocument", "policyDocument")?;
+    super::check_quota(text, "ACLSizePerRole", super::TRUST_POLICY_SIZE)?;
     let trust = parse_doc(text, PolicyKind::Trust)?;
     write(ctx, |_, acct| {
         let mut role = role_of(acct, name)?;

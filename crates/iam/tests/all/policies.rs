@@ -574,3 +574,93 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+#[test]
+fn policy_sizes_are_limited_as_iam_counts_them() {
+    let (_d, dir) = open();
+    let r = root();
+    let many = |n: usize| -> String {
+        let actions: Vec<String> = (0..n).map(|i| format!("sqs:Action{i:05}")).collect();
+        let refs: Vec<&str> = actions.iter().map(String::as_str).collect();
+        allow(&refs, "*")
+    };
+    // About 18 characters per action.
+    let small = many(250);
+    let big = many(400);
+    let msg = err(
+        iam(
+            &dir,
+            &r,
+            "CreatePolicy",
+            &[("PolicyName", "p"), ("PolicyDocument", &big)],
+        ),
+        409,
+        "LimitExceeded",
+    );
+    assert_eq!(msg, "Cannot exceed quota for PolicySize: 6144");
+    // White space does not count.
+    let spaced = small.replace(',', &format!(",{}", " ".repeat(20)));
+    assert!(spaced.len() > 6144);
+    ok(iam(
+        &dir,
+        &r,
+        "CreatePolicy",
+        &[("PolicyName", "p"), ("PolicyDocument", &spaced)],
+    ));
+
+    ok(iam(&dir, &r, "CreateUser", &[("UserName", "u")]));
+    ok(iam(
+        &dir,
+        &r,
+        "PutUserPolicy",
+        &[
+            ("UserName", "u"),
+            ("PolicyName", "a"),
+            ("PolicyDocument", &many(60)),
+        ],
+    ));
+    // The user's inline policies together are held to 2,048.
+    let msg = err(
+        iam(
+            &dir,
+            &r,
+            "PutUserPolicy",
+            &[
+                ("UserName", "u"),
+                ("PolicyName", "b"),
+                ("PolicyDocument", &many(60)),
+            ],
+        ),
+        409,
+        "LimitExceeded",
+    );
+    assert_eq!(msg, "Maximum policy size of 2048 bytes exceeded for user u");
+    // Replacing one counts it once.
+    ok(iam(
+        &dir,
+        &r,
+        "PutUserPolicy",
+        &[
+            ("UserName", "u"),
+            ("PolicyName", "a"),
+            ("PolicyDocument", &many(60)),
+        ],
+    ));
+    let msg = err(
+        iam(
+            &dir,
+            &r,
+            "CreateRole",
+            &[
+                ("RoleName", "big"),
+                (
+                    "AssumeRolePolicyDocument",
+                    &trust_service(&format!("{}.amazonaws.com", "x".repeat(2100))),
+                ),
+            ],
+        ),
+        409,
+        "LimitExceeded",
+    );
+    assert_eq!(msg, "Cannot exceed quota for ACLSizePerRole: 2048");
+}
