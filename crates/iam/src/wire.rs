@@ -195,13 +195,20 @@ impl<'a> Params<'a> {
     pub fn paging(&self) -> Result<(usize, Option<&'a str>), ApiError> {
         let max = match self.get("MaxItems") {
             None => 100,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if (1..=1000).contains(&n) => n,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (1..=1000).contains(&n) => n as usize,
+                Ok(n) if n > 1000 => {
+                    return Err(crate::ids::validation(
+                        Some(v),
+                        "maxItems",
+                        "Member must have value less than or equal to 1000",
+                    ))
+                }
                 _ => {
                     return Err(crate::ids::validation(
                         Some(v),
                         "maxItems",
-                        "Member must have value between 1 and 1000",
+                        "Member must have value greater than or equal to 1",
                     ))
                 }
             },

@@ -103,8 +103,18 @@ fn list_pagination_with_max_items_and_marker() {
     assert_eq!(texts(&body, "UserName"), ["u5"]);
     assert_eq!(text(&body, "IsTruncated").unwrap(), "false");
     assert!(text(&body, "Marker").is_none());
-    err(
+    let msg = err(
         iam(&dir, &r, "ListUsers", &[("MaxItems", "0")]),
+        400,
+        "ValidationError",
+    );
+    assert_eq!(
+        msg,
+        "1 validation error detected: Value '0' at 'maxItems' failed to satisfy constraint: \
+         Member must have value greater than or equal to 1"
+    );
+    err(
+        iam(&dir, &r, "ListUsers", &[("MaxItems", "1001")]),
         400,
         "ValidationError",
     );
