@@ -297,6 +297,14 @@ pub(crate) fn session_caller(state: &State, s: &crate::model::Session) -> Option
     })
 }
 
+/// Which kind of policy refused a request, for AccessDenied messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DenialSource {
+    Identity,
+    Boundary,
+    Session,
+}
+
 impl Iam {
     /// Finds the secret and the caller for an access key. A temporary key
     /// (from STS) needs its session token and must not have expired; a
@@ -427,6 +435,53 @@ impl Iam {
             self.cache.insert_decision(generation, &k, decision);
         }
         decision
+    }
+
+    /// Which kind of policy made [`Iam::authorize`] refuse a request
+    /// (without a resource policy): the identity policies when they deny
+    /// or do not allow it alone, else the permission boundary when adding
+    /// it refuses, else the session policy.
+    pub(crate) fn denial_source(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        context: &Context,
+        decision: Decision,
+    ) -> DenialSource {
+        let Some(g) = self.gathered(caller, self.generation()) else {
+            return DenialSource::Identity;
+        };
+        let request = Request {
+            principal: &caller.principal,
+            action,
+            resource,
+            context,
+        };
+        let identity: Vec<&PolicyDocument> = g.identity.iter().map(|d| d.as_ref()).collect();
+        let with = |boundary: Option<&PolicyDocument>| {
+            evaluate(
+                &request,
+                &PolicySet {
+                    identity: &identity,
+                    boundary,
+                    ..PolicySet::default()
+                },
+            )
+        };
+        let refused = |d: Decision| match decision {
+            Decision::ExplicitDeny => d == Decision::ExplicitDeny,
+            _ => d != Decision::Allow,
+        };
+        if refused(with(None)) {
+            DenialSource::Identity
+        } else if g.boundary.is_some() && refused(with(g.boundary.as_deref())) {
+            DenialSource::Boundary
+        } else if caller.session_policy.is_some() {
+            DenialSource::Session
+        } else {
+            DenialSource::Identity
+        }
     }
 
     /// The policies that apply to `caller`'s principal (cached), or `None`

@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use updraft_policy::{Context, Decision, PrincipalKind};
 
-use crate::authz::{to_utc, Caller};
+use crate::authz::{to_utc, Caller, DenialSource};
 use crate::error::IamError;
 use crate::xml::{escape, Xml};
 use crate::Iam;
@@ -273,13 +273,12 @@ impl Ctx<'_> {
             .authorize(self.caller, action, resource, &self.context, None)
         {
             Decision::Allow => Ok(()),
-            d => Err(access_denied(
-                self.caller,
-                action,
-                resource,
-                d,
-                "identity-based",
-            )),
+            d => {
+                let source =
+                    self.iam
+                        .denial_source(self.caller, action, resource, &self.context, d);
+                Err(access_denied(self.caller, action, resource, d, source))
+            }
         }
     }
 }
@@ -289,12 +288,17 @@ pub(crate) fn access_denied(
     action: &str,
     resource: &str,
     decision: Decision,
-    kind: &str,
+    source: DenialSource,
 ) -> ApiError {
+    let (article, noun) = match source {
+        DenialSource::Identity => ("an", "identity-based policy"),
+        DenialSource::Boundary => ("a", "permissions boundary"),
+        DenialSource::Session => ("a", "session policy"),
+    };
     let why = if decision == Decision::ExplicitDeny {
-        format!("with an explicit deny in an {kind} policy")
+        format!("with an explicit deny in {article} {noun}")
     } else {
-        format!("because no {kind} policy allows the {action} action")
+        format!("because no {noun} allows the {action} action")
     };
     ApiError::new(
         403,

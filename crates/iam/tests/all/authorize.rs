@@ -439,3 +439,94 @@ fn users_read_aws_managed_policies_with_identity_policies() {
     let body = ok(iam(&dir, &mo, "GetPolicy", &admin));
     assert_eq!(text(&body, "PolicyName").unwrap(), "AdministratorAccess");
 }
+
+#[test]
+fn access_denied_names_the_kind_of_policy_that_refused() {
+    let (_d, dir) = open();
+    let r = root();
+    let (key, _) = user_with_key(&dir, "rae");
+    let rae = caller_of(&dir, &key);
+    ok(iam(
+        &dir,
+        &r,
+        "PutUserPolicy",
+        &[
+            ("UserName", "rae"),
+            ("PolicyName", "iam"),
+            ("PolicyDocument", &allow(&["iam:*"], "*")),
+        ],
+    ));
+    let body = ok(iam(
+        &dir,
+        &r,
+        "CreatePolicy",
+        &[
+            ("PolicyName", "read-only"),
+            ("PolicyDocument", &allow(&["iam:Get*", "iam:List*"], "*")),
+        ],
+    ));
+    let boundary = text(&body, "Arn").unwrap();
+    ok(iam(
+        &dir,
+        &r,
+        "PutUserPermissionsBoundary",
+        &[("UserName", "rae"), ("PermissionsBoundary", &boundary)],
+    ));
+    ok(iam(&dir, &rae, "ListUsers", &[]));
+    let msg = err(
+        iam(&dir, &rae, "CreateUser", &[("UserName", "x")]),
+        403,
+        "AccessDenied",
+    );
+    assert_eq!(
+        msg,
+        "User: arn:aws:iam::123456789012:user/rae is not authorized to perform: iam:CreateUser on \
+         resource: arn:aws:iam::123456789012:user/x because no permissions boundary allows the \
+         iam:CreateUser action"
+    );
+
+    ok(iam(
+        &dir,
+        &r,
+        "CreateRole",
+        &[
+            ("RoleName", "admin"),
+            ("AssumeRolePolicyDocument", &trust_aws(ACCOUNT)),
+        ],
+    ));
+    ok(iam(
+        &dir,
+        &r,
+        "PutRolePolicy",
+        &[
+            ("RoleName", "admin"),
+            ("PolicyName", "all"),
+            ("PolicyDocument", ALLOW_ALL),
+        ],
+    ));
+    let body = ok(sts(
+        &dir,
+        &r,
+        "AssumeRole",
+        &[
+            ("RoleArn", "arn:aws:iam::123456789012:role/admin"),
+            ("RoleSessionName", "narrow"),
+            ("Policy", &allow(&["iam:Get*"], "*")),
+        ],
+    ));
+    let session = dir
+        .lookup_key(
+            &text(&body, "AccessKeyId").unwrap(),
+            Some(&text(&body, "SessionToken").unwrap()),
+            SystemTime::now(),
+        )
+        .unwrap()
+        .caller;
+    let msg = err(iam(&dir, &session, "ListUsers", &[]), 403, "AccessDenied");
+    assert_eq!(
+        msg,
+        "User: arn:aws:sts::123456789012:assumed-role/admin/narrow is not authorized to perform: \
+         iam:ListUsers on resource: arn:aws:iam::123456789012:user/ because no session policy \
+         allows the iam:ListUsers action"
+    );
+}
