@@ -297,12 +297,32 @@ pub(crate) fn session_caller(state: &State, s: &crate::model::Session) -> Option
     })
 }
 
-/// Which kind of policy refused a request, for AccessDenied messages.
+/// Which kind of policy refused a request, for AccessDenied messages
+/// ("because no permissions boundary allows the ... action").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DenialSource {
+pub enum DenialSource {
+    /// An identity-based policy denied, or none allowed.
     Identity,
+    /// The identity policies allow, the permission boundary does not.
     Boundary,
+    /// The identity policies and boundary allow, the session policy does not.
     Session,
+}
+
+impl DenialSource {
+    /// The clause AWS ends its AccessDenied message with for `decision`.
+    pub fn clause(self, action: &str, decision: Decision) -> String {
+        let (article, noun) = match self {
+            DenialSource::Identity => ("an", "identity-based policy"),
+            DenialSource::Boundary => ("a", "permissions boundary"),
+            DenialSource::Session => ("a", "session policy"),
+        };
+        if decision == Decision::ExplicitDeny {
+            format!("with an explicit deny in {article} {noun}")
+        } else {
+            format!("because no {noun} allows the {action} action")
+        }
+    }
 }
 
 impl Iam {
@@ -441,7 +461,7 @@ impl Iam {
     /// (without a resource policy): the identity policies when they deny
     /// or do not allow it alone, else the permission boundary when adding
     /// it refuses, else the session policy.
-    pub(crate) fn denial_source(
+    pub fn denial_source(
         &self,
         caller: &Caller,
         action: &str,

@@ -42,7 +42,7 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use chrono::Utc;
 
-pub use authz::{Caller, KeyError, KeyGrant};
+pub use authz::{Caller, DenialSource, KeyError, KeyGrant};
 pub use bootstrap::{
     Bootstrap, BootstrapAccount, BootstrapGroup, BootstrapKey, BootstrapPolicy, BootstrapRole,
     BootstrapUser,

@@ -290,16 +290,7 @@ pub(crate) fn access_denied(
     decision: Decision,
     source: DenialSource,
 ) -> ApiError {
-    let (article, noun) = match source {
-        DenialSource::Identity => ("an", "identity-based policy"),
-        DenialSource::Boundary => ("a", "permissions boundary"),
-        DenialSource::Session => ("a", "session policy"),
-    };
-    let why = if decision == Decision::ExplicitDeny {
-        format!("with an explicit deny in {article} {noun}")
-    } else {
-        format!("because no {noun} allows the {action} action")
-    };
+    let why = source.clause(action, decision);
     ApiError::new(
         403,
         "AccessDenied",
