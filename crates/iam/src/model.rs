@@ -4,7 +4,8 @@
 //!
 //! Policy documents are kept both as the text the caller sent (what the
 //! API returns) and parsed (what evaluation uses); a stored record holds
-//! only the text and is parsed again when loaded.
+//! only the text and is parsed again when loaded (a document validation
+//! refuses by then denies everything rather than keep the directory shut).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +21,12 @@ pub(crate) struct Doc {
     pub parsed: Arc<PolicyDocument>,
 }
 
+/// What a stored document that no longer passes validation evaluates as:
+/// nothing is allowed through it and everything it covers is denied.
+const DENY_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+const DENY_ALL_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole"}]}"#;
+
 impl Doc {
     pub fn parse(text: &str, kind: PolicyKind) -> Result<Doc, MalformedPolicy> {
         let parsed = PolicyDocument::parse(text, kind)?;
@@ -27,6 +34,32 @@ impl Doc {
             text: text.to_string(),
             parsed: Arc::new(parsed),
         })
+    }
+
+    /// A stored document, read back. One that validation refuses now (it
+    /// was accepted when written) keeps its text, so the API still shows
+    /// it, and evaluates as a deny of everything: the directory opens, and
+    /// the principals it belongs to are refused until it is replaced.
+    fn load(text: String, kind: PolicyKind) -> Result<Doc, String> {
+        match PolicyDocument::parse(&text, kind) {
+            Ok(parsed) => Ok(Doc {
+                text,
+                parsed: Arc::new(parsed),
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "a stored policy document no longer validates; it denies everything until replaced");
+                let fallback = if kind == PolicyKind::Trust {
+                    DENY_ALL_TRUST
+                } else {
+                    DENY_ALL
+                };
+                let parsed = PolicyDocument::parse(fallback, kind).map_err(|e| e.0)?;
+                Ok(Doc {
+                    text,
+                    parsed: Arc::new(parsed),
+                })
+            }
+        }
     }
 }
 
@@ -38,8 +71,7 @@ impl Serialize for Doc {
 
 impl<'de> Deserialize<'de> for Doc {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Doc, D::Error> {
-        let text = String::deserialize(d)?;
-        Doc::parse(&text, PolicyKind::Identity).map_err(serde::de::Error::custom)
+        Doc::load(String::deserialize(d)?, PolicyKind::Identity).map_err(serde::de::Error::custom)
     }
 }
 
@@ -68,8 +100,7 @@ pub(crate) mod trust_doc {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Doc, D::Error> {
-        let text = String::deserialize(d)?;
-        Doc::parse(&text, PolicyKind::Trust).map_err(serde::de::Error::custom)
+        Doc::load(String::deserialize(d)?, PolicyKind::Trust).map_err(serde::de::Error::custom)
     }
 }
 

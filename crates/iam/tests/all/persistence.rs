@@ -172,3 +172,90 @@ fn sessions_survive_a_reopen_until_they_expire() {
     );
     assert_eq!(dir.prune_sessions().unwrap(), 0);
 }
+
+#[test]
+fn a_stored_document_that_no_longer_validates_denies_everything() {
+    let d = tempfile::tempdir().unwrap();
+    let key;
+    {
+        let dir = open_at(d.path());
+        (key, _) = user_with_key(&dir, "sam");
+        ok(iam(
+            &dir,
+            &root(),
+            "PutUserPolicy",
+            &[
+                ("UserName", "sam"),
+                ("PolicyName", "all"),
+                ("PolicyDocument", ALLOW_ALL),
+            ],
+        ));
+        ok(iam(
+            &dir,
+            &root(),
+            "PutUserPolicy",
+            &[
+                ("UserName", "sam"),
+                ("PolicyName", "old"),
+                ("PolicyDocument", &allow(&["sqs:SendMessage"], "*")),
+            ],
+        ));
+    }
+    // As if a later version refused what an earlier one accepted.
+    let conn = rusqlite::Connection::open(d.path().join("iam.db")).unwrap();
+    let body: String = conn
+        .query_row(
+            "SELECT body FROM records WHERE kind = 'user' AND name = 'sam'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut user: serde_json::Value = serde_json::from_str(&body).unwrap();
+    user["inline"]["old"] = serde_json::Value::String("{\"Statement\": \"no\"}".into());
+    conn.execute(
+        "UPDATE records SET body = ?1 WHERE kind = 'user' AND name = 'sam'",
+        [user.to_string()],
+    )
+    .unwrap();
+    drop(conn);
+
+    let dir = open_at(d.path());
+    let sam = caller_of(&dir, &key);
+    assert_eq!(
+        dir.authorize(
+            &sam,
+            "sqs:SendMessage",
+            "arn:aws:sqs:us-east-1:123456789012:q",
+            &Context::new(),
+            None
+        ),
+        Decision::ExplicitDeny
+    );
+    // The API still shows it, and replacing it restores access.
+    let body = ok(iam(
+        &dir,
+        &root(),
+        "GetUserPolicy",
+        &[("UserName", "sam"), ("PolicyName", "old")],
+    ));
+    assert_eq!(
+        text(&body, "PolicyDocument").unwrap(),
+        "%7B%22Statement%22%3A%20%22no%22%7D"
+    );
+    ok(iam(
+        &dir,
+        &root(),
+        "DeleteUserPolicy",
+        &[("UserName", "sam"), ("PolicyName", "old")],
+    ));
+    assert_eq!(
+        dir.authorize(
+            &sam,
+            "sqs:SendMessage",
+            "arn:aws:sqs:us-east-1:123456789012:q",
+            &Context::new(),
+            None
+        ),
+        Decision::Allow
+    );
+}
