@@ -17,10 +17,16 @@
 //! store, written through [`Queues::commit`] and loaded at [`Bus::open`];
 //! the compiled rules and the index live in memory. Changes are
 //! serialized by one lock and applied in memory after they are durable.
+//!
+//! A bus's resource policy (`PutPermission` / `RemovePermission`) is kept
+//! with the bus, validated when written and parsed once per change
+//! ([`Bus::policy`], for the authorizer). The default bus is stored only
+//! once it has a policy.
 
 mod index;
 pub mod model;
 pub mod pattern;
+mod permissions;
 mod routing;
 pub mod transform;
 
@@ -37,6 +43,7 @@ use index::RuleIndex;
 use model::{CompiledRule, BUS_KIND, MAX_TARGETS_PER_RULE, RULE_KIND};
 pub use model::{EventBus, InputTransformer, Rule, RuleState, Target, DEFAULT_BUS};
 use pattern::Pattern;
+pub use permissions::{Permission, PermissionCondition};
 pub use routing::{EntryError, EntryResult, EventEntry, MAX_ENTRIES, MAX_ENTRIES_SIZE};
 
 /// The most custom buses an account may have (as EventBridge's quota).
@@ -49,6 +56,9 @@ pub enum BusError {
     NoSuchBus(String),
     #[error("Rule {rule} does not exist on EventBus {bus}.")]
     NoSuchRule { rule: String, bus: String },
+    /// Something else that does not exist (a policy, a statement).
+    #[error("{0}")]
+    NotFound(String),
     #[error("{0}")]
     AlreadyExists(String),
     #[error("{0}")]
@@ -65,7 +75,9 @@ impl BusError {
     /// The `__type` EventBridge answers.
     pub fn code(&self) -> &'static str {
         match self {
-            BusError::NoSuchBus(_) | BusError::NoSuchRule { .. } => "ResourceNotFoundException",
+            BusError::NoSuchBus(_) | BusError::NoSuchRule { .. } | BusError::NotFound(_) => {
+                "ResourceNotFoundException"
+            }
             BusError::AlreadyExists(_) => "ResourceAlreadyExistsException",
             BusError::InvalidEventPattern(_) => "InvalidEventPatternException",
             BusError::Validation(_) => "ValidationException",
@@ -119,6 +131,8 @@ pub struct RuleSpec {
 struct State {
     buses: BTreeMap<String, EventBus>,
     rules: BTreeMap<String, BusRules>,
+    /// Each bus's policy, parsed.
+    policies: BTreeMap<String, Arc<updraft_policy::PolicyDocument>>,
 }
 
 #[derive(Default)]
@@ -182,11 +196,19 @@ impl Bus {
                 description: None,
                 created_ms: None,
                 modified_ms: None,
+                policy: None,
             },
         );
         for (key, value) in store.resources(BUS_KIND).map_err(|e| e.to_string())? {
             match serde_json::from_str::<EventBus>(&value) {
                 Ok(b) => {
+                    if let Some(p) = b
+                        .policy
+                        .as_deref()
+                        .and_then(|p| permissions::parse(&b.name, p))
+                    {
+                        state.policies.insert(b.name.clone(), p);
+                    }
                     state.buses.insert(b.name.clone(), b);
                 }
                 Err(e) => tracing::error!(bus = %key, error = %e, "unreadable event bus; skipped"),
@@ -313,6 +335,7 @@ impl Bus {
             description,
             created_ms: Some(now),
             modified_ms: Some(now),
+            policy: None,
         };
         self.queues
             .commit(vec![EventWrite::PutResource {
@@ -354,6 +377,7 @@ impl Bus {
         let mut state = self.write();
         state.buses.remove(name);
         state.rules.remove(name);
+        state.policies.remove(name);
         Ok(())
     }
 
@@ -627,5 +651,7 @@ pub fn test_event_pattern(pattern: &str, event: &str) -> Result<bool, BusError> 
     Ok(pattern.matches(&event))
 }
 
+#[cfg(test)]
+mod permission_tests;
 #[cfg(test)]
 mod tests;

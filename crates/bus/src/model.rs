@@ -26,6 +26,10 @@ pub struct EventBus {
     /// ms since the Unix epoch; `None` for the default bus.
     pub created_ms: Option<i64>,
     pub modified_ms: Option<i64>,
+    /// The resource policy (`PutPermission`), JSON text; a valid resource
+    /// policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// Whether a rule matches events.
