@@ -561,3 +561,71 @@ fn a_users_session_ends_with_the_user() {
         .lookup_key(&skey, Some(&token), SystemTime::now())
         .is_err());
 }
+
+#[test]
+fn assume_a_role_in_another_account() {
+    let (_d, dir) = open();
+    let other = updraft_iam::Caller::root("210987654321");
+    let role = "arn:aws:iam::210987654321:role/shared";
+    ok(iam(
+        &dir,
+        &other,
+        "CreateRole",
+        &[
+            ("RoleName", "shared"),
+            ("AssumeRolePolicyDocument", &trust_aws(ACCOUNT)),
+        ],
+    ));
+    ok(iam(
+        &dir,
+        &other,
+        "PutRolePolicy",
+        &[
+            ("RoleName", "shared"),
+            ("PolicyName", "q"),
+            ("PolicyDocument", &allow(&["sqs:*"], "*")),
+        ],
+    ));
+    let (key, _) = user_with_key(&dir, "tess");
+    let tess = caller_of(&dir, &key);
+    let assume = |who| {
+        sts(
+            &dir,
+            who,
+            "AssumeRole",
+            &[("RoleArn", role), ("RoleSessionName", "x-acct")],
+        )
+    };
+    // The trust policy grants the account; the user's own policies must too.
+    err(assume(&tess), 403, "AccessDenied");
+    ok(iam(
+        &dir,
+        &root(),
+        "PutUserPolicy",
+        &[
+            ("UserName", "tess"),
+            ("PolicyName", "a"),
+            ("PolicyDocument", &allow(&["sts:AssumeRole"], role)),
+        ],
+    ));
+    let body = ok(assume(&tess));
+    assert_eq!(
+        texts(&body, "Arn"),
+        ["arn:aws:sts::210987654321:assumed-role/shared/x-acct"]
+    );
+    let session = dir
+        .lookup_key(
+            &text(&body, "AccessKeyId").unwrap(),
+            Some(&text(&body, "SessionToken").unwrap()),
+            SystemTime::now(),
+        )
+        .unwrap()
+        .caller;
+    assert_eq!(session.account(), "210987654321");
+    let body = ok(sts(&dir, &session, "GetCallerIdentity", &[]));
+    assert_eq!(text(&body, "Account").unwrap(), "210987654321");
+    // The trusted account's root may; another account's root may not.
+    ok(assume(&root()));
+    let third = updraft_iam::Caller::root("333333333333");
+    err(assume(&third), 403, "AccessDenied");
+}
