@@ -89,7 +89,8 @@ pub(crate) fn validation(value: Option<&str>, field: &str, constraint: &str) -> 
     ))
 }
 
-fn is_name_char(c: char) -> bool {
+/// A character IAM allows in names (`[\w+=,.@-]`).
+pub(crate) fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
 }
 

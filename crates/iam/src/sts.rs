@@ -205,7 +205,15 @@ impl Iam {
         duration: Duration,
     ) -> Result<TemporaryCredentials, IamError> {
         let (account, role) = self.trusted_role(role_arn, service)?;
-        ids::check_session_name(session_name).map_err(|e| IamError::Refused(e.message))?;
+        // The platform names its sessions after what they serve (a
+        // function's name may be one character): AWS's characters and
+        // length limit, without the two-character minimum.
+        let len = session_name.chars().count();
+        if !(1..=64).contains(&len) || !session_name.chars().all(ids::is_name_char) {
+            return Err(IamError::Refused(format!(
+                "{session_name:?} is not a role session name (1 to 64 of A-Z a-z 0-9 + = , . @ _ -)"
+            )));
+        }
         let secs = duration
             .as_secs()
             .clamp(MIN_SESSION_SECS, u64::from(role.max_session));

@@ -451,6 +451,32 @@ fn service_credentials_need_a_trusting_role() {
         .unwrap();
     assert_ne!(longer.access_key_id, creds.access_key_id);
 
+    // A one-character function name is a session name here.
+    assert!(dir
+        .service_credentials(
+            ROLE,
+            "scheduler.amazonaws.com",
+            "f",
+            Duration::from_secs(900)
+        )
+        .is_ok());
+    assert!(dir
+        .service_credentials(
+            ROLE,
+            "scheduler.amazonaws.com",
+            "no spaces",
+            Duration::from_secs(900)
+        )
+        .is_err());
+    assert!(dir
+        .service_credentials(
+            ROLE,
+            "scheduler.amazonaws.com",
+            &"a".repeat(65),
+            Duration::from_secs(900)
+        )
+        .is_err());
+
     let arn = dir
         .ensure_service_role(
             ACCOUNT,
