@@ -12,6 +12,8 @@ mod roles;
 mod simulate;
 mod users;
 
+use std::collections::HashMap;
+
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use updraft_policy::PolicyKind;
 
@@ -223,7 +225,8 @@ pub(crate) fn attachment_count(account: &Account, arn: &str) -> usize {
             .count()
 }
 
-fn boundary_count(account: &Account, arn: &str) -> usize {
+/// How many users and roles have `arn` as their permission boundary.
+pub(crate) fn boundary_count(account: &Account, arn: &str) -> usize {
     account
         .users
         .values()
@@ -236,17 +239,39 @@ fn boundary_count(account: &Account, arn: &str) -> usize {
             .count()
 }
 
-pub(crate) fn render_policy(x: &mut Xml, account: &Account, p: &ManagedPolicy) {
+/// How many entities use each managed policy: (attached to, boundary of),
+/// counted in one pass over the account.
+pub(crate) fn policy_usage(account: &Account) -> HashMap<&str, (usize, usize)> {
+    let mut usage: HashMap<&str, (usize, usize)> = HashMap::new();
+    let attached = account
+        .users
+        .values()
+        .flat_map(|u| u.attached.iter())
+        .chain(account.groups.values().flat_map(|g| g.attached.iter()))
+        .chain(account.roles.values().flat_map(|r| r.attached.iter()));
+    for arn in attached {
+        usage.entry(arn.as_str()).or_default().0 += 1;
+    }
+    let boundaries = account
+        .users
+        .values()
+        .filter_map(|u| u.boundary.as_deref())
+        .chain(account.roles.values().filter_map(|r| r.boundary.as_deref()));
+    for arn in boundaries {
+        usage.entry(arn).or_default().1 += 1;
+    }
+    usage
+}
+
+/// A policy's fields, with its `usage` (attachments, boundary uses).
+pub(crate) fn render_policy(x: &mut Xml, p: &ManagedPolicy, usage: (usize, usize)) {
     x.text("PolicyName", &p.name)
         .text("PolicyId", &p.id)
         .text("Arn", &p.arn)
         .text("Path", &p.path)
         .text("DefaultVersionId", &p.default_version)
-        .num("AttachmentCount", attachment_count(account, &p.arn))
-        .num(
-            "PermissionsBoundaryUsageCount",
-            boundary_count(account, &p.arn),
-        )
+        .num("AttachmentCount", usage.0)
+        .num("PermissionsBoundaryUsageCount", usage.1)
         .bool("IsAttachable", true)
         .opt("Description", p.description.as_deref())
         .date("CreateDate", &p.created)

@@ -4,8 +4,8 @@ use chrono::Utc;
 use updraft_policy::PolicyKind;
 
 use super::{
-    account, attachment_count, encode_doc, list_arn, merge_tags, parse_doc, path_param,
-    path_prefix, render_policy, render_tag_list, tags_param, write,
+    account, attachment_count, boundary_count, encode_doc, list_arn, merge_tags, parse_doc,
+    path_param, path_prefix, policy_usage, render_policy, render_tag_list, tags_param, write,
 };
 use crate::ids::{self, check_name, policy_arn};
 use crate::model::{ManagedPolicy, PolicyVersion};
@@ -49,6 +49,11 @@ pub(crate) fn no_such_policy(arn: &str) -> ApiError {
 }
 
 /// A policy to read: the account's or an AWS-managed one.
+/// One policy's (attachments, boundary uses).
+fn usage(acct: &Account, arn: &str) -> (usize, usize) {
+    (attachment_count(acct, arn), boundary_count(acct, arn))
+}
+
 fn policy_of(acct: &Account, arn: &str) -> Result<ManagedPolicy, ApiError> {
     acct.managed(arn)
         .cloned()
@@ -130,7 +135,7 @@ fn create_policy(ctx: &Ctx<'_>) -> OpResult {
     let acct = account(&state, ctx)?;
     let mut x = Xml::new();
     x.open("Policy");
-    render_policy(&mut x, acct, &policy);
+    render_policy(&mut x, &policy, usage(acct, &policy.arn));
     x.close("Policy");
     Ok(Some(x.finish()))
 }
@@ -143,7 +148,7 @@ fn get_policy(ctx: &Ctx<'_>) -> OpResult {
     let p = policy_of(acct, arn)?;
     let mut x = Xml::new();
     x.open("Policy");
-    render_policy(&mut x, acct, &p);
+    render_policy(&mut x, &p, usage(acct, &p.arn));
     x.close("Policy");
     Ok(Some(x.finish()))
 }
@@ -162,10 +167,12 @@ fn list_policies(ctx: &Ctx<'_>) -> OpResult {
         "Local" => acct.policies.values().collect(),
         _ => acct.policies.values().chain(aws).collect(),
     };
+    let counts = policy_usage(acct);
+    let usage_of = |p: &ManagedPolicy| counts.get(p.arn.as_str()).copied().unwrap_or_default();
     let mut policies: Vec<&ManagedPolicy> = policies
         .into_iter()
         .filter(|p| p.path.starts_with(prefix))
-        .filter(|p| !only_attached || attachment_count(acct, &p.arn) > 0)
+        .filter(|p| !only_attached || usage_of(p).0 > 0)
         .collect();
     policies.sort_by_key(|p| key(&p.name));
     let mut x = Xml::new();
@@ -175,7 +182,7 @@ fn list_policies(ctx: &Ctx<'_>) -> OpResult {
         &policies,
         |p| key(&p.name),
         paging,
-        |x, p| render_policy(x, acct, p),
+        |x, p| render_policy(x, p, usage_of(p)),
     );
     Ok(Some(x.finish()))
 }
