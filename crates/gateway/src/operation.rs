@@ -22,6 +22,12 @@
 //! Every resource of an operation must be allowed
 //! ([`Operation::resources`]).
 //!
+//! A request that hands a role to a service (a function's `Role`, a
+//! schedule's `Target.RoleArn`, a rule's or a rule target's `RoleArn`)
+//! lists it in [`Operation::passed_roles`]: the caller must also be
+//! allowed `iam:PassRole` on it, or anyone allowed to create a function
+//! could run code with any role's permissions.
+//!
 //! Each part reads the name, the qualifier and the defaults exactly where
 //! its handler does, and paths are matched as the router matches them
 //! (literal segments as sent, parameters percent-decoded, a literal route
@@ -57,6 +63,21 @@ pub(crate) struct Operation {
     /// names one in another account or region, the other buses a
     /// `PutEvents` names. Usually empty.
     pub more_resources: Vec<String>,
+    /// Roles the request hands to a service to act as (a function's
+    /// execution role, a schedule's or a rule's target role): the caller
+    /// must also be allowed `iam:PassRole` on each, as on AWS.
+    pub passed_roles: Vec<PassedRole>,
+}
+
+/// A role a request hands to a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PassedRole {
+    /// The role's ARN, as the request gives it: the resource of
+    /// `iam:PassRole`.
+    pub role: String,
+    /// The service the role is passed to, the value of the condition key
+    /// `iam:PassedToService` (`lambda.amazonaws.com`, ...).
+    pub service: &'static str,
 }
 
 impl Operation {
@@ -72,7 +93,22 @@ impl Operation {
             action: action.to_string(),
             resource: resource.into(),
             more_resources: Vec::new(),
+            passed_roles: Vec::new(),
         }
+    }
+
+    /// The same operation, handing `role` (when there is one) to `service`.
+    fn passing(mut self, role: Option<&str>, service: &'static str) -> Operation {
+        if let Some(role) = role {
+            let passed = PassedRole {
+                role: role.to_string(),
+                service,
+            };
+            if !self.passed_roles.contains(&passed) {
+                self.passed_roles.push(passed);
+            }
+        }
+        self
     }
 
     /// `action` on no particular resource.

@@ -176,6 +176,9 @@ fn bus<'a>(given: Option<&'a str>, scope: Scope<'a>) -> Option<(Scope<'a>, &'a s
     Some((named, name))
 }
 
+/// The service principal rules' roles are passed to.
+const EVENTS: &str = "events.amazonaws.com";
+
 /// An EventBridge operation the gateway serves.
 fn events(operation: &str, body: &[u8], scope: Scope) -> Classified {
     let action = match operation {
@@ -230,10 +233,19 @@ fn events(operation: &str, body: &[u8], scope: Scope) -> Classified {
             None => Operation::any(action),
         },
         "DescribeEventBus" => on_bus(field("Name")),
-        "PutRule" | "DeleteRule" | "DescribeRule" | "EnableRule" | "DisableRule" => {
-            on_rule(field("Name"))
+        "PutRule" => on_rule(field("Name")).passing(field("RoleArn"), EVENTS),
+        "DeleteRule" | "DescribeRule" | "EnableRule" | "DisableRule" => on_rule(field("Name")),
+        "PutTargets" => {
+            let targets = params.get("Targets").and_then(Value::as_array);
+            let roles = targets
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.get("RoleArn").and_then(Value::as_str));
+            roles.fold(on_rule(field("Rule")), |op, role| {
+                op.passing(Some(role), EVENTS)
+            })
         }
-        "PutTargets" | "RemoveTargets" | "ListTargetsByRule" => on_rule(field("Rule")),
+        "RemoveTargets" | "ListTargetsByRule" => on_rule(field("Rule")),
         _ => Operation::any(action),
     };
     op.into()
@@ -267,9 +279,8 @@ fn put_events(action: &str, params: &Map<String, Value>, scope: Scope) -> Operat
     let mut resources = resources.into_iter();
     match resources.next() {
         Some(first) => Operation {
-            action: action.to_string(),
-            resource: first,
             more_resources: resources.collect(),
+            ..Operation::new(action, first)
         },
         None => Operation::any(action),
     }

@@ -53,7 +53,14 @@ pub(super) fn classify(
             function("lambda:GetFunctionConfiguration", f, NameOrQuery)
         }
         ("PUT", ["2015-03-31", "functions", f, "configuration"]) => {
-            function("lambda:UpdateFunctionConfiguration", f, No)
+            let op = function_op(
+                "lambda:UpdateFunctionConfiguration",
+                &decoded(f),
+                No,
+                query,
+                scope,
+            );
+            execution_role(op, body).into()
         }
         ("PUT", ["2015-03-31", "functions", f, "code"]) => {
             function("lambda:UpdateFunctionCode", f, No)
@@ -157,17 +164,36 @@ pub(super) fn classify(
     }
 }
 
-/// CreateFunction: the function the body names.
+/// The service principal functions' execution roles are passed to.
+const LAMBDA: &str = "lambda.amazonaws.com";
+
+/// CreateFunction and UpdateFunctionConfiguration's fields.
+#[derive(Deserialize, Default)]
+struct Configuration {
+    #[serde(rename = "FunctionName")]
+    function_name: Option<String>,
+    #[serde(rename = "Role")]
+    role: Option<String>,
+}
+
+/// CreateFunction: the function the body names, given its execution role.
 fn create_function(body: &[u8], scope: Scope) -> Operation {
-    #[derive(Deserialize, Default)]
-    struct Create {
-        #[serde(rename = "FunctionName")]
-        function_name: Option<String>,
-    }
     let action = "lambda:CreateFunction";
-    match parse_body::<Create>(body).and_then(|c| c.function_name) {
+    let Some(create) = parse_body::<Configuration>(body) else {
+        return Operation::any(action);
+    };
+    let op = match create.function_name {
         Some(name) => function_op(action, &name, Qualified::No, &BTreeMap::new(), scope),
         None => Operation::any(action),
+    };
+    op.passing(create.role.as_deref(), LAMBDA)
+}
+
+/// `op`, giving the function the execution role the body names, if any.
+fn execution_role(op: Operation, body: &[u8]) -> Operation {
+    match parse_body::<Configuration>(body) {
+        Some(update) => op.passing(update.role.as_deref(), LAMBDA),
+        None => Operation::any(&op.action),
     }
 }
 

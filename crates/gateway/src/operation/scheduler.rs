@@ -10,6 +10,9 @@ use serde::Deserialize;
 
 use super::{decoded, parse_body, Classified, Operation, Scope};
 
+/// The service principal schedules' roles are passed to.
+const SCHEDULER: &str = "scheduler.amazonaws.com";
+
 /// The group a schedule is in when the request names none.
 const DEFAULT_GROUP: &str = "default";
 
@@ -34,9 +37,22 @@ pub(super) fn classify(
         struct Input {
             #[serde(rename = "GroupName")]
             group_name: Option<String>,
+            #[serde(rename = "Target")]
+            target: Option<Target>,
+        }
+        #[derive(Deserialize)]
+        struct Target {
+            #[serde(rename = "RoleArn")]
+            role_arn: Option<String>,
         }
         match parse_body::<Input>(body) {
-            Some(input) => schedule(action, name, input.group_name.as_deref()),
+            Some(input) => {
+                let role = input.target.and_then(|t| t.role_arn);
+                match schedule(action, name, input.group_name.as_deref()) {
+                    Classified::Operation(op) => op.passing(role.as_deref(), SCHEDULER).into(),
+                    other => other,
+                }
+            }
             None => Operation::any(action).into(),
         }
     };

@@ -71,6 +71,15 @@ fn check(op: Operation, action: &str, resource: &str) {
         (action, resource)
     );
     assert!(op.more_resources.is_empty(), "{:?}", op.more_resources);
+    assert!(op.passed_roles.is_empty(), "{:?}", op.passed_roles);
+}
+
+/// The roles `op` passes, as (role, service).
+fn passed(op: &Operation) -> Vec<(&str, &str)> {
+    op.passed_roles
+        .iter()
+        .map(|p| (p.role.as_str(), p.service))
+        .collect()
 }
 
 mod lambda;

@@ -402,3 +402,43 @@ fn lambda_names_the_handler_refuses_are_checked_on_any_resource() {
         );
     }
 }
+
+#[test]
+fn a_function_s_execution_role_is_passed_to_lambda() {
+    let role = "arn:aws:iam::123456789012:role/worker";
+    let create = op(
+        "POST",
+        "/2015-03-31/functions",
+        Body::Json(&format!(
+            r#"{{"FunctionName":"f","Role":"{role}","Runtime":"wasm"}}"#
+        )),
+    );
+    assert_eq!(create.resource, format!("{FN}:f"));
+    assert_eq!(passed(&create), vec![(role, "lambda.amazonaws.com")]);
+    let update = op(
+        "PUT",
+        "/2015-03-31/functions/f/configuration",
+        Body::Json(&format!(r#"{{"Role":"{role}","Timeout":3}}"#)),
+    );
+    assert_eq!(update.action, "lambda:UpdateFunctionConfiguration");
+    assert_eq!(passed(&update), vec![(role, "lambda.amazonaws.com")]);
+    // No role, no pass; a body the handler refuses: any resource.
+    check(
+        op(
+            "PUT",
+            "/2015-03-31/functions/f/configuration",
+            Body::Json(r#"{"Timeout":3}"#),
+        ),
+        "lambda:UpdateFunctionConfiguration",
+        &format!("{FN}:f"),
+    );
+    check(
+        op(
+            "PUT",
+            "/2015-03-31/functions/f/configuration",
+            Body::Json(r#"{"Role":1}"#),
+        ),
+        "lambda:UpdateFunctionConfiguration",
+        "*",
+    );
+}

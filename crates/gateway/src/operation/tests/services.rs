@@ -437,3 +437,36 @@ fn iam_and_sts_authorize_each_call_themselves() {
         );
     }
 }
+
+#[test]
+fn target_roles_are_passed_to_scheduler_and_events() {
+    let role = "arn:aws:iam::123456789012:role/invoker";
+    let body = format!(
+        r#"{{"ScheduleExpression":"rate(1 minute)","FlexibleTimeWindow":{{"Mode":"OFF"}},
+            "Target":{{"Arn":"arn:aws:lambda:us-east-1:123456789012:function:f","RoleArn":"{role}"}}}}"#
+    );
+    let classified = classify_as("scheduler", "POST", "/schedules/s", None, Body::Json(&body));
+    let Classified::Operation(op) = classified else {
+        panic!("{classified:?}");
+    };
+    assert_eq!(op.action, "scheduler:CreateSchedule");
+    assert_eq!(passed(&op), vec![(role, "scheduler.amazonaws.com")]);
+
+    let op = json(
+        "AWSEvents.PutTargets",
+        &format!(
+            r#"{{"Rule":"r","Targets":[
+                {{"Id":"1","Arn":"arn:aws:sqs:us-east-1:123456789012:q","RoleArn":"{role}"}},
+                {{"Id":"2","Arn":"arn:aws:sqs:us-east-1:123456789012:q2"}},
+                {{"Id":"3","Arn":"arn:aws:sqs:us-east-1:123456789012:q3","RoleArn":"{role}"}}
+            ]}}"#
+        ),
+    );
+    assert_eq!(op.resource, "arn:aws:events:us-east-1:123456789012:rule/r");
+    assert_eq!(passed(&op), vec![(role, "events.amazonaws.com")]);
+    let op = json(
+        "AWSEvents.PutRule",
+        &format!(r#"{{"Name":"r","ScheduleExpression":"rate(5 minutes)","RoleArn":"{role}"}}"#),
+    );
+    assert_eq!(passed(&op), vec![(role, "events.amazonaws.com")]);
+}
