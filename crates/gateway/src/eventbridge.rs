@@ -1,6 +1,8 @@
 //! EventBridge's JSON protocol (`X-Amz-Target: AWSEvents.{operation}`,
 //! `application/x-amz-json-1.1`, SigV4 service `events`): buses, rules,
-//! targets, `PutEvents` and `TestEventPattern` over [`updraft_bus::Bus`].
+//! targets, bus policies (`PutPermission` / `RemovePermission`, the
+//! `Policy` of `DescribeEventBus`), `PutEvents` and `TestEventPattern`
+//! over [`updraft_bus::Bus`].
 //!
 //! Each operation parses its request (unknown fields are a
 //! `ValidationException`, a body that is not JSON a
@@ -43,6 +45,8 @@ async fn handle(bus: &Bus, operation: &str, body: &[u8]) -> Response {
         "RemoveTargets" => remove_targets(bus, body).await,
         "ListTargetsByRule" => list_targets_by_rule(bus, body),
         "TestEventPattern" => test_event_pattern(body),
+        "PutPermission" => put_permission(bus, body).await,
+        "RemovePermission" => remove_permission(bus, body).await,
         other => Err(Failure::new(
             "UnknownOperationException",
             format!("Operation {other} is not supported"),
@@ -235,6 +239,9 @@ fn render_bus(bus: &Bus, b: &EventBus) -> Value {
     }
     if let Some(ms) = b.modified_ms {
         v["LastModifiedTime"] = epoch_seconds(ms);
+    }
+    if let Some(p) = &b.policy {
+        v["Policy"] = json!(p);
     }
     v
 }
@@ -497,4 +504,50 @@ fn list_targets_by_rule(bus: &Bus, body: &[u8]) -> Answer {
         .map(|t| serde_json::to_value(t).expect("plain struct serializes"))
         .collect();
     Ok(with_token(json!({"Targets": targets}), next))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct PutPermission {
+    event_bus_name: Option<String>,
+    action: Option<String>,
+    principal: Option<String>,
+    statement_id: Option<String>,
+    condition: Option<updraft_bus::PermissionCondition>,
+    policy: Option<String>,
+}
+
+/// Grants an account (or every account, within an organization) to put
+/// events on a bus, or sets the bus's whole policy.
+async fn put_permission(bus: &Bus, body: &[u8]) -> Answer {
+    let req: PutPermission = parse(body)?;
+    bus.put_permission(updraft_bus::Permission {
+        bus: req.event_bus_name,
+        action: req.action,
+        principal: req.principal,
+        statement_id: req.statement_id,
+        condition: req.condition,
+        policy: req.policy,
+    })
+    .await?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct RemovePermission {
+    event_bus_name: Option<String>,
+    statement_id: Option<String>,
+    remove_all_permissions: Option<bool>,
+}
+
+async fn remove_permission(bus: &Bus, body: &[u8]) -> Answer {
+    let req: RemovePermission = parse(body)?;
+    bus.remove_permission(
+        req.event_bus_name.as_deref(),
+        req.statement_id.as_deref(),
+        req.remove_all_permissions.unwrap_or(false),
+    )
+    .await?;
+    Ok(json!({}))
 }

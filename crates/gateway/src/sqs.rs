@@ -19,6 +19,7 @@
 //! queue; internal queues (async invocations) are never reachable.
 
 mod error;
+pub(crate) use error::SqsError;
 mod message_ops;
 mod query;
 mod queue_ops;
@@ -39,7 +40,6 @@ use updraft_queues::QueueConfig;
 use updraft_types::Arn;
 
 use crate::{AppState, Shared};
-use error::SqsError;
 
 /// Routes of the SQS query protocol beyond `POST /`: a form POSTed to a
 /// queue URL acts on that queue (its `QueueUrl` may be left out).
@@ -266,6 +266,8 @@ async fn execute(call: &Call<'_>, operation: &str, body: Value) -> Result<Value,
         "TagQueue" => queue_ops::tag_queue(call, input(body)?).await,
         "UntagQueue" => queue_ops::untag_queue(call, input(body)?).await,
         "ListQueueTags" => queue_ops::list_queue_tags(call, input(body)?),
+        "AddPermission" => queue_ops::add_permission(call, input(body)?).await,
+        "RemovePermission" => queue_ops::remove_permission(call, input(body)?).await,
         "SendMessage" => message_ops::send_message(call, input(body)?).await,
         "SendMessageBatch" => message_ops::send_message_batch(call, input(body)?).await,
         "ReceiveMessage" => message_ops::receive_message(call, input(body)?).await,

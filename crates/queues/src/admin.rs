@@ -89,20 +89,33 @@ impl Queues {
     /// `modified_ms` becomes now).
     pub async fn set_queue_config(&self, config: QueueConfig) -> Result<(), QueueError> {
         let _admin = self.admin.lock().await;
+        self.replace_config(config).await
+    }
+
+    /// [`Queues::set_queue_config`] for a caller holding the admin lock.
+    pub(crate) async fn replace_config(&self, config: QueueConfig) -> Result<(), QueueError> {
         let queue = self.queue(&config.name)?;
         if queue.internal {
             return Err(QueueError::NonExistentQueue);
         }
         let mut config = config;
-        {
+        let policy_changed = {
             let current = &queue.lock().config;
             config.fifo = current.fifo;
             config.created_ms = current.created_ms;
-        }
+            current.policy != config.policy
+        };
         config.modified_ms = now_ms();
         config.validate()?;
         self.check_redrive(&config)?;
         self.commit(vec![put_config(&config)?]).await?;
+        if policy_changed {
+            let parsed = config
+                .policy
+                .as_deref()
+                .and_then(|p| crate::permissions::parse(&config.name, p));
+            queue.set_policy(parsed);
+        }
         queue.lock().config = config;
         // A shorter visibility or delay may make messages deliverable.
         queue.notify.notify_waiters();

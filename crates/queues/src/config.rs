@@ -19,10 +19,9 @@ pub const RESOURCE_KIND: &str = "queue";
 const MAX_NAME_LEN: usize = 80;
 
 /// Attributes SQS accepts that this implementation takes and does not
-/// keep: access policies and encryption settings have no effect on a
-/// single-tenant node, and FIFO throughput settings none on its speed.
+/// keep: encryption settings have no effect on a node's own disk, and
+/// FIFO throughput settings none on its speed.
 const ACCEPTED_UNUSED: &[&str] = &[
-    "Policy",
     "KmsMasterKeyId",
     "KmsDataKeyReusePeriodSeconds",
     "SqsManagedSseEnabled",
@@ -70,6 +69,7 @@ impl QueueConfig {
             maximum_message_size: 262_144,
             receive_message_wait_time: 0,
             redrive_policy: None,
+            policy: None,
             tags: BTreeMap::new(),
             created_ms: now,
             modified_ms: now,
@@ -98,6 +98,7 @@ impl QueueConfig {
                     self.receive_message_wait_time = seconds(name, value, 0..=20)?
                 }
                 "RedrivePolicy" => self.redrive_policy = parse_redrive_policy(value)?,
+                "Policy" => self.policy = crate::permissions::check_policy(value)?,
                 "FifoQueue" => self.fifo = boolean(name, value)?,
                 "ContentBasedDeduplication" => {
                     self.content_based_deduplication = boolean(name, value)?
@@ -160,6 +161,9 @@ impl QueueConfig {
         if let Some(p) = &self.redrive_policy {
             put("RedrivePolicy", p.to_json());
         }
+        if let Some(p) = &self.policy {
+            put("Policy", p.clone());
+        }
         if self.fifo {
             put("FifoQueue", "true".to_owned());
             put(
@@ -173,7 +177,7 @@ impl QueueConfig {
     /// The settings SQS compares when a queue is created again: the name
     /// of the first attribute that differs from `other`'s.
     pub fn first_difference(&self, other: &QueueConfig) -> Option<&'static str> {
-        let checks: [(&'static str, bool); 8] = [
+        let checks: [(&'static str, bool); 9] = [
             ("FifoQueue", self.fifo == other.fifo),
             (
                 "ContentBasedDeduplication",
@@ -197,6 +201,7 @@ impl QueueConfig {
                 self.receive_message_wait_time == other.receive_message_wait_time,
             ),
             ("RedrivePolicy", self.redrive_policy == other.redrive_policy),
+            ("Policy", self.policy == other.policy),
         ];
         checks.into_iter().find(|(_, same)| !same).map(|(n, _)| n)
     }
@@ -355,7 +360,6 @@ mod tests {
                 ("ReceiveMessageWaitTimeSeconds", "20"),
                 ("FifoQueue", "true"),
                 ("ContentBasedDeduplication", "true"),
-                ("Policy", "{}"),
                 (
                     "RedrivePolicy",
                     r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:1:dlq.fifo","maxReceiveCount":"3"}"#,

@@ -34,6 +34,11 @@
 //!
 //! Other event services write their resources through [`Queues::commit`],
 //! so a resource change and the messages it produces commit together.
+//!
+//! A queue's access policy (the `Policy` attribute, or statements added
+//! by `AddPermission`) is validated as a resource policy, stored with the
+//! queue's config, and kept parsed for the authorizer
+//! ([`Queues::policy`]).
 
 mod admin;
 mod committer;
@@ -41,6 +46,7 @@ mod config;
 mod delivery;
 pub mod invocation;
 mod message;
+mod permissions;
 mod queue;
 
 use std::collections::{BTreeMap, HashMap};
@@ -78,6 +84,9 @@ pub enum QueueError {
     InvalidParameterValue(String),
     #[error("{0}")]
     MissingParameter(String),
+    /// A limit is reached (`AddPermission`'s seven actions).
+    #[error("{0}")]
+    OverLimit(String),
     /// The body has characters SQS does not allow.
     #[error("{0}")]
     InvalidMessageContents(String),
@@ -116,6 +125,10 @@ pub struct QueueConfig {
     /// Seconds, 0–20; default 0.
     pub receive_message_wait_time: u32,
     pub redrive_policy: Option<RedrivePolicy>,
+    /// The access policy (`Policy`), JSON text as it was set; a valid
+    /// resource policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
     pub tags: BTreeMap<String, String>,
     /// ms since the Unix epoch.
     pub created_ms: i64,

@@ -19,9 +19,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use rustc_hash::FxHashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::Notify;
+use updraft_policy::PolicyDocument;
 use updraft_store::EventWrite;
 
 use crate::message::{receipt_handle, Msg};
@@ -38,16 +39,40 @@ pub(crate) struct Queue {
     pub state: Mutex<QueueState>,
     /// Woken when messages may have become deliverable.
     pub notify: Notify,
+    /// The config's `policy`, parsed; apart from `state` so the
+    /// authorizer never waits behind delivery.
+    policy: RwLock<Option<Arc<PolicyDocument>>>,
 }
 
 impl Queue {
     pub fn new(config: QueueConfig, internal: bool) -> Queue {
+        let policy = config
+            .policy
+            .as_deref()
+            .and_then(|p| crate::permissions::parse(&config.name, p));
         Queue {
             name: config.name.clone(),
             internal,
             state: Mutex::new(QueueState::new(config)),
             notify: Notify::new(),
+            policy: RwLock::new(policy),
         }
+    }
+
+    /// The parsed access policy.
+    pub fn policy(&self) -> Option<Arc<PolicyDocument>> {
+        self.policy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the parsed access policy (after the config changed).
+    pub fn set_policy(&self, policy: Option<Arc<PolicyDocument>>) {
+        *self
+            .policy
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
     }
 
     pub fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {

@@ -258,6 +258,13 @@ impl From<QueueError> for SqsError {
                 sender: true,
                 message,
             },
+            QueueError::OverLimit(_) => SqsError {
+                shape: "OverLimit",
+                code: "OverLimit",
+                status: StatusCode::FORBIDDEN,
+                sender: true,
+                message,
+            },
             QueueError::InvalidMessageContents(_) => SqsError::invalid_message_contents(message),
             QueueError::ReceiptHandleIsInvalid(_) => SqsError::receipt_handle_is_invalid(message),
             QueueError::MessageNotInflight(_) => SqsError::message_not_inflight(message),

@@ -176,6 +176,8 @@ fn object(action: &str, children: &BTreeMap<String, Node>) -> Result<Map<String,
                 "AttributeName" | "MessageAttributeName" | "MessageSystemAttributeName" | "TagKey",
                 n,
             ) => (format!("{name}s"), list(n)),
+            ("AWSAccountId", n) => ("AWSAccountIds".to_string(), list(n)),
+            ("ActionName", n) => ("Actions".to_string(), list(n)),
             (entry, n) if entry.ends_with("BatchRequestEntry") => {
                 let entries = indexed(n)
                     .into_iter()
@@ -303,6 +305,8 @@ fn fields(out: &mut String, operation: &str, object: &Map<String, Value>) {
 
 /// Operations whose answer has no result, only its metadata.
 const NO_RESULT: &[&str] = &[
+    "AddPermission",
+    "RemovePermission",
     "DeleteQueue",
     "SetQueueAttributes",
     "PurgeQueue",
@@ -376,6 +380,23 @@ mod tests {
             to_json_input("TagQueue", &params).unwrap()["Tags"],
             json!({"k": "v"})
         );
+    }
+
+    #[test]
+    fn permission_lists_take_their_json_names() {
+        let params = decode_form(
+            b"Action=AddPermission&Label=l&AWSAccountId.2=222222222222&AWSAccountId.1=111111111111\
+              &ActionName.1=SendMessage",
+        );
+        let input = to_json_input("AddPermission", &params).unwrap();
+        assert_eq!(
+            input["AWSAccountIds"],
+            json!(["111111111111", "222222222222"])
+        );
+        assert_eq!(input["Actions"], json!(["SendMessage"]));
+        assert_eq!(input["Label"], "l");
+        let xml = xml_response("AddPermission", &json!({}), "rid");
+        assert!(!xml.contains("AddPermissionResult"), "{xml}");
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Queue operations: create, find, list, delete, attributes, tags, purge.
+//! Queue operations: create, find, list, delete, attributes, tags, purge,
+//! permissions (`AddPermission` / `RemovePermission`, statements in the
+//! queue's `Policy`).
 //!
 //! Settings are parsed and checked by [`QueueConfig::apply_attributes`]
 //! and [`QueueConfig::validate`]; these handlers read the wire shape,
@@ -215,4 +217,48 @@ pub fn list_queue_tags(call: &Call<'_>, req: QueueOnly) -> Result<Value, SqsErro
         return Ok(json!({}));
     }
     Ok(json!({ "Tags": queue.tags }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AddPermission {
+    queue_url: Option<String>,
+    label: Option<String>,
+    #[serde(rename = "AWSAccountIds")]
+    account_ids: Option<Vec<String>>,
+    actions: Option<Vec<String>>,
+}
+
+/// Grants accounts actions on the queue: a statement in its `Policy`.
+pub async fn add_permission(call: &Call<'_>, req: AddPermission) -> Result<Value, SqsError> {
+    let queue = call.queue(&required(req.queue_url, "QueueUrl")?)?;
+    let label = required(req.label, "Label")?;
+    call.state
+        .queues
+        .add_permission(
+            &queue.name,
+            &label,
+            &req.account_ids.unwrap_or_default(),
+            &req.actions.unwrap_or_default(),
+        )
+        .await?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RemovePermission {
+    queue_url: Option<String>,
+    label: Option<String>,
+}
+
+/// Removes the statement `AddPermission` added under a label.
+pub async fn remove_permission(call: &Call<'_>, req: RemovePermission) -> Result<Value, SqsError> {
+    let queue = call.queue(&required(req.queue_url, "QueueUrl")?)?;
+    let label = required(req.label, "Label")?;
+    call.state
+        .queues
+        .remove_permission(&queue.name, &label)
+        .await?;
+    Ok(json!({}))
 }

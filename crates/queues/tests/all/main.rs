@@ -4,6 +4,7 @@
 mod delivery;
 mod durability;
 mod invocations;
+mod policies;
 mod sqs;
 mod throughput;
 
