@@ -88,7 +88,8 @@ impl Operation {
             .chain(self.more_resources.iter().map(String::as_str))
     }
 
-    fn new(action: &str, resource: impl Into<String>) -> Operation {
+    /// `action` on `resource`, with nothing more to check.
+    pub(crate) fn new(action: &str, resource: impl Into<String>) -> Operation {
         Operation {
             action: action.to_string(),
             resource: resource.into(),
