@@ -7,7 +7,11 @@
 mod cli;
 mod client;
 mod events_cli;
+mod iam_cli;
 mod serve;
+// Used by serve once `--tls-cert`/`--tls-key` are wired.
+#[allow(dead_code)]
+mod tls;
 mod usage;
 
 use std::path::PathBuf;
@@ -136,6 +140,12 @@ enum Command {
         #[command(subcommand)]
         command: ScheduleCmd,
     },
+    /// Identity and access: users, access keys, groups, roles, policies,
+    /// attachments, the policy simulator, whoami.
+    Iam {
+        #[command(subcommand)]
+        command: iam_cli::IamCmd,
+    },
 }
 
 #[derive(Subcommand)]
@@ -204,9 +214,15 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         serve::run(args, cli.data_dir).await?;
         return Ok(true);
     }
+    if let Command::Iam { command } = cli.command {
+        // IAM and STS are global: always signed for us-east-1.
+        let c = client::Client::new(&cli.endpoint, &cli.data_dir, iam_cli::REGION)?;
+        iam_cli::run(&c, command, json).await?;
+        return Ok(true);
+    }
     let c = client::Client::new(&cli.endpoint, &cli.data_dir, &cli.region)?;
     match cli.command {
-        Command::Serve(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Iam { .. } => unreachable!("handled above"),
         Command::Deploy {
             name,
             file,
