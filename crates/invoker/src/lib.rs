@@ -401,6 +401,13 @@ impl Invoker {
             Err(StartError::ScaleUpLimit) => {
                 return Err(self.throttled(function, Throttle::ScaleUp))
             }
+            // Lambda answers Invoke with InvalidParameterValueException; the
+            // cause was logged by the pools.
+            Err(e @ StartError::Credentials(_)) => {
+                return Err(InvokeError::Registry(RegistryError::InvalidParameter(
+                    e.to_string(),
+                )))
+            }
         };
         log.write(report::start_line(&request_id, &target.executed_version).as_bytes());
         let start = Instant::now();
@@ -546,6 +553,8 @@ impl Invoker {
             handler: c.handler.clone(),
             function_name: c.name.to_string(),
             version: c.version.clone(),
+            function_arn: account.function_arn(&c.name),
+            role: c.role.clone(),
             memory_mb: c.memory_size,
             timeout: Duration::from_secs(c.timeout.into()),
             env,

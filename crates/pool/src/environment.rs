@@ -155,16 +155,23 @@ pub struct Outcome {
 }
 
 /// How to start an environment for one function version.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct EnvConfig {
     pub function_name: String,
     pub version: String,
+    /// The function's unqualified ARN
+    /// (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`).
+    pub function_arn: String,
+    /// The execution role (`Role`, an IAM role ARN) whose credentials the
+    /// environment gets when the pools have a [`crate::CredentialIssuer`].
+    pub role: String,
     /// The function's `Handler` (`module.function` for managed runtimes).
     pub handler: Option<String>,
     pub memory_mb: u32,
     pub timeout: Duration,
     /// The complete environment: the function's variables plus the
-    /// platform's (`AWS_LAMBDA_FUNCTION_NAME`, ...).
+    /// platform's (`AWS_LAMBDA_FUNCTION_NAME`, ..., and the role's
+    /// credentials, added by the pools on a cold start).
     pub env: BTreeMap<String, String>,
 }
 

@@ -17,12 +17,20 @@
 //! function may start at most `scale_up.limit` environments per
 //! `scale_up.window` (Lambda: 1,000 per 10 s), so one burst cannot take
 //! the whole node.
+//!
+//! With a [`CredentialIssuer`] ([`Pools::with_credentials`]), each cold
+//! start first gets the execution role's credentials into the
+//! environment's variables, and an environment is never handed out within
+//! [`REFRESH_MARGIN`] of their expiry: it is retired (when popped, when
+//! released, or by the reaper, provisioned ones included) and the next
+//! cold start gets fresh credentials.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use crate::{EnvConfig, Environment, FunctionError, LogSink, Template};
+use crate::credentials::{CredentialIssuer, REFRESH_MARGIN};
+use crate::{BoxError, EnvConfig, Environment, FunctionError, LogSink, Template};
 
 /// How fast one function may add environments.
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +78,10 @@ pub enum StartError {
     /// The function started too many environments in the current window.
     #[error("the function is scaling up faster than its limit")]
     ScaleUpLimit,
+    /// The execution role's credentials could not be had (the role is
+    /// gone, or does not trust Lambda).
+    #[error("{}", crate::credentials::ROLE_NOT_ASSUMABLE)]
+    Credentials(#[source] BoxError),
 }
 
 struct Idle {
@@ -77,6 +89,15 @@ struct Idle {
     since: Instant,
     /// Peak memory the environment reported after its last invocation.
     memory_used: u64,
+    /// When the environment's credentials are too close to expiry for it
+    /// to serve again.
+    retire_at: Option<Instant>,
+}
+
+impl Idle {
+    fn retired(&self, now: Instant) -> bool {
+        self.retire_at.is_some_and(|at| at <= now)
+    }
 }
 
 #[derive(Default)]
@@ -122,6 +143,7 @@ pub struct FunctionStats {
 struct Inner {
     config: PoolsConfig,
     state: Mutex<State>,
+    credentials: Option<Arc<dyn CredentialIssuer>>,
 }
 
 impl Inner {
@@ -146,6 +168,16 @@ impl Inner {
         let mut expired = Vec::new();
         let mut freed = 0u64;
         for pool in state.pools.values_mut() {
+            // Credentials about to expire: retired whatever else holds.
+            if pool.idle.iter().any(|i| i.retired(now)) {
+                let (old, keep): (Vec<Idle>, Vec<Idle>) =
+                    pool.idle.drain(..).partition(|i| i.retired(now));
+                pool.idle = keep;
+                pool.live -= old.len();
+                pool.used_bytes -= old.iter().map(|i| i.memory_used).sum::<u64>();
+                freed += old.len() as u64 * u64::from(pool.memory_mb);
+                expired.extend(old);
+            }
             // Idle lists are ordered oldest first.
             let expired_count = pool
                 .idle
@@ -185,6 +217,8 @@ pub struct Lease {
     memory_used: u64,
     /// What this invocation reported, set by [`Lease::record_memory`].
     memory_now: Option<u64>,
+    /// When the environment's credentials get too close to expiry.
+    retire_at: Option<Instant>,
     pools: Weak<Inner>,
     /// Set on a cold start: how long the init phase took.
     pub init_duration: Option<Duration>,
@@ -200,13 +234,15 @@ impl Lease {
         self.memory_now = Some(bytes);
     }
 
-    /// Returns the environment to its pool, or drops it when `discard`.
+    /// Returns the environment to its pool, or drops it when `discard`
+    /// (or when its credentials are about to expire).
     pub fn release(mut self, discard: bool) {
         let Some(env) = self.env.take() else { return };
         let Some(inner) = self.pools.upgrade() else {
             return;
         };
-        if discard {
+        let retired = self.retire_at.is_some_and(|at| at <= Instant::now());
+        if discard || retired {
             inner.forget_one(&self.key, self.memory_mb, self.memory_used);
             return;
         }
@@ -219,6 +255,7 @@ impl Lease {
                     env,
                     since: Instant::now(),
                     memory_used: used,
+                    retire_at: self.retire_at,
                 })
             }
             // No pool for the key: the function changed or was deleted
@@ -246,10 +283,22 @@ impl Drop for Lease {
 
 impl Pools {
     /// Creates the pools and starts the reaper on the current tokio runtime.
+    /// Environments get no credentials.
     pub fn new(config: PoolsConfig) -> Self {
+        Self::build(config, None)
+    }
+
+    /// Pools whose environments run with their execution role's
+    /// credentials, from `issuer` (see [`CredentialIssuer`]).
+    pub fn with_credentials(config: PoolsConfig, issuer: Arc<dyn CredentialIssuer>) -> Self {
+        Self::build(config, Some(issuer))
+    }
+
+    fn build(config: PoolsConfig, credentials: Option<Arc<dyn CredentialIssuer>>) -> Self {
         let inner = Arc::new(Inner {
             config,
             state: Mutex::new(State::default()),
+            credentials,
         });
         let weak = Arc::downgrade(&inner);
         let period = (inner.config.idle_timeout / 4)
@@ -278,28 +327,83 @@ impl Pools {
         config: impl FnOnce() -> EnvConfig,
         log: &LogSink,
     ) -> Result<Lease, StartError> {
-        let warm = {
-            let mut state = self.lock();
-            state
-                .pools
-                .get_mut(key)
-                .and_then(|pool| pool.idle.pop())
-                .map(|idle| (idle.env, idle.memory_used, state_memory(&state, key)))
-        };
-        if let Some((env, used, memory_mb)) = warm {
-            let mut lease = self.lease(key, env, memory_mb, None);
-            lease.memory_used = used;
+        let (warm, retired) = self.pop_idle(key);
+        // Dropped unlocked: tearing an environment down may take a while.
+        drop(retired);
+        if let Some((idle, memory_mb)) = warm {
+            let mut lease = self.lease(key, idle.env, memory_mb, None);
+            lease.memory_used = idle.memory_used;
+            lease.retire_at = idle.retire_at;
             return Ok(lease);
         }
-        let config = config();
+        let (config, retire_at) = self.with_credentials_of(config())?;
         let evicted = self.reserve(key, config.memory_mb)?;
         drop(evicted);
         let started = Instant::now();
         match template.start(&config, log).await {
-            Ok(env) => Ok(self.lease(key, env, config.memory_mb, Some(started.elapsed()))),
+            Ok(env) => {
+                let mut lease = self.lease(key, env, config.memory_mb, Some(started.elapsed()));
+                lease.retire_at = retire_at;
+                Ok(lease)
+            }
             Err(e) => {
                 self.inner.forget_one(key, config.memory_mb, 0);
                 Err(StartError::Init(e))
+            }
+        }
+    }
+
+    /// The most recently used idle environment of `key` still fit to serve
+    /// (with the key's `MemorySize`), and those passed over because their
+    /// credentials are about to expire (no longer counted; to drop
+    /// unlocked).
+    fn pop_idle(&self, key: &PoolKey) -> (Option<(Idle, u32)>, Vec<Idle>) {
+        let now = Instant::now();
+        let mut retired = Vec::new();
+        let mut state = self.lock();
+        let Some(pool) = state.pools.get_mut(key) else {
+            return (None, retired);
+        };
+        let mut warm = None;
+        while let Some(idle) = pool.idle.pop() {
+            if !idle.retired(now) {
+                warm = Some(idle);
+                break;
+            }
+            pool.live -= 1;
+            pool.used_bytes -= idle.memory_used;
+            retired.push(idle);
+        }
+        let memory_mb = pool.memory_mb;
+        let freed = retired.len() as u64 * u64::from(memory_mb);
+        state.reserved_mb = state.reserved_mb.saturating_sub(freed);
+        (warm.map(|idle| (idle, memory_mb)), retired)
+    }
+
+    /// Adds the execution role's credentials to a new environment's
+    /// variables (when the pools have an issuer), and says when that
+    /// environment must retire.
+    fn with_credentials_of(
+        &self,
+        mut config: EnvConfig,
+    ) -> Result<(EnvConfig, Option<Instant>), StartError> {
+        let Some(issuer) = &self.inner.credentials else {
+            return Ok((config, None));
+        };
+        match issuer.credentials(&config.function_arn, &config.role) {
+            Ok(creds) => {
+                creds.apply(&mut config.env);
+                let retire_at = creds.retire_at(REFRESH_MARGIN);
+                Ok((config, Some(retire_at)))
+            }
+            Err(e) => {
+                tracing::warn!(
+                    function = %config.function_arn,
+                    role = %config.role,
+                    error = %e,
+                    "no credentials for the execution role; the environment was not started"
+                );
+                Err(StartError::Credentials(e))
             }
         }
     }
@@ -377,7 +481,7 @@ impl Pools {
                 return Ok(live);
             }
             let start = Instant::now();
-            let config = config();
+            let (config, retire_at) = self.with_credentials_of(config())?;
             let evicted = self.reserve(key, config.memory_mb)?;
             drop(evicted);
             match template.start(&config, &LogSink::new(64 * 1024)).await {
@@ -389,6 +493,7 @@ impl Pools {
                             env,
                             since: Instant::now(),
                             memory_used: 0,
+                            retire_at,
                         }),
                         None => {
                             state.reserved_mb =
@@ -481,6 +586,7 @@ impl Pools {
             memory_mb,
             memory_used: 0,
             memory_now: None,
+            retire_at: None,
             pools: Arc::downgrade(&self.inner),
             init_duration: init,
         }
@@ -491,16 +597,14 @@ impl Pools {
     }
 }
 
-fn state_memory(state: &State, key: &PoolKey) -> u32 {
-    state.pools.get(key).map_or(0, |p| p.memory_mb)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{Invocation, Outcome, Protocol};
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::CredentialIssuer;
 
     struct Counter {
         calls: u32,
@@ -553,6 +657,7 @@ mod tests {
             memory_mb: 128,
             timeout: Duration::from_secs(3),
             env: Default::default(),
+            ..Default::default()
         };
         (
             Pools::new(PoolsConfig {
@@ -806,6 +911,240 @@ mod tests {
             None,
             "reaped once unprovisioned"
         );
+    }
+
+    /// Issues numbered keys that expire `lifetime` from now, or fails.
+    struct Issuer {
+        lifetime: Duration,
+        fail: bool,
+        issued: Mutex<Vec<(String, String)>>,
+    }
+
+    impl Issuer {
+        fn new(lifetime: Duration) -> Arc<Issuer> {
+            Arc::new(Issuer {
+                lifetime,
+                fail: false,
+                issued: Mutex::new(Vec::new()),
+            })
+        }
+        fn count(&self) -> usize {
+            self.issued.lock().unwrap().len()
+        }
+    }
+
+    impl CredentialIssuer for Issuer {
+        fn credentials(
+            &self,
+            function_arn: &str,
+            role: &str,
+        ) -> Result<crate::ExecutionCredentials, BoxError> {
+            if self.fail {
+                return Err(format!("no such role: {role}").into());
+            }
+            let mut issued = self.issued.lock().unwrap();
+            issued.push((function_arn.to_string(), role.to_string()));
+            Ok(crate::ExecutionCredentials {
+                access_key_id: format!("ASIA{}", issued.len()),
+                secret_access_key: "secret".into(),
+                session_token: "token".into(),
+                expiration: std::time::SystemTime::now() + self.lifetime,
+            })
+        }
+    }
+
+    /// An environment that answers with the access key it was started with.
+    struct KeyEcho(String);
+
+    #[async_trait]
+    impl Environment for KeyEcho {
+        fn protocol(&self) -> Protocol {
+            Protocol::Event
+        }
+        async fn invoke(&mut self, _inv: Invocation) -> Outcome {
+            Outcome {
+                result: Ok(Some(self.0.clone().into())),
+                discard: false,
+                max_memory_bytes: 0,
+            }
+        }
+    }
+
+    struct KeyEchoes;
+
+    #[async_trait]
+    impl Template for KeyEchoes {
+        fn protocol(&self) -> Protocol {
+            Protocol::Event
+        }
+        async fn start(
+            &self,
+            config: &EnvConfig,
+            _log: &LogSink,
+        ) -> Result<Box<dyn Environment>, FunctionError> {
+            let key = config.env.get("AWS_ACCESS_KEY_ID").cloned();
+            Ok(Box::new(KeyEcho(key.unwrap_or_else(|| "none".into()))))
+        }
+    }
+
+    fn credential_setup(
+        issuer: Arc<Issuer>,
+        idle: Duration,
+    ) -> (Pools, PoolKey, Arc<dyn Template>, EnvConfig) {
+        let (_, key, _, _, mut config) = setup(idle);
+        config.function_arn = "arn:aws:lambda:us-east-1:000000000000:function:f".into();
+        config.role = "arn:aws:iam::000000000000:role/f-role".into();
+        let pools = Pools::with_credentials(
+            PoolsConfig {
+                idle_timeout: idle,
+                memory_budget_mb: 1 << 20,
+                scale_up: ScaleUp::default(),
+            },
+            issuer,
+        );
+        (pools, key, Arc::new(KeyEchoes), config)
+    }
+
+    /// Credentials that reach the refresh margin `after` from now.
+    fn lifetime(after: Duration) -> Duration {
+        crate::REFRESH_MARGIN + after
+    }
+
+    #[tokio::test]
+    async fn a_cold_start_gets_the_roles_credentials() {
+        let issuer = Issuer::new(Duration::from_secs(3600));
+        let (pools, key, template, config) =
+            credential_setup(issuer.clone(), Duration::from_secs(60));
+        let log = LogSink::new(16);
+        let mut lease = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
+        assert_eq!(run(&mut lease).await, "ASIA1");
+        lease.release(false);
+        // Warm: the same environment, the same credentials, no new issue.
+        let mut lease = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
+        assert!(lease.init_duration.is_none());
+        assert_eq!(run(&mut lease).await, "ASIA1");
+        assert_eq!(
+            *issuer.issued.lock().unwrap(),
+            vec![(config.function_arn.clone(), config.role.clone())]
+        );
+    }
+
+    #[tokio::test]
+    async fn without_an_issuer_environments_get_no_credentials() {
+        let (_, key, _, _, config) = setup(Duration::from_secs(60));
+        let pools = budget_pools(1 << 20, ScaleUp::default());
+        let template: Arc<dyn Template> = Arc::new(KeyEchoes);
+        let mut lease = pools
+            .acquire(&key, &template, || config.clone(), &LogSink::new(16))
+            .await
+            .unwrap();
+        assert_eq!(run(&mut lease).await, "none");
+    }
+
+    #[tokio::test]
+    async fn environments_near_credential_expiry_are_retired_not_reused() {
+        let issuer = Issuer::new(lifetime(Duration::from_millis(300)));
+        let (pools, key, template, config) =
+            credential_setup(issuer.clone(), Duration::from_secs(60));
+        let log = LogSink::new(16);
+        let mut lease = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
+        assert_eq!(run(&mut lease).await, "ASIA1");
+        lease.release(false);
+        let lease = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
+        assert!(lease.init_duration.is_none(), "still fresh: reused");
+        lease.release(false);
+
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // Idle past the margin: passed over, and a new environment starts
+        // with new credentials.
+        let mut lease = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await
+            .unwrap();
+        assert!(lease.init_duration.is_some(), "a cold start");
+        assert_eq!(run(&mut lease).await, "ASIA2");
+        assert_eq!(pools.live_by_function()["f"], 1, "the old one is gone");
+        assert_eq!(pools.memory_reserved_mb(), 128);
+
+        // Busy past the margin: not taken back.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        lease.release(false);
+        assert_eq!(pools.idle_count(&key), 0);
+        assert_eq!(pools.live_by_function().get("f"), None);
+        assert_eq!(pools.memory_reserved_mb(), 0);
+        assert_eq!(issuer.count(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_reaper_retires_provisioned_environments_before_expiry() {
+        let issuer = Issuer::new(lifetime(Duration::from_millis(300)));
+        let (pools, key, template, config) =
+            credential_setup(issuer.clone(), Duration::from_millis(100));
+        let live = pools
+            .provision(&key, &template, || config.clone(), 2, &mut Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(live, 2);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(pools.live_by_function()["f"], 2, "provisioned: kept idle");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            pools.live_by_function().get("f"),
+            None,
+            "retired at the margin, provisioned or not"
+        );
+        assert_eq!(pools.memory_reserved_mb(), 0);
+        // Topping up starts replacements with new credentials.
+        let live = pools
+            .provision(&key, &template, || config.clone(), 2, &mut Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(live, 2);
+        assert_eq!(issuer.count(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_role_without_credentials_fails_the_cold_start() {
+        let issuer = Arc::new(Issuer {
+            fail: true,
+            ..Arc::into_inner(Issuer::new(Duration::from_secs(3600))).unwrap()
+        });
+        let (pools, key, template, config) = credential_setup(issuer, Duration::from_secs(60));
+        let err = match pools
+            .acquire(&key, &template, || config.clone(), &LogSink::new(16))
+            .await
+        {
+            Err(e) => e,
+            Ok(_) => panic!("started without credentials"),
+        };
+        assert!(matches!(err, StartError::Credentials(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "The role defined for the function cannot be assumed by Lambda."
+        );
+        let cause = std::error::Error::source(&err).map(|e| e.to_string());
+        assert_eq!(
+            cause.as_deref(),
+            Some("no such role: arn:aws:iam::000000000000:role/f-role")
+        );
+        assert_eq!(pools.memory_reserved_mb(), 0, "nothing stays reserved");
+        assert_eq!(pools.live_by_function().get("f"), None);
+        let provisioned = pools
+            .provision(&key, &template, || config.clone(), 1, &mut Vec::new())
+            .await;
+        assert!(matches!(provisioned, Err(StartError::Credentials(_))));
     }
 
     #[test]

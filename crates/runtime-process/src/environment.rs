@@ -5,6 +5,7 @@
 //!             cgroups <parent>/<env> (memory, pids)
 //!             updraft-sandbox-init enter ─exec─> bwrap ─> updraft-sandbox-init run
 //!                                                           ├─ 127.0.0.1:9001 ⇄ rapi.sock
+//!                                                           ├─ 127.0.0.1:9000 ⇄ the platform's endpoint (if configured)
 //!                                                           └─ bootstrap | python -m awslambdaric
 //!             wait for the first GET /invocation/next (init done, ≤ 10 s),
 //!             an /init/error, or the process's exit
@@ -101,6 +102,9 @@ impl ProcessTemplate {
         }
         // What the platform decides, whatever the function's variables say.
         env.insert("AWS_LAMBDA_RUNTIME_API".into(), sandbox::API_ADDR.into());
+        if self.shared.config.endpoint_socket.is_some() {
+            env.insert("AWS_ENDPOINT_URL".into(), sandbox::ENDPOINT_URL.into());
+        }
         env.insert("LAMBDA_TASK_ROOT".into(), TASK_DIR.into());
         env.insert("LAMBDA_RUNTIME_DIR".into(), RUNTIME_DIR.into());
         if let Some(h) = &config.handler {
@@ -207,6 +211,7 @@ impl Template for ProcessTemplate {
         let args = sandbox::bwrap_args(&sandbox::Spec {
             code_dir: &self.code_dir,
             env_dir: &env_dir,
+            endpoint_socket: shared.config.endpoint_socket.as_deref(),
             init_binary: &shared.init_binary,
             init_args: &shared.config.init_args,
             etc_dir: &shared.etc_dir,

@@ -15,10 +15,12 @@
 //!     drops to the unprivileged host uid/gid, then execs bubblewrap.
 //!     Unprivileged, bubblewrap can then mount sources its uid could not
 //!     reach by path (the data directory is 0700, pyenv lives in /root).
-//! updraft-sandbox-init run --listen 127.0.0.1:9001 --socket PATH -- COMMAND ARGS...
+//! updraft-sandbox-init run --listen 127.0.0.1:9001 --socket PATH [--forward ADDR=PATH]... -- COMMAND ARGS...
 //!     inside the sandbox (network namespace with only loopback): forwards
 //!     TCP connections on the listen address to the Runtime API's Unix
-//!     socket, runs COMMAND (the bootstrap) and exits with its status.
+//!     socket (and on each `--forward` address to its socket: the
+//!     platform's endpoint), runs COMMAND (the bootstrap) and exits with
+//!     its status.
 //! ```
 //!
 //! Standard library and rustix only: it starts in about a millisecond.
@@ -53,7 +55,7 @@ fn usage(problem: &str) -> ExitCode {
     eprintln!(
         "updraft-sandbox-init: {problem}\n\
          usage: updraft-sandbox-init enter [--cgroup DIR]... [--rlimit-as BYTES] [--uid U --gid G] -- PROGRAM ARGS...\n\
-         \x20      updraft-sandbox-init run --listen ADDR --socket PATH -- COMMAND ARGS..."
+         \x20      updraft-sandbox-init run --listen ADDR --socket PATH [--forward ADDR=PATH]... -- COMMAND ARGS..."
     );
     ExitCode::from(2)
 }
@@ -189,24 +191,32 @@ fn run(opts: &[String], command: &[String]) -> ExitCode {
     };
     let mut listen = None;
     let mut socket = None;
+    let mut forwards = Vec::new();
     for (name, value) in opts {
         match name {
             "--listen" => listen = Some(value.to_string()),
             "--socket" => socket = Some(value.to_string()),
+            "--forward" => match value.split_once('=') {
+                Some((addr, path)) => forwards.push((addr.to_string(), path.to_string())),
+                None => return usage("--forward takes ADDR=PATH"),
+            },
             other => return usage(&format!("unknown option {other}")),
         }
     }
     let (Some(listen), Some(socket)) = (listen, socket) else {
         return usage("run needs --listen and --socket");
     };
+    forwards.insert(0, (listen, socket));
     // Listen before the bootstrap starts, so its first request connects.
-    let listener = match TcpListener::bind(&listen) {
-        Ok(l) => l,
-        Err(e) => {
-            return fail(format!("cannot listen on {listen}: {e}"));
-        }
-    };
-    std::thread::spawn(move || forward(listener, socket));
+    for (listen, socket) in forwards {
+        let listener = match TcpListener::bind(&listen) {
+            Ok(l) => l,
+            Err(e) => {
+                return fail(format!("cannot listen on {listen}: {e}"));
+            }
+        };
+        std::thread::spawn(move || forward(listener, socket));
+    }
 
     let status = match Command::new(&command[0]).args(&command[1..]).status() {
         Ok(status) => status,

@@ -79,6 +79,14 @@ pub struct ProcessConfig {
     /// inside the user namespace maps to root outside: weaker, see
     /// SANDBOX.md).
     pub sandbox_host_ids: Option<(u32, u32)>,
+    /// The platform's endpoint: a Unix socket of the host serving the
+    /// whole HTTP API. When set, it is mounted (read-only) into every
+    /// sandbox, reachable there at `http://127.0.0.1:9000`, and functions
+    /// get `AWS_ENDPOINT_URL=http://127.0.0.1:9000`. The socket must exist
+    /// when environments start and let the sandbox's host uid connect
+    /// (mode 0666; its directory may stay private). `None` (the
+    /// default): the sandbox has no network at all.
+    pub endpoint_socket: Option<PathBuf>,
 }
 
 impl ProcessConfig {
@@ -112,6 +120,7 @@ impl ProcessConfig {
             sandbox_host_ids: rustix::process::geteuid()
                 .is_root()
                 .then_some((2_000_993, 2_000_990)),
+            endpoint_socket: None,
         }
     }
 }

@@ -14,7 +14,7 @@
 //! | **unprivileged host uid** (2000993 by default): `updraft-sandbox-init stage` binds the private sources into a private mount namespace as root, then drops to that uid before bubblewrap runs | everything the kernel grants to uid 0 rather than to a capability (owner access to root-owned files in mounted trees, writable `/proc/sys` such as `kernel/core_pattern`); an escape from the namespaces lands as a nobody |
 //! | **user namespace**, uid 993 / gid 990 inside (Lambda's `sbx_user1051`), no capabilities, `no_new_privs` (bwrap) | mounting, `chroot`, raw sockets, setuid binaries: every privileged operation |
 //! | **PID namespace** (bwrap's reaper is pid 1) | seeing, signalling or ptracing the platform or other environments (`kill -9 <platform pid>` finds no such process); killing pid 1 ends the whole namespace |
-//! | **network namespace** with only loopback; the Runtime API reaches it as a Unix socket bind-mounted into the sandbox, forwarded to `127.0.0.1:9001` by `updraft-sandbox-init run` | connecting to host ports (the gateway, NATS, ...), other machines, or abstract Unix sockets of the host |
+//! | **network namespace** with only loopback; the Runtime API reaches it as a Unix socket bind-mounted into the sandbox, forwarded to `127.0.0.1:9001` by `updraft-sandbox-init run`; the platform's endpoint likewise (one host socket, `ProcessConfig::endpoint_socket`, forwarded to `127.0.0.1:9000`, the function's `AWS_ENDPOINT_URL`), where every request is authenticated and authorized as the execution role | connecting to other host ports (NATS, ...), other machines, or abstract Unix sockets of the host |
 //! | **IPC and UTS namespaces**, `--new-session` | System V / POSIX IPC with other processes; changing the node's hostname; `TIOCSTI` injection into a terminal |
 //! | **memory cgroup** (v1 `memory.limit_in_bytes` + `memsw`, or v2 `memory.max`), sized at `MemorySize`; `RLIMIT_AS` where no cgroup exists | a memory hog taking the node's memory: the kernel OOM-kills inside the cgroup, the invocation fails with `Runtime.OutOfMemory` |
 //! | **pids cgroup** (`pids.max`) | fork bombs: `fork` fails with `EAGAIN` past the limit; the timeout then kills the tree |
@@ -41,6 +41,14 @@ pub const LANG_DIR: &str = "/var/lang";
 pub const RAPID_DIR: &str = "/var/rapid";
 /// The Runtime API address inside the sandbox.
 pub const API_ADDR: &str = "127.0.0.1:9001";
+/// The platform's endpoint inside the sandbox (forwarded to
+/// `ProcessConfig::endpoint_socket`).
+pub const ENDPOINT_ADDR: &str = "127.0.0.1:9000";
+/// `AWS_ENDPOINT_URL` of functions when the platform's endpoint is
+/// reachable.
+pub const ENDPOINT_URL: &str = "http://127.0.0.1:9000";
+/// Where the endpoint's socket is mounted.
+pub const ENDPOINT_SOCKET: &str = "/var/rapid/endpoint.sock";
 /// Lambda's sandbox user (`sbx_user1051`).
 pub const SANDBOX_UID: u32 = 993;
 pub const SANDBOX_GID: u32 = 990;
@@ -105,6 +113,9 @@ pub(crate) struct Spec<'a> {
     pub code_dir: &'a Path,
     /// The environment's private directory holding the API socket.
     pub env_dir: &'a Path,
+    /// The platform's endpoint (a Unix socket of the host), when functions
+    /// may call it.
+    pub endpoint_socket: Option<&'a Path>,
     pub init_binary: &'a Path,
     pub init_args: &'a [String],
     pub etc_dir: &'a Path,
@@ -206,6 +217,9 @@ pub(crate) fn bwrap_args(spec: &Spec<'_>) -> Vec<OsString> {
             &RUNTIME_DIR,
         ]);
     }
+    if let Some(socket) = spec.endpoint_socket {
+        push(&[&"--ro-bind", &src(spec, socket), &ENDPOINT_SOCKET]);
+    }
     // Everything is mounted: make the root itself read-only too.
     push(&[&"--remount-ro", &"/", &"--chdir", &TASK_DIR]);
     for (k, v) in spec.env {
@@ -221,8 +235,11 @@ pub(crate) fn bwrap_args(spec: &Spec<'_>) -> Vec<OsString> {
         &API_ADDR,
         &"--socket",
         &Path::new(RAPID_DIR).join("api").join(SOCKET_NAME),
-        &"--",
     ]);
+    if spec.endpoint_socket.is_some() {
+        push(&[&"--forward", &format!("{ENDPOINT_ADDR}={ENDPOINT_SOCKET}")]);
+    }
+    push(&[&"--"]);
     for c in spec.command {
         push(&[c]);
     }

@@ -29,7 +29,7 @@ use crate::engine::EngineHandle;
 use crate::fault::{self, INIT_ERROR, RESPONSE_TOO_LARGE};
 use crate::http::MAX_EVENT_RESPONSE;
 use crate::output::{GuestOutput, LogSlot, ResultBuffer};
-use crate::sandbox::{new_store, wasi_builder, ComponentState, Limits, P1State};
+use crate::sandbox::{new_store, wasi_builder, ComponentState, Endpoint, Limits, P1State};
 use crate::tmp::{PrivateTmp, TmpDirs};
 
 pub(crate) enum CommandCode {
@@ -41,6 +41,8 @@ pub(crate) struct CommandTemplate {
     pub engine: Arc<EngineHandle>,
     pub tmp: Arc<TmpDirs>,
     pub code: Arc<CommandCode>,
+    /// Where a component's outgoing requests may go.
+    pub endpoint: Option<Arc<Endpoint>>,
 }
 
 #[async_trait]
@@ -59,6 +61,7 @@ impl Template for CommandTemplate {
             code: self.code.clone(),
             config: config.clone(),
             tmp: self.tmp.take()?,
+            endpoint: self.endpoint.clone(),
         }))
     }
 }
@@ -68,6 +71,7 @@ struct CommandEnvironment {
     code: Arc<CommandCode>,
     config: EnvConfig,
     tmp: PrivateTmp,
+    endpoint: Option<Arc<Endpoint>>,
 }
 
 /// How a run ended.
@@ -120,6 +124,7 @@ impl Environment for CommandEnvironment {
         stderr.set(Some(log));
         let builder = match wasi_builder(
             &self.config,
+            self.endpoint.as_deref(),
             self.tmp.path(),
             Some(payload),
             GuestOutput::Result(stdout.clone()),
@@ -148,7 +153,10 @@ impl Environment for CommandEnvironment {
         let (exit, limits) = match &*self.code {
             CommandCode::Component(pre) => {
                 let mut builder = builder;
-                let mut store = new_store(engine, ComponentState::new(builder.build(), memory_mb));
+                let mut store = new_store(
+                    engine,
+                    ComponentState::new(builder.build(), memory_mb, self.endpoint.clone()),
+                );
                 store.data_mut().limits.deadline = deadline;
                 let run = async {
                     let command = pre.instantiate_async(&mut store).await?;

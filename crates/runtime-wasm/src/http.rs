@@ -36,7 +36,7 @@ use wasmtime_wasi_http::WasiHttpView;
 use crate::engine::EngineHandle;
 use crate::fault::{self, INIT_ERROR, RESPONSE_ERROR};
 use crate::output::{GuestOutput, LogSlot};
-use crate::sandbox::{new_store, wasi_builder, ComponentState};
+use crate::sandbox::{new_store, wasi_builder, ComponentState, Endpoint};
 use crate::tmp::{PrivateTmp, TmpDirs};
 
 /// How long instantiation (the init phase) may take.
@@ -50,6 +50,8 @@ pub(crate) struct HttpTemplate {
     pub engine: Arc<EngineHandle>,
     pub tmp: Arc<TmpDirs>,
     pub pre: ProxyPre<ComponentState>,
+    /// Where the guest's outgoing requests may go.
+    pub endpoint: Option<Arc<Endpoint>>,
 }
 
 #[async_trait]
@@ -68,6 +70,7 @@ impl Template for HttpTemplate {
         slot.set(Some(log.clone()));
         let wasi = wasi_builder(
             config,
+            self.endpoint.as_deref(),
             tmp.path(),
             None,
             GuestOutput::Log(slot.clone()),
@@ -77,7 +80,7 @@ impl Template for HttpTemplate {
         .build();
         let mut store = new_store(
             &self.engine.engine,
-            ComponentState::new(wasi, config.memory_mb),
+            ComponentState::new(wasi, config.memory_mb, self.endpoint.clone()),
         );
         store.data_mut().limits.deadline = Some(Instant::now() + INIT_TIMEOUT);
         let instantiated =

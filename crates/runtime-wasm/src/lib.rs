@@ -18,8 +18,10 @@
 //! Guests are contained (see `sandbox`): a memory limit over all their
 //! linear memories, a deadline enforced by epoch interruption (with a
 //! cooperative yield on every tick) and by a tokio timeout, a private
-//! `/tmp`, and no network. Their faults become function errors, never
-//! panics of the node.
+//! `/tmp`, and no network but the platform's endpoint (`WasmConfig::
+//! endpoint_url`, the guest's `AWS_ENDPOINT_URL`, the one destination of
+//! outgoing `wasi:http` requests). Their faults become function errors,
+//! never panics of the node.
 
 mod command;
 mod engine;
@@ -31,3 +33,4 @@ mod sandbox;
 mod tmp;
 
 pub use runtime::{WasmConfig, WasmRuntime, KIND_COMMAND, KIND_HTTP, RUNTIME_NAME};
+pub use sandbox::InvalidEndpoint;

@@ -29,7 +29,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use crate::command::{CommandCode, CommandTemplate};
 use crate::engine::EngineHandle;
 use crate::http::HttpTemplate;
-use crate::sandbox::{ComponentState, P1State};
+use crate::sandbox::{ComponentState, Endpoint, P1State};
 use crate::tmp::TmpDirs;
 
 /// The `Runtime` value functions use to get this runtime.
@@ -56,6 +56,11 @@ pub struct WasmConfig {
     /// server uses `<data-dir>/tmp`; by default a directory of this user
     /// in the system's temporary directory).
     pub tmp_dir: PathBuf,
+    /// The platform's endpoint (`http://127.0.0.1:9000`: the server's
+    /// real listen address). Guests get it as `AWS_ENDPOINT_URL`, and
+    /// components' outgoing `wasi:http` requests may go there and nowhere
+    /// else. `None` (the default): no outgoing request at all.
+    pub endpoint_url: Option<String>,
 }
 
 impl WasmConfig {
@@ -67,6 +72,7 @@ impl WasmConfig {
                 "updraft-tmp-{}",
                 rustix::process::getuid().as_raw()
             )),
+            endpoint_url: None,
         }
     }
 }
@@ -86,6 +92,7 @@ pub struct WasmRuntime {
     components: Linker<ComponentState>,
     modules: wasmtime::Linker<P1State>,
     compilations: AtomicU64,
+    endpoint: Option<Arc<Endpoint>>,
 }
 
 /// Compiled code of either shape.
@@ -102,6 +109,10 @@ impl WasmRuntime {
                 config.cache_dir.display()
             )
         })?;
+        let endpoint = match &config.endpoint_url {
+            Some(url) => Some(Arc::new(Endpoint::parse(url)?)),
+            None => None,
+        };
         let engine = Arc::new(EngineHandle::new(config.max_instances)?);
         let slots = usize::try_from(config.max_instances).unwrap_or(usize::MAX);
         let tmp = TmpDirs::new(&config.tmp_dir, slots).map_err(|e| {
@@ -136,6 +147,7 @@ impl WasmRuntime {
             components,
             modules,
             compilations: AtomicU64::new(0),
+            endpoint,
         })
     }
 
@@ -235,6 +247,7 @@ impl WasmRuntime {
         };
         let engine = self.engine.clone();
         let tmp = self.tmp.clone();
+        let endpoint = self.endpoint.clone();
         match (compiled, kind) {
             (Compiled::Component(component), KIND_HTTP) => {
                 let pre = self
@@ -242,7 +255,12 @@ impl WasmRuntime {
                     .instantiate_pre(&component)
                     .map_err(link_error)?;
                 let pre = ProxyPre::new(pre).map_err(link_error)?;
-                Ok(Arc::new(HttpTemplate { engine, tmp, pre }))
+                Ok(Arc::new(HttpTemplate {
+                    engine,
+                    tmp,
+                    pre,
+                    endpoint,
+                }))
             }
             (Compiled::Component(component), KIND_COMMAND) => {
                 let pre = self
@@ -254,6 +272,7 @@ impl WasmRuntime {
                     engine,
                     tmp,
                     code: Arc::new(CommandCode::Component(pre)),
+                    endpoint,
                 }))
             }
             (Compiled::Module(module), KIND_COMMAND) => {
@@ -262,6 +281,7 @@ impl WasmRuntime {
                     engine,
                     tmp,
                     code: Arc::new(CommandCode::Preview1(pre)),
+                    endpoint,
                 }))
             }
             (_, kind) => Err(CodeError(format!(

@@ -10,10 +10,14 @@
 //!   passed the guest traps with [`DeadlinePassed`];
 //! - a WASI context with the function's environment, `argv = [name]`,
 //!   clocks and randomness, a private `/tmp`, and nothing else: no other
-//!   directory, no sockets, no name lookup, and outgoing `wasi:http`
-//!   requests are refused with `HTTP-request-denied`.
+//!   directory, no sockets, no name lookup;
+//! - outgoing `wasi:http` requests go to the platform's endpoint
+//!   ([`Endpoint`], also the guest's `AWS_ENDPOINT_URL`) and nowhere else:
+//!   any other destination, or every request when no endpoint is
+//!   configured, is refused with `HTTP-request-denied`.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -131,17 +135,17 @@ pub(crate) struct ComponentState {
     wasi: WasiCtx,
     table: ResourceTable,
     http: WasiHttpCtx,
-    hooks: NoOutgoingHttp,
+    hooks: OutgoingHttp,
     pub limits: Limits,
 }
 
 impl ComponentState {
-    pub fn new(wasi: WasiCtx, memory_mb: u32) -> Self {
+    pub fn new(wasi: WasiCtx, memory_mb: u32, endpoint: Option<Arc<Endpoint>>) -> Self {
         ComponentState {
             wasi,
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            hooks: NoOutgoingHttp,
+            hooks: OutgoingHttp { endpoint },
             limits: Limits::new(memory_mb),
         }
     }
@@ -190,8 +194,79 @@ impl HasLimits for P1State {
     }
 }
 
-/// Functions have no network: every outgoing `wasi:http` request fails.
-struct NoOutgoingHttp;
+/// The platform's endpoint: the one destination of guests' outgoing
+/// requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Endpoint {
+    /// As configured (`http://127.0.0.1:9000`), without a trailing `/`.
+    pub url: String,
+    scheme: http::uri::Scheme,
+    host: String,
+    port: u16,
+}
+
+/// Why an endpoint URL was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("the endpoint URL `{url}` {problem}")]
+pub struct InvalidEndpoint {
+    url: String,
+    problem: &'static str,
+}
+
+impl Endpoint {
+    /// `http://HOST[:PORT]` or `https://HOST[:PORT]`, with no path.
+    pub fn parse(url: &str) -> Result<Endpoint, InvalidEndpoint> {
+        let invalid = |problem| InvalidEndpoint {
+            url: url.to_string(),
+            problem,
+        };
+        let uri: http::Uri = url.parse().map_err(|_| invalid("is not a URL"))?;
+        let scheme = uri
+            .scheme()
+            .filter(|s| **s == http::uri::Scheme::HTTP || **s == http::uri::Scheme::HTTPS)
+            .ok_or_else(|| invalid("must start with http:// or https://"))?
+            .clone();
+        let authority = uri.authority().ok_or_else(|| invalid("has no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(invalid("must not carry user information"));
+        }
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(invalid("must not have a path or a query"));
+        }
+        Ok(Endpoint {
+            url: format!("{scheme}://{authority}"),
+            port: authority.port_u16().unwrap_or(default_port(&scheme)),
+            host: authority.host().to_ascii_lowercase(),
+            scheme,
+        })
+    }
+
+    /// Whether a request's URI names this endpoint.
+    fn admits(&self, uri: &http::Uri) -> bool {
+        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
+            return false;
+        };
+        *scheme == self.scheme
+            && !authority.as_str().contains('@')
+            && authority.host().eq_ignore_ascii_case(&self.host)
+            && authority.port_u16().unwrap_or(default_port(scheme)) == self.port
+    }
+}
+
+fn default_port(scheme: &http::uri::Scheme) -> u16 {
+    if *scheme == http::uri::Scheme::HTTPS {
+        443
+    } else {
+        80
+    }
+}
+
+/// Functions have no network but the platform's endpoint: an outgoing
+/// `wasi:http` request to it is sent, every other one fails with
+/// `HTTP-request-denied`.
+struct OutgoingHttp {
+    endpoint: Option<Arc<Endpoint>>,
+}
 
 type SendRequestFuture = Box<
     dyn std::future::Future<
@@ -202,31 +277,64 @@ type SendRequestFuture = Box<
         > + Send,
 >;
 
-impl WasiHttpHooks for NoOutgoingHttp {
+impl WasiHttpHooks for OutgoingHttp {
     fn send_request(
         &mut self,
-        _request: http::Request<WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        request: http::Request<WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> SendRequestFuture {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+        let admitted = self
+            .endpoint
+            .as_ref()
+            .is_some_and(|e| e.admits(request.uri()));
+        if !admitted {
+            tracing::debug!(uri = %request.uri(), "outgoing request refused: not the platform's endpoint");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let io: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send> =
+                Box::new(io);
+            Ok((response.map(BodyExt::boxed_unsync), io))
+        })
     }
 }
+
+/// The guest's environment variables: the function's (credentials
+/// included), and `AWS_ENDPOINT_URL` naming the platform when it has an
+/// endpoint, whatever the function's own variables say.
+pub(crate) fn guest_env<'a>(
+    config: &'a EnvConfig,
+    endpoint: Option<&'a Endpoint>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut env: Vec<(&str, &str)> = config
+        .env
+        .iter()
+        .filter(|(k, _)| endpoint.is_none() || k.as_str() != ENDPOINT_URL_VAR)
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if let Some(endpoint) = endpoint {
+        env.push((ENDPOINT_URL_VAR, endpoint.url.as_str()));
+    }
+    env
+}
+
+/// The variable the AWS SDKs take their endpoint from.
+pub(crate) const ENDPOINT_URL_VAR: &str = "AWS_ENDPOINT_URL";
 
 /// The WASI context of one environment (or, for commands, one invocation).
 pub(crate) fn wasi_builder(
     config: &EnvConfig,
+    endpoint: Option<&Endpoint>,
     tmp: &Path,
     stdin: Option<Bytes>,
     stdout: GuestOutput,
     stderr: GuestOutput,
 ) -> Result<WasiCtxBuilder, String> {
     let mut builder = WasiCtxBuilder::new();
-    let env: Vec<(&str, &str)> = config
-        .env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let env = guest_env(config, endpoint);
     builder
         .envs(&env)
         .arg(&config.function_name)
@@ -242,4 +350,70 @@ pub(crate) fn wasi_builder(
         .preopened_dir(tmp, "/tmp", FsPerms::ReadWrite)
         .map_err(|e| format!("cannot open the function's /tmp: {e}"))?;
     Ok(builder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> http::Uri {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_the_endpoint_is_admitted() {
+        let e = Endpoint::parse("http://127.0.0.1:9000/").unwrap();
+        assert_eq!(e.url, "http://127.0.0.1:9000");
+        assert!(e.admits(&uri("http://127.0.0.1:9000/")));
+        assert!(e.admits(&uri("http://127.0.0.1:9000/2015-03-31/functions?x=1")));
+        for other in [
+            "http://127.0.0.1:9001/",
+            "https://127.0.0.1:9000/",
+            "http://localhost:9000/",
+            "http://127.0.0.1/",
+            "http://10.0.0.1:9000/",
+            "http://user@127.0.0.1:9000/",
+            "/relative",
+        ] {
+            assert!(!e.admits(&uri(other)), "{other}");
+        }
+        let named = Endpoint::parse("https://Updraft.Example").unwrap();
+        assert!(named.admits(&uri("https://updraft.example:443/x")));
+        assert!(!named.admits(&uri("http://updraft.example/x")));
+    }
+
+    #[test]
+    fn endpoint_urls_are_checked() {
+        for bad in [
+            "ftp://127.0.0.1:9000",
+            "127.0.0.1:9000",
+            "http://127.0.0.1:9000/path",
+            "http://u:p@127.0.0.1:9000",
+            "not a url",
+        ] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_guest_gets_the_endpoint_and_keeps_its_credentials() {
+        let mut config = EnvConfig::default();
+        config
+            .env
+            .insert("AWS_ENDPOINT_URL".into(), "http://elsewhere".into());
+        config
+            .env
+            .insert("AWS_SESSION_TOKEN".into(), "token".into());
+        let e = Endpoint::parse("http://127.0.0.1:9000").unwrap();
+        let env = guest_env(&config, Some(&e));
+        assert_eq!(
+            env,
+            vec![
+                ("AWS_SESSION_TOKEN", "token"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+            ]
+        );
+        // Without an endpoint the function's variables are left alone.
+        assert_eq!(guest_env(&config, None).len(), 2);
+    }
 }

@@ -182,6 +182,8 @@ pub fn env_config(handler: Option<&str>) -> EnvConfig {
         memory_mb: 128,
         timeout: Duration::from_secs(5),
         env,
+        function_arn: "arn:aws:lambda:eu-west-1:000000000000:function:test-fn".into(),
+        role: "arn:aws:iam::000000000000:role/test-role".into(),
     }
 }
 

@@ -298,3 +298,156 @@ async fn without_cgroups_memory_is_capped_by_rlimit_as() {
     assert!(out.out.contains("MemoryError"), "{}", out.out);
     assert_eq!(sh(&mut env, "true").await.count, 2);
 }
+
+/// The platform's endpoint as a test serves it: a Unix socket answering
+/// every request with what it received, `{"method","path","host","key"}`.
+struct Endpoint {
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn endpoint() -> Endpoint {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("endpoint.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    // The sandbox's unprivileged host uid connects through its mount.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    |req: http::Request<hyper::body::Incoming>| async move {
+                        let header = |name: &str| {
+                            req.headers()
+                                .get(name)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_string()
+                        };
+                        let doc = serde_json::json!({
+                            "method": req.method().as_str(),
+                            "path": req.uri().to_string(),
+                            "host": header("host"),
+                            "key": header("x-amz-security-token"),
+                        });
+                        Ok::<_, std::convert::Infallible>(http::Response::new(
+                            http_body_util::Full::new(bytes::Bytes::from(doc.to_string())),
+                        ))
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Endpoint {
+        path,
+        _dir: dir,
+        server,
+    }
+}
+
+#[tokio::test]
+async fn reaches_the_platforms_endpoint_with_the_roles_credentials_and_nothing_else() {
+    let ep = endpoint();
+    let socket = ep.path.clone();
+    let fx = runtime_with(|c| c.endpoint_socket = Some(socket));
+    let t = template(&fx.rt, "provided", &shell_archive());
+    let mut config = env_config(None);
+    // What the pools add on a cold start; the function's own
+    // AWS_ENDPOINT_URL does not win over the platform's.
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_SESSION_TOKEN", "token-1"),
+        ("AWS_ENDPOINT_URL", "http://attacker.example"),
+    ] {
+        config.env.insert(k.into(), v.into());
+    }
+    let mut env = start_ok(&t, &config).await;
+
+    let out = sh(
+        &mut env,
+        "printenv AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_DEFAULT_REGION",
+    )
+    .await;
+    assert_eq!(out.status, 0, "{}", out.out);
+    assert_eq!(
+        out.out.lines().collect::<Vec<_>>(),
+        [
+            "http://127.0.0.1:9000",
+            "ASIAEXAMPLE",
+            "secret",
+            "token-1",
+            "eu-west-1",
+            "eu-west-1"
+        ]
+    );
+
+    // An HTTP call to the endpoint, as an SDK makes it, twice on one
+    // connection.
+    let out = sh(
+        &mut env,
+        r#"curl -sS -m 5 -H "X-Amz-Security-Token: $AWS_SESSION_TOKEN" "$AWS_ENDPOINT_URL/2015-03-31/functions?x=1" "$AWS_ENDPOINT_URL/again""#,
+    )
+    .await;
+    assert_eq!(out.status, 0, "{}", out.out);
+    let docs: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&out.out)
+        .into_iter()
+        .map(|d| d.unwrap())
+        .collect();
+    assert_eq!(docs.len(), 2, "{}", out.out);
+    assert_eq!(docs[0]["method"], "GET");
+    assert_eq!(docs[0]["path"], "/2015-03-31/functions?x=1");
+    assert_eq!(docs[0]["host"], "127.0.0.1:9000");
+    assert_eq!(docs[0]["key"], "token-1");
+    assert_eq!(docs[1]["path"], "/again");
+
+    // The socket is all: other host ports stay unreachable.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    for target in [format!("127.0.0.1:{port}"), "127.0.0.1:9002".to_string()] {
+        let out = sh(&mut env, &format!("curl -sS -m 3 http://{target}/")).await;
+        assert_ne!(out.status, 0, "{target}: {}", out.out);
+    }
+    assert!(
+        listener.accept().is_err(),
+        "nothing reached the host's port"
+    );
+    // And the mounted socket is the only new entry, read-only.
+    let out = sh(&mut env, "ls /var/rapid; touch /var/rapid/x 2>&1; echo $?").await;
+    assert_eq!(
+        out.out.lines().collect::<Vec<_>>()[..3],
+        ["api", "endpoint.sock", "init"],
+        "{}",
+        out.out
+    );
+    assert!(out.out.trim_end().ends_with('1'), "{}", out.out);
+}
+
+#[tokio::test]
+async fn without_an_endpoint_functions_get_no_endpoint() {
+    let fx = runtime();
+    let t = template(&fx.rt, "provided", &shell_archive());
+    let mut env = start_ok(&t, &env_config(None)).await;
+    let out = sh(
+        &mut env,
+        r#"echo "url=${AWS_ENDPOINT_URL:-}"; curl -sS -m 3 http://127.0.0.1:9000/"#,
+    )
+    .await;
+    assert_ne!(out.status, 0, "{}", out.out);
+    assert!(out.out.starts_with("url=\n"), "{}", out.out);
+}

@@ -75,6 +75,8 @@ pub fn config() -> EnvConfig {
         memory_mb: 128,
         timeout: Duration::from_secs(3),
         env,
+        function_arn: "arn:aws:lambda:us-east-1:000000000000:function:test-fn".into(),
+        role: "arn:aws:iam::000000000000:role/test-role".into(),
     }
 }
 

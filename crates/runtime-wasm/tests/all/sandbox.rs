@@ -64,3 +64,80 @@ async fn no_network() {
     let tcp = doc["tcp"].as_str().unwrap();
     assert!(tcp.starts_with("error:"), "{tcp}");
 }
+
+/// A runtime whose guests may call `endpoint_url`.
+fn runtime_with_endpoint(endpoint_url: &str) -> (WasmRuntime, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = WasmRuntime::new(WasmConfig {
+        max_instances: 4,
+        tmp_dir: dir.path().join("tmp"),
+        endpoint_url: Some(endpoint_url.to_string()),
+        ..WasmConfig::new(dir.path())
+    })
+    .unwrap();
+    (rt, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sees_the_platforms_endpoint_and_its_roles_credentials() {
+    let (rt, _dir) = runtime_with_endpoint("http://127.0.0.1:9000");
+    let template = template(&rt, guests::HTTP_ENV);
+    let mut config = config();
+    // What the pools add on a cold start.
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_SESSION_TOKEN", "token"),
+        ("AWS_ENDPOINT_URL", "http://attacker.example"),
+    ] {
+        config.env.insert(k.into(), v.into());
+    }
+    let mut env = start_with(&template, &config).await;
+    let doc = report(&mut env, "/").await;
+    assert_eq!(doc["env"]["AWS_ACCESS_KEY_ID"], "ASIAEXAMPLE");
+    assert_eq!(doc["env"]["AWS_SECRET_ACCESS_KEY"], "secret");
+    assert_eq!(doc["env"]["AWS_SESSION_TOKEN"], "token");
+    assert_eq!(
+        doc["env"]["AWS_ENDPOINT_URL"], "http://127.0.0.1:9000",
+        "the platform's endpoint wins: {doc}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_requests_reach_the_endpoint_and_nothing_else() {
+    // The guest calls http://127.0.0.1:9/. With another endpoint it is
+    // refused before any connection is tried.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (rt, _dir) = runtime_with_endpoint(&format!("http://127.0.0.1:{port}"));
+    let mut env = start(&template(&rt, guests::HTTP_NET)).await;
+    let doc = report(&mut env, "/").await;
+    let http = doc["http"].as_str().unwrap();
+    assert!(http.contains("HttpRequestDenied"), "{http}");
+    let tcp = doc["tcp"].as_str().unwrap();
+    assert!(tcp.starts_with("error:"), "sockets stay closed: {tcp}");
+
+    // With 127.0.0.1:9 as the endpoint the same request is sent: it fails
+    // only because nothing listens there.
+    let (rt, _dir) = runtime_with_endpoint("http://127.0.0.1:9");
+    let mut env = start(&template(&rt, guests::HTTP_NET)).await;
+    let doc = report(&mut env, "/").await;
+    let http = doc["http"].as_str().unwrap();
+    assert!(!http.contains("HttpRequestDenied"), "{http}");
+    assert!(http.contains("ConnectionRefused"), "{http}");
+    let tcp = doc["tcp"].as_str().unwrap();
+    assert!(tcp.starts_with("error:"), "sockets stay closed: {tcp}");
+}
+
+#[test]
+fn an_invalid_endpoint_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = WasmRuntime::new(WasmConfig {
+        endpoint_url: Some("127.0.0.1:9000".into()),
+        tmp_dir: dir.path().join("tmp"),
+        ..WasmConfig::new(dir.path())
+    })
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("http://"), "{err}");
+}
