@@ -81,7 +81,10 @@ impl ExecutionCredentials {
 /// Called on the cold-start path, on an async worker thread, once per new
 /// environment: an implementation must answer from memory (cache the
 /// credentials of a role and issue new ones well before they expire)
-/// rather than block on I/O.
+/// rather than block on I/O. An environment lives until [`REFRESH_MARGIN`]
+/// before its credentials' expiration, so cached credentials should be
+/// handed out only while most of their lifetime is left (e.g. renew a
+/// one-hour session after 15 minutes), or new environments are short-lived.
 pub trait CredentialIssuer: Send + Sync {
     /// Credentials for an environment of `function_arn` (unqualified,
     /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME`) running as `role`
