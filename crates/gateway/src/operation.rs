@@ -237,6 +237,16 @@ pub(crate) fn classify(
     }
 }
 
+/// The method a route answers `method` with: `get` routes answer HEAD
+/// too (without the body), so HEAD is checked as GET.
+fn routed_method(method: &http::Method) -> &str {
+    if method == http::Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    }
+}
+
 /// A path parameter as the router's extractor decodes it.
 fn decoded(segment: &str) -> String {
     percent_encoding::percent_decode_str(segment)

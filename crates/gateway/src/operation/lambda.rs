@@ -15,7 +15,7 @@ use http::Method;
 use serde::Deserialize;
 use updraft_types::{FunctionRef, Qualifier};
 
-use super::{decoded, parse_body, Classified, Operation, Scope};
+use super::{decoded, parse_body, routed_method, Classified, Operation, Scope};
 
 /// Where the qualifier of a qualified action is read from.
 #[derive(Clone, Copy)]
@@ -35,7 +35,7 @@ pub(super) fn classify(
     body: &[u8],
     scope: Scope,
 ) -> Classified {
-    let m = method.as_str();
+    let m = routed_method(method);
     let function = |action: &str, name: &str, qualified: Qualified| -> Classified {
         function_op(action, &decoded(name), qualified, query, scope).into()
     };

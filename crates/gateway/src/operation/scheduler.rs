@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use http::Method;
 use serde::Deserialize;
 
-use super::{decoded, parse_body, Classified, Operation, Scope};
+use super::{decoded, parse_body, routed_method, Classified, Operation, Scope};
 
 /// The service principal schedules' roles are passed to.
 const SCHEDULER: &str = "scheduler.amazonaws.com";
@@ -65,7 +65,7 @@ pub(super) fn classify(
         .into()
     };
     let in_query = query.get("groupName").map(String::as_str);
-    match (method.as_str(), segments) {
+    match (routed_method(method), segments) {
         ("GET", ["schedules"]) => Operation::any("scheduler:ListSchedules").into(),
         ("GET", ["schedules", name]) => schedule("scheduler:GetSchedule", name, in_query),
         ("DELETE", ["schedules", name]) => schedule("scheduler:DeleteSchedule", name, in_query),

@@ -209,6 +209,11 @@ fn every_route_the_router_serves_is_classified() {
                 matches!(classified, Classified::Operation(_)),
                 "{method} {path} is not classified"
             );
+            // A `get` route answers HEAD with the same handler.
+            if method == "GET" {
+                let head = classify_as("lambda", "HEAD", &uri, None, body);
+                assert_eq!(head, classified, "HEAD {path}");
+            }
             checked += 1;
         }
     }
