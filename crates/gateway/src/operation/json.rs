@@ -8,7 +8,9 @@
 //!   `SendMessageBatch`), as AWS does.
 //! - EventBridge: `EventBusName` (a name or an ARN, `default` when
 //!   absent); rules are `rule/NAME` on the default bus and
-//!   `rule/BUS/NAME` on another.
+//!   `rule/BUS/NAME` on another. `PutPermission`, `RemovePermission`,
+//!   `ListEventBuses`, `ListRules` and `TestEventPattern` are on `*`, as
+//!   AWS defines them.
 //! - CloudWatch Logs: `logGroupName` or `logGroupIdentifier` (a name or
 //!   an ARN), checked on `log-group:NAME:*`, the ARN CloudWatch Logs
 //!   reports for a group.
