@@ -60,6 +60,11 @@ async fn statements_are_added_replaced_removed_and_survive_a_restart() {
                  "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1234567890"}}},
             ]})
         );
+        let text = bus.describe_event_bus(None).unwrap().policy.unwrap();
+        assert!(
+            text.starts_with(r#"{"Version":"2012-10-17","Statement":[{"Sid":"acct","Effect":"Allow","Principal":"#),
+            "members in EventBridge's order: {text}"
+        );
         bus.put_permission(grant(None, "444455556666", "acct"))
             .await
             .unwrap();

@@ -74,31 +74,54 @@ struct Document {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     id: Option<Value>,
     #[serde(deserialize_with = "one_or_many")]
-    statement: Vec<Value>,
+    statement: Vec<Stored>,
 }
 
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
-    Ok(match Value::deserialize(d)? {
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Stored>, D::Error> {
+    let items = match Value::deserialize(d)? {
         Value::Array(items) => items,
         other => vec![other],
-    })
+    };
+    Ok(items.into_iter().map(Stored::from_value).collect())
 }
 
-/// A statement in EventBridge's member order.
+/// A statement as stored: in the usual member order when it has only the
+/// usual members, otherwise as it was given.
 #[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Statement<'a> {
-    sid: &'a str,
-    effect: &'a str,
+#[serde(untagged)]
+enum Stored {
+    Usual(Usual),
+    Other(Value),
+}
+
+/// A statement of the usual members, in the order AWS writes them.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct Usual {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    effect: Value,
     principal: Value,
-    action: &'a str,
-    resource: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Value,
+    resource: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     condition: Option<Value>,
 }
 
-fn sid_of(statement: &Value) -> Option<&str> {
-    statement.get("Sid").and_then(Value::as_str)
+impl Stored {
+    fn from_value(v: Value) -> Stored {
+        match serde_json::from_value::<Usual>(v.clone()) {
+            Ok(u) => Stored::Usual(u),
+            Err(_) => Stored::Other(v),
+        }
+    }
+
+    fn sid(&self) -> Option<&str> {
+        match self {
+            Stored::Usual(u) => u.sid.as_deref(),
+            Stored::Other(v) => v.get("Sid").and_then(Value::as_str),
+        }
+    }
 }
 
 fn read(text: &str) -> Result<Document, BusError> {
@@ -119,7 +142,7 @@ impl Bus {
     }
 
     /// The statement `PutPermission`'s members describe.
-    fn statement(&self, bus: &str, p: &Permission) -> Result<Value, BusError> {
+    fn statement(&self, bus: &str, p: &Permission) -> Result<Usual, BusError> {
         let action = p.action.as_deref().unwrap_or_default();
         if action != "events:PutEvents" {
             return Err(BusError::Validation(
@@ -168,16 +191,14 @@ impl Bus {
         } else {
             Value::from("*")
         };
-        let arn = self.bus_arn(bus);
-        serde_json::to_value(Statement {
-            sid,
-            effect: "Allow",
+        Ok(Usual {
+            sid: Some(sid.to_string()),
+            effect: Value::from("Allow"),
             principal,
-            action,
-            resource: &arn,
+            action: Value::from(action),
+            resource: Value::from(self.bus_arn(bus)),
             condition,
         })
-        .map_err(|e| BusError::Internal(e.to_string()))
     }
 
     /// EventBridge `PutPermission`.
@@ -197,9 +218,10 @@ impl Bus {
                         statement: Vec::new(),
                     },
                 };
-                let sid = sid_of(&statement).map(str::to_string);
-                document.statement.retain(|s| sid_of(s) != sid.as_deref());
-                document.statement.push(statement);
+                document
+                    .statement
+                    .retain(|s| s.sid() != statement.sid.as_deref());
+                document.statement.push(Stored::Usual(statement));
                 render(&document)?
             }
         };
@@ -227,7 +249,7 @@ impl Bus {
             current.ok_or_else(|| BusError::NotFound("EventBus does not have a policy.".into()))?;
         let mut document = read(&text)?;
         let before = document.statement.len();
-        document.statement.retain(|s| sid_of(s) != Some(sid));
+        document.statement.retain(|s| s.sid() != Some(sid));
         if document.statement.len() == before {
             return Err(BusError::NotFound(
                 "Statement with the provided id does not exist.".into(),

@@ -75,25 +75,54 @@ struct Document {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     id: Option<Value>,
     #[serde(deserialize_with = "one_or_many")]
-    statement: Vec<Value>,
+    statement: Vec<Stored>,
 }
 
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
-    Ok(match Value::deserialize(d)? {
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Stored>, D::Error> {
+    let items = match Value::deserialize(d)? {
         Value::Array(items) => items,
         other => vec![other],
-    })
+    };
+    Ok(items.into_iter().map(Stored::from_value).collect())
 }
 
-/// A statement in SQS's member order.
+/// A statement as stored: in the usual member order when it has only the
+/// usual members, otherwise as it was given.
 #[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Statement<'a> {
-    sid: &'a str,
-    effect: &'a str,
+#[serde(untagged)]
+enum Stored {
+    Usual(Usual),
+    Other(Value),
+}
+
+/// A statement of the usual members, in the order AWS writes them.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct Usual {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    effect: Value,
     principal: Value,
     action: Value,
-    resource: &'a str,
+    resource: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    condition: Option<Value>,
+}
+
+impl Stored {
+    fn from_value(v: Value) -> Stored {
+        match serde_json::from_value::<Usual>(v.clone()) {
+            Ok(u) => Stored::Usual(u),
+            Err(_) => Stored::Other(v),
+        }
+    }
+
+    fn sid(&self) -> Option<&str> {
+        match self {
+            Stored::Usual(u) => u.sid.as_deref(),
+            Stored::Other(v) => v.get("Sid").and_then(Value::as_str),
+        }
+    }
 }
 
 /// One value alone, several as a list (as SQS writes them).
@@ -163,11 +192,7 @@ impl Queues {
                 statement: Vec::new(),
             },
         };
-        if document
-            .statement
-            .iter()
-            .any(|s| s.get("Sid").and_then(Value::as_str) == Some(label))
-        {
+        if document.statement.iter().any(|s| s.sid() == Some(label)) {
             return Err(invalid_label(label, "Already exists."));
         }
         if actions.is_empty() {
@@ -193,18 +218,16 @@ impl Queues {
                 "Value SQS:{bad} for parameter ActionName is invalid. Reason: Only the queue owner is allowed to invoke this action."
             )));
         }
-        let statement = Statement {
-            sid: label,
-            effect: "Allow",
+        document.statement.push(Stored::Usual(Usual {
+            sid: Some(label.to_owned()),
+            effect: Value::from("Allow"),
             principal: serde_json::json!({ "AWS": one_or_list(
                 accounts.iter().map(|a| format!("arn:aws:iam::{a}:root")).collect()
             ) }),
             action: one_or_list(actions.iter().map(|a| format!("SQS:{a}")).collect()),
-            resource: &arn,
-        };
-        document.statement.push(
-            serde_json::to_value(&statement).map_err(|e| QueueError::Internal(e.to_string()))?,
-        );
+            resource: Value::from(arn),
+            condition: None,
+        }));
         let text = render(&document)?;
         config.policy = check_policy(&text)?;
         self.replace_config(config).await
@@ -223,9 +246,7 @@ impl Queues {
         let not_found = || invalid_label(label, "can't find label on existing policy.");
         let mut document = read(config.policy.as_deref().ok_or_else(not_found)?)?;
         let before = document.statement.len();
-        document
-            .statement
-            .retain(|s| s.get("Sid").and_then(Value::as_str) != Some(label));
+        document.statement.retain(|s| s.sid() != Some(label));
         if document.statement.len() == before {
             return Err(not_found());
         }

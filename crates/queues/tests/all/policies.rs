@@ -132,6 +132,13 @@ async fn add_and_remove_permission_write_sqs_statements() {
         })
     );
     assert_eq!(queues.policy("jobs").unwrap().statement_count(), 2);
+    let text = &queues.attributes("jobs").unwrap()["Policy"];
+    assert!(
+        text.starts_with(&format!(
+            r#"{{"Version":"2012-10-17","Id":"{ARN}/SQSDefaultPolicy","Statement":[{{"Sid":"account1","Effect":"Allow","Principal":"#
+        )),
+        "members in SQS's order: {text}"
+    );
 
     let refused = |e: QueueError| e.to_string();
     let one = strings(&["111111111111"]);
