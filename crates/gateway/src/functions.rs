@@ -104,12 +104,27 @@ async fn publish_state(s: &crate::AppState, name: &FunctionName, state: &str) {
 
 pub async fn create_function(State(s): Shared, body: Bytes) -> Answer {
     let req: updraft_api::CreateFunctionRequest = parse_json(&body)?;
-    let config = s.registry.create_function(req.validate()?)?;
+    let create = req.validate()?;
+    check_role(&s, &create.role)?;
+    let config = s.registry.create_function(create)?;
     publish_state(&s, &config.name, "Active").await;
     ok(
         StatusCode::CREATED,
         render::function_configuration(&config, s.registry.account()),
     )
+}
+
+/// A function's execution role must exist and trust Lambda, as Lambda
+/// checks at CreateFunction and UpdateFunctionConfiguration.
+fn check_role(s: &crate::AppState, role: &str) -> Result<(), ApiError> {
+    s.iam
+        .check_trusts(role, "lambda.amazonaws.com")
+        .map_err(|e| {
+            tracing::debug!(role, error = %e, "execution role refused");
+            ApiError(LambdaError::InvalidParameterValue(
+                "The role defined for the function cannot be assumed by Lambda.".into(),
+            ))
+        })
 }
 
 pub async fn get_function(
@@ -170,6 +185,9 @@ pub async fn update_configuration(
 ) -> Answer {
     let name = name_only(&name)?;
     let req: updraft_api::UpdateFunctionConfigurationRequest = parse_json(&body)?;
+    if let Some(role) = &req.role {
+        check_role(&s, role)?;
+    }
     let config = s
         .registry
         .update_configuration(name.as_str(), req.validate(&name)?)?;

@@ -24,14 +24,20 @@
 //! The SigV4 service name is checked per API (`lambda`, `sqs`, `events`,
 //! `scheduler`, `logs`).
 
+mod authorize;
 mod error;
 mod event_invoke;
 mod eventbridge;
+mod form;
 mod functions;
+mod iam_api;
 mod invoke;
 mod logs;
 mod mappings;
+mod operation;
+mod permissions;
 mod provisioned;
+mod resource_policy;
 mod scheduler;
 mod signed;
 mod sqs;
@@ -44,12 +50,13 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{any, get, post};
 use axum::Router;
-use updraft_auth::{Credentials, Verifier};
+use updraft_auth::Credentials;
 use updraft_invoker::Invoker;
 use updraft_registry::Registry;
 use updraft_store::Store;
 use updraft_telemetry::FunctionGauges;
 
+pub use authorize::SecureTransport;
 pub use error::ApiError;
 
 /// What every handler shares.
@@ -57,7 +64,14 @@ pub struct AppState {
     pub invoker: Arc<Invoker>,
     pub registry: Arc<Registry>,
     pub store: Arc<dyn Store>,
-    pub verifier: Verifier,
+    /// Accounts, principals, keys and policies: who signed a request, and
+    /// what it may do.
+    pub iam: Arc<updraft_iam::Iam>,
+    /// The account and region the node's resources belong to.
+    pub account: updraft_types::Account,
+    /// Whether requests are authorized by policy (off only to measure what
+    /// authorization costs; authentication stays on).
+    pub authorization: bool,
     /// The server's own key pair: signs the download URLs it hands out.
     pub credentials: Credentials,
     /// Durable queues: SQS, and async invocations waiting for functions.
@@ -141,6 +155,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/updraft/v1/queues", get(list_queues))
         .route("/", post(logs::json_protocol))
         .merge(event_invoke::routes())
+        .merge(permissions::routes())
         .merge(mappings::routes())
         .merge(scheduler::routes())
         .merge(sqs::routes())

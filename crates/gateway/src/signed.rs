@@ -1,10 +1,19 @@
-//! SigV4 on every API request.
+//! Identity on every API request: authenticate, then authorize.
 //!
-//! The body is read (up to [`MAX_BODY`]) because the signature covers its
-//! hash, then handed on to the handler as bytes. The expected service is
-//! the one the `X-Amz-Target` prefix names (`logs`, `sqs`, `events`),
-//! `scheduler` for Scheduler's paths, `sqs` for a form-encoded POST (SQS's
-//! query protocol), and otherwise `lambda`.
+//! ```text
+//! request ─> read body (≤ MAX_BODY) ─> SigV4 with the key's secret from IAM ─> Caller
+//!        ─> iam / sts?  ─> the iam crate answers (it authorizes each call itself)
+//!        ─> operation::classify ─> action + resource ARN
+//!        ─> Iam::authorize(caller, action, resource, context, resource policy)
+//!        ─> handler (with the Caller and the VerifiedIdentity as extensions)
+//! ```
+//!
+//! The body is read because the signature covers its hash, then handed on
+//! to the handler as bytes. The expected service is the one the
+//! `X-Amz-Target` prefix names (`logs`, `sqs`, `events`), `scheduler` for
+//! Scheduler's paths; a form-encoded POST is IAM's or STS's query protocol
+//! when its credential scope says so, and SQS's otherwise; everything else
+//! is `lambda`.
 
 use std::time::SystemTime;
 
@@ -14,8 +23,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
 use updraft_api::LambdaError;
-use updraft_auth::{SignedRequest, VerifiedIdentity};
+use updraft_auth::{AuthError, SignedRequest, VerifiedIdentity};
+use updraft_iam::{Caller, KeyError};
 
+use crate::operation::Classified;
 use crate::{ApiError, Shared};
 
 /// The largest request body any API takes (CreateFunction carries a 50 MB
@@ -43,13 +54,26 @@ fn expected_service(req: &Request) -> &'static str {
             if path.starts_with("/schedules") || path.starts_with("/schedule-groups") {
                 "scheduler"
             } else if form && req.method() == http::Method::POST {
-                // The SQS query protocol (aws CLI v2 before SQS spoke JSON).
-                "sqs"
+                match scope_service(req.headers()) {
+                    Some("iam") => "iam",
+                    Some("sts") => "sts",
+                    // The SQS query protocol (aws CLI v2 before SQS spoke JSON).
+                    _ => "sqs",
+                }
             } else {
                 "lambda"
             }
         }
     }
+}
+
+/// The service named in the `Authorization` header's credential scope
+/// (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`).
+fn scope_service(headers: &http::HeaderMap) -> Option<&str> {
+    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let credential = auth.split("Credential=").nth(1)?;
+    let scope = credential.split([',', ' ']).next()?;
+    scope.rsplit('/').nth(1)
 }
 
 /// Reads a body up to `limit` bytes; `None` when it is larger.
@@ -63,24 +87,31 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Option<bytes::Bytes>,
     }
 }
 
-/// Verifies a buffered request against the server's credentials.
+/// Authenticates a buffered request: its signature, made with a key the
+/// identity directory knows, for `service`.
 pub fn check(
     state: &crate::AppState,
     parts: &http::request::Parts,
     body: &[u8],
     service: &str,
-) -> Result<VerifiedIdentity, ApiError> {
-    state
-        .verifier
-        .verify(
-            &SignedRequest::from_parts(parts, body),
-            service,
-            SystemTime::now(),
-        )
-        .map_err(|e| {
-            tracing::debug!(error = %e, path = parts.uri.path(), "request not authenticated");
-            ApiError(e.into())
-        })
+) -> Result<(VerifiedIdentity, Caller), ApiError> {
+    let now = SystemTime::now();
+    updraft_auth::verify_with(
+        &SignedRequest::from_parts(parts, body),
+        service,
+        now,
+        |key, token| {
+            let grant = state.iam.lookup_key(key, token, now).map_err(|e| match e {
+                KeyError::Expired => AuthError::ExpiredToken,
+                _ => AuthError::UnrecognizedClient,
+            })?;
+            Ok((grant.secret, grant.caller))
+        },
+    )
+    .map_err(|e| {
+        tracing::debug!(error = %e, path = parts.uri.path(), "request not authenticated");
+        ApiError(e.into())
+    })
 }
 
 pub async fn verify(State(state): Shared, req: Request, next: Next) -> Response {
@@ -96,11 +127,35 @@ pub async fn verify(State(state): Shared, req: Request, next: Next) -> Response 
         }
         Err(e) => return e.into_response(),
     };
-    let identity = match check(&state, &parts, &body, service) {
+    let (identity, caller) = match check(&state, &parts, &body, service) {
         Ok(id) => id,
-        Err(e) => return e.into_response(),
+        Err(e) => return crate::authorize::auth_failure(service, &parts, e),
     };
+    if service == "iam" || service == "sts" {
+        // The directory writes durably before it answers: off the workers.
+        let answer = tokio::task::spawn_blocking(move || {
+            crate::iam_api::handle(&state, service, &parts, &body, &caller, &identity)
+        })
+        .await;
+        return answer.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "an IAM request failed");
+            http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        });
+    }
+    let classified = crate::operation::classify(
+        &parts,
+        &body,
+        service,
+        &identity.region,
+        &state.account.account_id,
+    );
+    if let Classified::Operation(op) = &classified {
+        if let Err(denied) = crate::authorize::authorize(&state, &caller, op, &parts, service) {
+            return *denied;
+        }
+    }
     let mut req = Request::from_parts(parts, Body::from(body));
     req.extensions_mut().insert(identity);
+    req.extensions_mut().insert(caller);
     next.run(req).await
 }

@@ -15,6 +15,7 @@ use updraft_invoker::{InvokeError, UrlCall};
 use updraft_pool::BoxError;
 use updraft_types::{FunctionName, UrlAuthType};
 
+use crate::operation::Operation;
 use crate::signed::{check, read_body};
 use crate::Shared;
 
@@ -77,15 +78,24 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
                 }
                 Err(e) => return e.into_response(),
             };
-            match check(&state, &parts, &bytes, "lambda") {
-                Ok(identity) => (
-                    http_body_util::Full::new(bytes)
-                        .map_err(|never| match never {})
-                        .boxed_unsync(),
-                    Some(identity.access_key_id),
-                ),
+            let (identity, caller) = match check(&state, &parts, &bytes, "lambda") {
+                Ok(verified) => verified,
                 Err(_) => return message(StatusCode::FORBIDDEN, "Forbidden"),
+            };
+            let function_arn = match &alias {
+                Some(a) => state.account.qualified_arn(&name, a),
+                None => state.account.function_arn(&name),
+            };
+            let op = Operation::new("lambda:InvokeFunctionUrl", function_arn);
+            if crate::authorize::authorize(&state, &caller, &op, &parts, "lambda").is_err() {
+                return message(StatusCode::FORBIDDEN, "Forbidden");
             }
+            (
+                http_body_util::Full::new(bytes)
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+                Some(identity.access_key_id),
+            )
         }
     };
 

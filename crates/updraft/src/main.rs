@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod events_cli;
 mod iam_cli;
+mod role_credentials;
 mod serve;
 // Used by serve once `--tls-cert`/`--tls-key` are wired.
 #[allow(dead_code)]
@@ -58,7 +59,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the platform.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Create or update a function from a .wasm (or .zip) file.
     Deploy {
         name: String,
@@ -211,7 +212,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<bool> {
     let json = cli.json;
     if let Command::Serve(args) = cli.command {
-        serve::run(args, cli.data_dir).await?;
+        serve::run(*args, cli.data_dir).await?;
         return Ok(true);
     }
     if let Command::Iam { command } = cli.command {

@@ -88,6 +88,27 @@ pub struct ServeArgs {
     /// Server log format: text or json.
     #[arg(long, default_value = "text")]
     log_format: String,
+    /// The id of the node's account: its resources' ARNs carry it, and its
+    /// root user holds the key in <data-dir>/credentials.
+    #[arg(long, default_value = "000000000000", env = "UPDRAFT_ACCOUNT_ID", value_parser = parse_account_id)]
+    account_id: String,
+    /// Accounts, users, keys, roles and policies to create at start
+    /// (TOML or JSON; applied idempotently on every start).
+    #[arg(long, value_name = "FILE")]
+    bootstrap: Option<PathBuf>,
+    /// Authorization by policy: `on`, or `off` to measure what it costs
+    /// (requests are still authenticated).
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    authorization: String,
+}
+
+/// A 12-digit account id.
+fn parse_account_id(s: &str) -> Result<String, String> {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not an account id (12 digits)"))
+    }
 }
 
 fn init_tracing(format: &str) {
@@ -122,16 +143,45 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         tracing::info!(path = %cred_path.display(), "created credentials");
     }
 
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let base_url = format!("http://{addr}");
+    // What functions reach the platform at: the listener (a wildcard
+    // address is reached on loopback), and for native-process sandboxes,
+    // which have no network, the same API on a Unix socket bound now (so
+    // it exists before any sandbox starts) and served once the API is built.
+    let endpoint_url = format!(
+        "http://{}",
+        if addr.ip().is_unspecified() {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+        } else {
+            addr
+        }
+    );
+    let endpoint_socket = bind_endpoint_socket(&endpoint_socket_path(&data_dir))?;
+
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("updraft.db"))?);
     let artifacts = ArtifactStore::open(data_dir.join("code"))?;
     let wasm = WasmRuntime::new(WasmConfig {
         max_instances: args.max_instances,
         tmp_dir: data_dir.join("tmp"),
+        endpoint_url: Some(endpoint_url),
         ..WasmConfig::new(data_dir.join("compiled"))
     })?;
     let allocator = wasm.allocator();
     let mut runtimes: Vec<Arc<dyn Runtime>> = vec![Arc::new(wasm)];
-    let account = Account::default();
+    let account = Account {
+        account_id: args.account_id.clone(),
+        ..Account::default()
+    };
+    let iam = Arc::new(open_iam(
+        &data_dir,
+        &account,
+        &creds,
+        args.bootstrap.as_deref(),
+    )?);
     match process_runtime(&data_dir, args.python_runtime_dir.clone(), &account) {
         Ok(process) => runtimes.push(Arc::new(process)),
         Err(e) => tracing::warn!(
@@ -141,20 +191,19 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     }
     let memory_budget_mb = args.memory_budget.unwrap_or_else(default_memory_budget_mb);
     tracing::info!(memory_budget_mb, "node memory budget for environments");
-    let pools = Pools::new(PoolsConfig {
-        idle_timeout: args.idle_timeout,
-        memory_budget_mb,
-        scale_up: ScaleUp {
-            limit: args.scale_up_limit,
-            window: args.scale_up_window,
+    let issuer: Arc<dyn updraft_pool::CredentialIssuer> =
+        Arc::new(crate::role_credentials::RoleCredentials::new(iam.clone()));
+    let pools = Pools::with_credentials(
+        PoolsConfig {
+            idle_timeout: args.idle_timeout,
+            memory_budget_mb,
+            scale_up: ScaleUp {
+                limit: args.scale_up_limit,
+                window: args.scale_up_window,
+            },
         },
-    });
-
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    let base_url = format!("http://{addr}");
+        issuer,
+    );
 
     let registry = Arc::new(Registry::open(
         store.clone(),
@@ -239,7 +288,9 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         invoker: invoker.clone(),
         registry: registry.clone(),
         store: store.clone(),
-        verifier: updraft_auth::Verifier::new(vec![creds.clone()]),
+        iam: iam.clone(),
+        account: account.clone(),
+        authorization: args.authorization == "on",
         credentials: creds,
         queues: queues.clone(),
         bus,
@@ -266,6 +317,16 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     }
 
     let app = updraft_gateway::router(state);
+    // The same API on a Unix socket, which native-process sandboxes reach
+    // as their `AWS_ENDPOINT_URL` (they have no other network).
+    let endpoint_socket = tokio::spawn({
+        let app = app.clone();
+        async move {
+            if let Err(e) = axum::serve(endpoint_socket, app).await {
+                tracing::warn!(error = %e, "the endpoint socket stopped serving");
+            }
+        }
+    });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(
         listener,
@@ -287,6 +348,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         _ = bound => tracing::warn!(timeout = ?args.shutdown_timeout, "requests still open at the shutdown bound; stopping anyway"),
     }
 
+    endpoint_socket.abort();
     tracing::info!("shutting down: waiting for background invocations");
     // Event consumers stop taking work and finish what they started, both
     // within the one bound.
@@ -310,6 +372,78 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The identity directory: the node's account with the key from the
+/// credentials file as its root key, the default execution role, and what
+/// a bootstrap file asks for.
+fn open_iam(
+    data_dir: &Path,
+    account: &Account,
+    creds: &updraft_auth::Credentials,
+    bootstrap: Option<&Path>,
+) -> anyhow::Result<updraft_iam::Iam> {
+    let iam = updraft_iam::Iam::open(
+        &data_dir.join("iam.db"),
+        updraft_iam::IamConfig {
+            bootstrap_account: account.account_id.clone(),
+            region: account.region.clone(),
+        },
+    )
+    .context("opening the identity directory (iam.db)")?;
+    iam.ensure_account(&account.account_id)?;
+    iam.ensure_root_key(
+        &account.account_id,
+        &creds.access_key_id,
+        &creds.secret_access_key,
+    )?;
+    iam.ensure_service_role(
+        &account.account_id,
+        DEFAULT_ROLE,
+        &[
+            "lambda.amazonaws.com",
+            "scheduler.amazonaws.com",
+            "events.amazonaws.com",
+        ],
+    )?;
+    if let Some(path) = bootstrap {
+        let file = updraft_iam::Bootstrap::from_file(path)
+            .with_context(|| format!("--bootstrap {}", path.display()))?;
+        iam.apply_bootstrap(&file)
+            .with_context(|| format!("--bootstrap {}", path.display()))?;
+    }
+    Ok(iam)
+}
+
+/// Where the API is served for native-process sandboxes.
+fn endpoint_socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("run").join("endpoint.sock")
+}
+
+/// Binds the Unix socket at `path` (replacing a stale one), open to the
+/// sandboxes' users.
+fn bind_endpoint_socket(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
+            .with_context(|| format!("opening {} to sandboxes", dir.display()))?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+    let listener = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("listening on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+        .with_context(|| format!("opening {} to sandboxes", path.display()))?;
+    Ok(listener)
+}
+
+/// The execution role made in the node's account at first start (trusted
+/// by Lambda, Scheduler and EventBridge; no permissions until some are
+/// attached), which `updraft deploy` uses when no role is given.
+pub const DEFAULT_ROLE: &str = "updraft";
+
 /// The first argument that makes `updraft` the sandbox helper.
 pub const SANDBOX_INIT: &str = "sandbox-init";
 
@@ -328,6 +462,7 @@ fn process_runtime(
     config.init_binary = std::env::current_exe().context("locating the updraft binary")?;
     config.init_args = vec![SANDBOX_INIT.to_string()];
     config.account_id = account.account_id.clone();
+    config.endpoint_socket = Some(endpoint_socket_path(data_dir));
     if let Err(e) = install_awslambdaric(&config.python, &config.python_runtime_dir) {
         tracing::warn!(
             error = %format!("{e:#}"),

@@ -17,6 +17,7 @@ mod durability;
 mod eventbridge;
 mod examples;
 mod faults;
+mod iam;
 mod mappings;
 mod metrics;
 mod persistence;

@@ -19,7 +19,7 @@ use updraft_auth::Credentials;
 pub use updraft_test_support as guests;
 
 /// The role every test function is created with.
-pub const ROLE: &str = "arn:aws:iam::000000000000:role/x";
+pub const ROLE: &str = "arn:aws:iam::000000000000:role/updraft";
 pub const REGION: &str = "us-east-1";
 
 /// How long a server may take to print its address.

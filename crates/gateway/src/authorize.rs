@@ -1,0 +1,180 @@
+//! The authorization step of every request, and the refusals each
+//! service words its own way.
+//!
+//! One call decides: [`authorize`] asks the identity directory
+//! ([`updraft_iam::Iam::authorize`]) about the operation the request was
+//! classified as, with the request's condition context and the resource's
+//! own policy. The root user of the node's account acting on the node's
+//! resources skips the context entirely (nothing can deny it without a
+//! resource policy), which keeps the hot path cheap.
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::StatusCode;
+use updraft_api::LambdaError;
+use updraft_iam::Caller;
+use updraft_policy::{Decision, PrincipalKind};
+
+use crate::operation::Operation;
+use crate::{ApiError, AppState};
+
+/// Whether the connection a request came on is TLS (set by the listener).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecureTransport(pub bool);
+
+/// Decides `op` for `caller`; `Err` is the refusal to send, in the
+/// format of `service`.
+pub(crate) fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    op: &Operation,
+    parts: &Parts,
+    service: &str,
+) -> Result<(), Box<Response>> {
+    if !state.authorization {
+        return Ok(());
+    }
+    let mut context = None;
+    for resource in op.resources() {
+        decide(state, caller, &op.action, resource, parts, &mut context)
+            .map_err(|message| Box::new(access_denied(service, parts, message)))?;
+    }
+    for passed in &op.passed_roles {
+        // `iam:PassRole` sees which service the role is handed to.
+        let mut with_service = context
+            .clone()
+            .unwrap_or_else(|| request_context(state, caller, parts));
+        with_service.set("iam:PassedToService", passed.service);
+        let mut with_service = Some(with_service);
+        decide(
+            state,
+            caller,
+            "iam:PassRole",
+            &passed.role,
+            parts,
+            &mut with_service,
+        )
+        .map_err(|message| access_denied(service, parts, message))?;
+    }
+    Ok(())
+}
+
+/// Decides `action` on one `resource`; `Err` is AWS's AccessDenied message.
+/// The condition context is built the first time a decision needs it.
+fn decide(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    parts: &Parts,
+    context: &mut Option<updraft_policy::Context>,
+) -> Result<(), String> {
+    let policy = crate::resource_policy::resource_policy(state, resource);
+    let own = {
+        let account = updraft_types::Arn::parse(resource).map_or("", |a| a.account);
+        account.is_empty() || account == caller.account()
+    };
+    if policy.is_none() && own && matches!(caller.principal.kind, PrincipalKind::Root) {
+        return Ok(());
+    }
+    let context = context.get_or_insert_with(|| request_context(state, caller, parts));
+    match state
+        .iam
+        .authorize(caller, action, resource, context, policy.as_deref())
+    {
+        Decision::Allow => Ok(()),
+        denied => {
+            let why = if !own && denied != Decision::ExplicitDeny {
+                format!("because no resource-based policy allows the {action} action")
+            } else {
+                state
+                    .iam
+                    .denial_source(caller, action, resource, context, denied)
+                    .clause(action, denied)
+            };
+            tracing::debug!(caller = %caller.arn(), action, resource, "access denied");
+            Err(format!(
+                "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
+                caller.arn()
+            ))
+        }
+    }
+}
+
+/// The condition context of a request: the request's own keys and the
+/// caller's.
+pub(crate) fn request_context(
+    state: &AppState,
+    caller: &Caller,
+    parts: &Parts,
+) -> updraft_policy::Context {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let secure = parts
+        .extensions
+        .get::<SecureTransport>()
+        .is_some_and(|s| s.0);
+    let mut context = crate::operation::request_context(parts, peer, secure, &state.account.region);
+    crate::operation::principal_context(&mut context, &caller.principal, &caller.user_id);
+    context
+}
+
+/// `AccessDenied` as `service` words it.
+pub(crate) fn access_denied(service: &str, parts: &Parts, message: String) -> Response {
+    match service {
+        "events" | "logs" => {
+            crate::logs::json_error(StatusCode::BAD_REQUEST, "AccessDeniedException", &message)
+        }
+        "sqs" => {
+            let error = crate::sqs::SqsError {
+                shape: "AccessDeniedException",
+                code: "AccessDenied",
+                status: StatusCode::FORBIDDEN,
+                sender: true,
+                message,
+            };
+            let request_id = uuid::Uuid::new_v4().to_string();
+            if crate::sqs::is_form(&parts.headers) {
+                error.xml_response(&request_id)
+            } else {
+                error.json_response(&request_id)
+            }
+        }
+        _ => ApiError(LambdaError::Auth {
+            status: StatusCode::FORBIDDEN,
+            error_type: "AccessDeniedException",
+            message,
+        })
+        .into_response(),
+    }
+}
+
+/// An authentication failure in the format of `service`: IAM and STS
+/// clients read the query protocol's XML error, the others the error
+/// they have always been sent.
+pub(crate) fn auth_failure(service: &str, _parts: &Parts, error: ApiError) -> Response {
+    if service != "iam" && service != "sts" {
+        return error.into_response();
+    }
+    let LambdaError::Auth {
+        status,
+        error_type,
+        message,
+    } = &error.0
+    else {
+        return error.into_response();
+    };
+    let code = match *error_type {
+        "UnrecognizedClientException" => "InvalidClientTokenId",
+        "ExpiredTokenException" => "ExpiredToken",
+        "MissingAuthenticationTokenException" => "MissingAuthenticationToken",
+        "IncompleteSignatureException" => "IncompleteSignature",
+        _ => "SignatureDoesNotMatch",
+    };
+    crate::iam_api::xml_error(service, *status, code, message)
+}

@@ -1,0 +1,129 @@
+//! Identity and access end to end: users, policies, role sessions and the
+//! refusals every service words its own way, with boto3 and both aws CLIs.
+
+use serde_json::json;
+
+use crate::support::*;
+
+/// A user with a narrow policy, a role session, explicit denies and
+/// revoked keys, across Lambda, SQS, EventBridge, Scheduler, Logs and IAM
+/// (tests/py/iam_access.py).
+#[test]
+fn users_policies_and_sessions_across_services_with_boto3() {
+    let server = Server::start(&[]);
+    let allowed = unique("iam-allowed");
+    let other = unique("iam-other");
+    server.deploy(&allowed, guests::EXAMPLE_HELLO_HTTP, json!({}));
+    server.deploy(&other, guests::EXAMPLE_HELLO_HTTP, json!({}));
+    let out = server.boto3("iam_access.py", &[&allowed, &other]);
+    assert_eq!(ok(&out, "tests/py/iam_access.py").trim(), "OK");
+}
+
+/// The aws CLI v1 and v2 drive IAM and STS: a user with a key, the key's
+/// caller identity, and a malformed policy refused with AWS's message.
+#[test]
+fn aws_cli_v1_and_v2_manage_users_and_see_who_they_are() {
+    let server = Server::start(&[]);
+    for (cli, user) in [("v1", "cli-user-1"), ("v2", "cli-user-2")] {
+        let aws = |args: &[&str]| match cli {
+            "v1" => server.aws_v1(args),
+            _ => server.aws_v2(args),
+        };
+        let created = ok_json(&aws(&["iam", "create-user", "--user-name", user]), "create-user");
+        assert_eq!(created["User"]["UserName"], user);
+        assert_eq!(
+            created["User"]["Arn"],
+            format!("arn:aws:iam::000000000000:user/{user}")
+        );
+        let key = ok_json(
+            &aws(&["iam", "create-access-key", "--user-name", user]),
+            "create-access-key",
+        );
+        let key_id = key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_string();
+        let secret = key["AccessKey"]["SecretAccessKey"].as_str().unwrap().to_string();
+        assert!(key_id.starts_with("AKIA"), "{key}");
+        let listed = ok_json(
+            &aws(&["iam", "list-access-keys", "--user-name", user]),
+            "list-access-keys",
+        );
+        assert_eq!(listed["AccessKeyMetadata"][0]["AccessKeyId"], key_id.as_str());
+        assert!(listed["AccessKeyMetadata"][0].get("SecretAccessKey").is_none());
+
+        let bad = failed(
+            &aws(&[
+                "iam",
+                "create-policy",
+                "--policy-name",
+                "bad",
+                "--policy-document",
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Resource":"*"}}"#,
+            ]),
+            "create-policy with no Action",
+        );
+        assert!(bad.contains("MalformedPolicyDocument"), "{bad}");
+        assert!(bad.contains("Policy statement must contain actions."), "{bad}");
+
+        // The user's own identity, through a profile of its own.
+        let mut file = std::fs::read_to_string(&server.credentials_path).unwrap();
+        file.push_str(&format!(
+            "\n[{user}]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
+        ));
+        std::fs::write(&server.credentials_path, file).unwrap();
+        let me = ok_json(
+            &aws(&["--profile", user, "sts", "get-caller-identity"]),
+            "get-caller-identity",
+        );
+        assert_eq!(me["Arn"], format!("arn:aws:iam::000000000000:user/{user}"));
+        assert_eq!(me["Account"], "000000000000");
+        let denied = failed(
+            &aws(&["--profile", user, "lambda", "list-functions"]),
+            "list-functions without a policy",
+        );
+        assert!(denied.contains("AccessDeniedException"), "{denied}");
+        assert!(denied.contains("lambda:ListFunctions"), "{denied}");
+    }
+}
+
+/// CreateFunction needs a role that exists and trusts Lambda.
+#[test]
+fn a_function_role_must_exist_and_trust_lambda() {
+    let server = Server::start(&[]);
+    let zip = guest_zip(guests::EXAMPLE_HELLO_HTTP);
+    let r = server.create_function_zip(
+        &unique("norole"),
+        &zip,
+        json!({"Role": "arn:aws:iam::000000000000:role/does-not-exist"}),
+    );
+    let message = r.assert_error(400, "InvalidParameterValueException");
+    assert_eq!(
+        message,
+        "The role defined for the function cannot be assumed by Lambda."
+    );
+
+    let out = server.boto3_inline(
+        r#"
+import boto3, json, sys
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1")
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+         "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+iam.create_role(RoleName="not-lambda", AssumeRolePolicyDocument=json.dumps(trust))
+trust["Statement"][0]["Principal"]["Service"] = "lambda.amazonaws.com"
+iam.create_role(RoleName="for-lambda", AssumeRolePolicyDocument=json.dumps(trust))
+print("OK")
+"#,
+        &[],
+    );
+    assert_eq!(ok(&out, "create roles").trim(), "OK");
+    let r = server.create_function_zip(
+        &unique("notlambda"),
+        &zip,
+        json!({"Role": "arn:aws:iam::000000000000:role/not-lambda"}),
+    );
+    r.assert_error(400, "InvalidParameterValueException");
+    let r = server.create_function_zip(
+        &unique("forlambda"),
+        &zip,
+        json!({"Role": "arn:aws:iam::000000000000:role/for-lambda"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+}
