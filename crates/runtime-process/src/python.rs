@@ -4,8 +4,8 @@
 //!
 //! ```text
 //!   <python_runtime_dir>/            mounted read-only at /var/runtime (PYTHONPATH)
-//!       awslambdaric/ ...            pip install --target, pinned version
-//!       .updraft-awslambdaric        the installed version (written last)
+//!       awslambdaric/ boto3/ ...     pip install --target, pinned versions
+//!       .updraft-awslambdaric        the installed versions (written last)
 //!   <python prefix>                  mounted read-only at /var/lang
 //! ```
 //!
@@ -13,14 +13,29 @@
 //! `scripts/install-awslambdaric.sh` in this crate, which runs the same
 //! pip command): it installs into a staging directory and renames it into
 //! place, so an environment never starts with a half-installed client.
-//! Updating means changing [`AWSLAMBDARIC_VERSION`]: the installed version
-//! is recorded in the directory and a different one is replaced.
+//! Updating means changing [`AWSLAMBDARIC_VERSION`] or [`BOTO3_VERSION`]:
+//! the installed versions are recorded in the directory and different
+//! ones are replaced.
+//!
+//! As on Lambda, handlers can `import boto3` without bundling it: the
+//! pinned boto3 (and botocore) are installed beside the runtime client,
+//! and with the environment's role credentials and `AWS_ENDPOINT_URL`
+//! they reach the platform's own services.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The `awslambdaric` release the platform runs python functions with.
 pub const AWSLAMBDARIC_VERSION: &str = "4.2.2";
+
+/// The AWS SDK for Python provided to handlers, as Lambda's Python
+/// runtimes provide one.
+pub const BOTO3_VERSION: &str = "1.43.11";
+
+/// What the marker records: every pinned package.
+fn pinned() -> String {
+    format!("awslambdaric=={AWSLAMBDARIC_VERSION} boto3=={BOTO3_VERSION}")
+}
 
 /// The file in the runtime directory that records the installed version.
 const MARKER: &str = ".updraft-awslambdaric";
@@ -88,11 +103,22 @@ impl PythonInstall {
 
 /// The version of `awslambdaric` installed in `dir`, if any.
 pub fn installed_awslambdaric(dir: &Path) -> Option<String> {
-    let version = std::fs::read_to_string(dir.join(MARKER)).ok()?;
+    let recorded = installed_packages(dir)?;
+    let version = recorded
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("awslambdaric=="))
+        // A directory from before boto3 was provided records the bare version.
+        .unwrap_or(recorded.trim());
+    Some(version.to_string())
+}
+
+/// What the marker in `dir` records, when the runtime client is there.
+fn installed_packages(dir: &Path) -> Option<String> {
+    let recorded = std::fs::read_to_string(dir.join(MARKER)).ok()?;
     dir.join("awslambdaric")
         .join("__main__.py")
         .is_file()
-        .then(|| version.trim().to_string())
+        .then(|| recorded.trim().to_string())
 }
 
 /// Installs the pinned `awslambdaric` into `dir` with
@@ -100,7 +126,7 @@ pub fn installed_awslambdaric(dir: &Path) -> Option<String> {
 /// Needs the PyPI index (or pip's configured mirror) once; afterwards
 /// functions start without the network.
 pub fn install_awslambdaric(python: &Path, dir: &Path) -> anyhow::Result<()> {
-    if installed_awslambdaric(dir).as_deref() == Some(AWSLAMBDARIC_VERSION) {
+    if installed_packages(dir) == Some(pinned()) {
         return Ok(());
     }
     let parent = dir
@@ -123,17 +149,19 @@ pub fn install_awslambdaric(python: &Path, dir: &Path) -> anyhow::Result<()> {
         .args(["--no-warn-script-location", "--target"])
         .arg(&staging)
         .arg(format!("awslambdaric=={AWSLAMBDARIC_VERSION}"))
+        .arg(format!("boto3=={BOTO3_VERSION}"))
         .env("PIP_ROOT_USER_ACTION", "ignore")
         .output()
         .map_err(|e| anyhow::anyhow!("running {} -m pip: {e}", python.display()))?;
     if !out.status.success() {
         let _ = std::fs::remove_dir_all(&staging);
         anyhow::bail!(
-            "pip install awslambdaric=={AWSLAMBDARIC_VERSION} failed: {}",
+            "pip install {} failed: {}",
+            pinned(),
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    std::fs::write(staging.join(MARKER), AWSLAMBDARIC_VERSION)?;
+    std::fs::write(staging.join(MARKER), pinned())?;
     // Swap the new tree in; the old one is removed once renamed away.
     let old = parent.join(format!(".old-{}", uuid::Uuid::new_v4().simple()));
     let had_old = dir.exists();
@@ -144,6 +172,6 @@ pub fn install_awslambdaric(python: &Path, dir: &Path) -> anyhow::Result<()> {
     if had_old {
         let _ = std::fs::remove_dir_all(&old);
     }
-    tracing::info!(dir = %dir.display(), version = AWSLAMBDARIC_VERSION, "installed awslambdaric");
+    tracing::info!(dir = %dir.display(), packages = %pinned(), "installed the python runtime client and SDK");
     Ok(())
 }

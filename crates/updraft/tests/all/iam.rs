@@ -29,7 +29,10 @@ fn aws_cli_v1_and_v2_manage_users_and_see_who_they_are() {
             "v1" => server.aws_v1(args),
             _ => server.aws_v2(args),
         };
-        let created = ok_json(&aws(&["iam", "create-user", "--user-name", user]), "create-user");
+        let created = ok_json(
+            &aws(&["iam", "create-user", "--user-name", user]),
+            "create-user",
+        );
         assert_eq!(created["User"]["UserName"], user);
         assert_eq!(
             created["User"]["Arn"],
@@ -39,15 +42,26 @@ fn aws_cli_v1_and_v2_manage_users_and_see_who_they_are() {
             &aws(&["iam", "create-access-key", "--user-name", user]),
             "create-access-key",
         );
-        let key_id = key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_string();
-        let secret = key["AccessKey"]["SecretAccessKey"].as_str().unwrap().to_string();
+        let key_id = key["AccessKey"]["AccessKeyId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let secret = key["AccessKey"]["SecretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert!(key_id.starts_with("AKIA"), "{key}");
         let listed = ok_json(
             &aws(&["iam", "list-access-keys", "--user-name", user]),
             "list-access-keys",
         );
-        assert_eq!(listed["AccessKeyMetadata"][0]["AccessKeyId"], key_id.as_str());
-        assert!(listed["AccessKeyMetadata"][0].get("SecretAccessKey").is_none());
+        assert_eq!(
+            listed["AccessKeyMetadata"][0]["AccessKeyId"],
+            key_id.as_str()
+        );
+        assert!(listed["AccessKeyMetadata"][0]
+            .get("SecretAccessKey")
+            .is_none());
 
         let bad = failed(
             &aws(&[
@@ -61,7 +75,10 @@ fn aws_cli_v1_and_v2_manage_users_and_see_who_they_are() {
             "create-policy with no Action",
         );
         assert!(bad.contains("MalformedPolicyDocument"), "{bad}");
-        assert!(bad.contains("Policy statement must contain actions."), "{bad}");
+        assert!(
+            bad.contains("Policy statement must contain actions."),
+            "{bad}"
+        );
 
         // The user's own identity, through a profile of its own.
         let mut file = std::fs::read_to_string(&server.credentials_path).unwrap();
@@ -126,4 +143,75 @@ print("OK")
         json!({"Role": "arn:aws:iam::000000000000:role/for-lambda"}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
+}
+
+/// A Python handler that sends to a queue with the boto3 the runtime
+/// provides, with nothing but its environment: its role allows
+/// `sqs:SendMessage` on one queue, so that send succeeds and a send to
+/// another queue is refused.
+#[test]
+fn a_function_calls_the_platform_with_its_execution_role() {
+    let server = Server::start(&[]);
+    let (allowed_url, _) = server.create_queue(&unique("role-allowed"), json!({}));
+    let (other_url, _) = server.create_queue(&unique("role-other"), json!({}));
+    let allowed_name = allowed_url.rsplit('/').next().unwrap().to_string();
+    let out = server.boto3_inline(
+        r#"
+import boto3, json, sys
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1")
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+         "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+iam.create_role(RoleName="sender", AssumeRolePolicyDocument=json.dumps(trust))
+iam.put_role_policy(RoleName="sender", PolicyName="send", PolicyDocument=json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage",
+    "Resource": "arn:aws:sqs:us-east-1:000000000000:" + sys.argv[2]}]}))
+print("OK")
+"#,
+        &[&allowed_name],
+    );
+    assert_eq!(ok(&out, "create the role").trim(), "OK");
+
+    let handler = br#"
+import os
+import boto3
+
+def handler(event, context):
+    sqs = boto3.client("sqs")
+    try:
+        sqs.send_message(QueueUrl=event["queue"], MessageBody="from the function")
+        return {"sent": True, "endpoint": os.environ["AWS_ENDPOINT_URL"]}
+    except Exception as e:
+        return {"sent": False, "error": str(e)}
+"#;
+    let name = unique("role-fn");
+    let zip = guests::zip_files(&[("app.py", handler)]);
+    let r = server.create_function_zip(
+        &name,
+        &zip,
+        json!({"Runtime": "python3.12", "Handler": "app.handler", "Timeout": 30,
+               "Role": "arn:aws:iam::000000000000:role/sender"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    let sent = server.invoke(&name, json!({"queue": allowed_url}).to_string().as_bytes());
+    assert_eq!(sent.status, 200, "{}", sent.text());
+    let v = sent.json();
+    assert_eq!(v["sent"], true, "{v}");
+    assert_eq!(v["endpoint"], "http://127.0.0.1:9000", "{v}");
+    let got = server.json_call(
+        "sqs",
+        "AmazonSQS.ReceiveMessage",
+        json!({"QueueUrl": allowed_url, "WaitTimeSeconds": 1}),
+    );
+    assert_eq!(got.json()["Messages"][0]["Body"], "from the function");
+
+    let refused = server.invoke(&name, json!({"queue": other_url}).to_string().as_bytes());
+    let v = refused.json();
+    assert_eq!(v["sent"], false, "{v}");
+    let error = v["error"].as_str().unwrap_or_default();
+    assert!(error.contains("AccessDenied"), "{error}");
+    assert!(
+        error.contains("assumed-role/sender/") && error.contains("sqs:SendMessage"),
+        "{error}"
+    );
 }

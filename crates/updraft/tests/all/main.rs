@@ -12,6 +12,7 @@ mod aws_cli;
 mod bad_input;
 mod boto3;
 mod cli;
+mod conformance;
 mod control_plane;
 mod durability;
 mod eventbridge;
