@@ -199,7 +199,7 @@ pub async fn schedule(
             let arn = function_arn(c, &function).await?;
             let mut target = json!({
                 "Arn": arn,
-                "RoleArn": "arn:aws:iam::000000000000:role/updraft-scheduler",
+                "RoleArn": "arn:aws:iam::000000000000:role/updraft",
             });
             if let Some(input) = input {
                 serde_json::from_str::<Value>(&input)

@@ -17,7 +17,7 @@ endpoint, hello_zip, echo_zip, env_zip = sys.argv[1:5]
 lam = lambda_client(endpoint)
 logs = logs_client(endpoint)
 NotFound = lam.exceptions.ResourceNotFoundException
-ROLE = "arn:aws:iam::000000000000:role/x"
+ROLE = "arn:aws:iam::000000000000:role/updraft"
 name = "life"
 
 

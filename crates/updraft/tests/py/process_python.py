@@ -18,7 +18,7 @@ with open(zip_path, "rb") as f:
         FunctionName=name,
         Runtime="python3.11",
         Handler="app.handler",
-        Role="arn:aws:iam::000000000000:role/x",
+        Role="arn:aws:iam::000000000000:role/updraft",
         Code={"ZipFile": f.read()},
         Environment={"Variables": {"GREETING": "hi"}},
     )
@@ -41,7 +41,7 @@ try:
         FunctionName=name + "-x",
         Runtime="ruby3.3",
         Handler="a.b",
-        Role="arn:aws:iam::000000000000:role/x",
+        Role="arn:aws:iam::000000000000:role/updraft",
         Code={"ZipFile": open(zip_path, "rb").read()},
     )
 except lam.exceptions.InvalidParameterValueException as e:
