@@ -1,4 +1,5 @@
-//! Signed `Invoke` requests (`POST /2015-03-31/functions/{name}/invocations`).
+//! Signed `Invoke` requests (`POST /2015-03-31/functions/{name}/invocations`)
+//! and signed `GET`s of `AWS_IAM` function URLs.
 //!
 //! A request is signed once with `updraft_auth::sign` and then sent as many
 //! times as a run needs: the server verifies every copy in full (there is
@@ -34,12 +35,18 @@ impl SignedInvoke {
     ) -> anyhow::Result<Self> {
         let creds = updraft_auth::read_profile(credentials, "default")
             .with_context(|| format!("reading {}", credentials.display()))?;
+        Self::with_key(addr, &creds, function, tail)
+    }
+
+    /// Signs an Invoke of `function` with the key `creds`.
+    pub fn with_key(
+        addr: SocketAddr,
+        creds: &updraft_auth::Credentials,
+        function: &str,
+        tail: bool,
+    ) -> anyhow::Result<Self> {
         let path = format!("/2015-03-31/functions/{function}/invocations");
         let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::HOST,
-            HeaderValue::from_str(&addr.to_string())?,
-        );
         headers.insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -52,20 +59,9 @@ impl SignedInvoke {
             "x-amz-log-type",
             HeaderValue::from_static(if tail { "Tail" } else { "None" }),
         );
-        let signed = updraft_auth::sign(
-            "POST",
-            &format!("http://{addr}{path}"),
-            &headers,
-            PAYLOAD,
-            &creds,
-            "us-east-1",
-            "lambda",
-            SystemTime::now(),
-        )
-        .map_err(|e| anyhow!("signing Invoke: {e}"))?;
         Ok(SignedInvoke {
+            headers: sign(addr, creds, "POST", &path, headers, PAYLOAD)?,
             path,
-            headers: signed,
         })
     }
 
@@ -76,6 +72,61 @@ impl SignedInvoke {
         *req.headers_mut() = self.headers.clone();
         req
     }
+}
+
+/// A `GET` of an `AWS_IAM` function URL (`/fn/{function}/`), signed once
+/// for service `lambda` like [`SignedInvoke`] and sent as often as needed.
+pub struct SignedUrlGet {
+    path: String,
+    headers: HeaderMap,
+}
+
+impl SignedUrlGet {
+    pub fn new(
+        addr: SocketAddr,
+        creds: &updraft_auth::Credentials,
+        function: &str,
+    ) -> anyhow::Result<Self> {
+        let path = format!("/fn/{function}/");
+        Ok(SignedUrlGet {
+            headers: sign(addr, creds, "GET", &path, HeaderMap::new(), b"")?,
+            path,
+        })
+    }
+
+    pub fn request(&self) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(Bytes::new()));
+        *req.uri_mut() = self.path.parse().expect("a valid path");
+        *req.headers_mut() = self.headers.clone();
+        req
+    }
+}
+
+/// `headers` with `Host` and the SigV4 headers of `method path` with
+/// `body`, for service `lambda` in `us-east-1`.
+fn sign(
+    addr: SocketAddr,
+    creds: &updraft_auth::Credentials,
+    method: &str,
+    path: &str,
+    mut headers: HeaderMap,
+    body: &[u8],
+) -> anyhow::Result<HeaderMap> {
+    headers.insert(
+        http::header::HOST,
+        HeaderValue::from_str(&addr.to_string())?,
+    );
+    updraft_auth::sign(
+        method,
+        &format!("http://{addr}{path}"),
+        &headers,
+        body,
+        creds,
+        "us-east-1",
+        "lambda",
+        SystemTime::now(),
+    )
+    .map_err(|e| anyhow!("signing {method} {path}: {e}"))
 }
 
 /// `Init Duration: 0.41 ms` from the base64 log tail of an Invoke, in

@@ -20,11 +20,16 @@
 //!   updraft-bench process    native-process functions: cold starts (Rust
 //!                            lambda_runtime bootstrap, Python), warm
 //!                            Invoke overhead, environments per second
+//!   updraft-bench authz      authorization on and off (two live servers
+//!                            loaded in turn): AWS_IAM function URL and
+//!                            Invoke as an IAM user, 1,000 policies
 //! ```
 //!
 //! Every load loop is bounded in time and only connects to the loopback
 //! address a child printed.
 
+mod ab;
+mod authz;
 mod cold;
 mod control;
 mod events;
@@ -77,6 +82,47 @@ enum Command {
     /// The event services: async invocations enqueued and delivered,
     /// PutEvents to function latency, rule matching, SQS throughput.
     Events(EventsArgs),
+    /// What authorization by policy costs: an AWS_IAM function URL and
+    /// Invoke, called as an IAM user, on a server with `--authorization
+    /// on` and one with it off, loaded in turn.
+    Authz(AuthzArgs),
+}
+
+#[derive(clap::Args, Clone)]
+pub struct AuthzArgs {
+    /// The updraft binary.
+    #[arg(long)]
+    updraft: Option<PathBuf>,
+    /// The function (a wasi:http component).
+    #[arg(long)]
+    component: Option<PathBuf>,
+    /// Rounds (a slice of each kind of load on each server).
+    #[arg(long, default_value_t = 10)]
+    rounds: usize,
+    /// Measured window of each slice.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Warmup of each server before the slices.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Keep-alive connections.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Managed policies in the account (the one that allows included).
+    #[arg(long, default_value_t = 1000)]
+    policies: usize,
+    /// Of them attached to the calling user (the one that allows included).
+    #[arg(long, default_value_t = 10)]
+    attached: usize,
+    /// Authorization on in both servers: a control run that shows the
+    /// method's noise when there is no difference.
+    #[arg(long)]
+    control: bool,
+    /// Worker threads of the load generator.
+    #[arg(long, default_value_t = 2)]
+    client_threads: usize,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(clap::Args, Clone)]
@@ -292,6 +338,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Scale(args)) => scale(args),
         Some(Command::Process(args)) => process(args),
         Some(Command::Events(args)) => events(args),
+        Some(Command::Authz(args)) => authz(args),
         None => run(cli.run),
     }
 }
@@ -443,6 +490,29 @@ fn events(args: EventsArgs) -> anyhow::Result<()> {
         "Event services (`updraft-bench events`)",
         args.client_threads,
         events::run(&settings),
+        &args.output,
+    )
+}
+
+fn authz(args: AuthzArgs) -> anyhow::Result<()> {
+    let root = PathBuf::from(REPO_ROOT);
+    let settings = authz::Settings {
+        updraft: updraft_binary(args.updraft, &root)?,
+        hello: hello_component(args.component, &root)?,
+        rounds: args.rounds.max(1),
+        load: load::Settings {
+            connections: args.connections.max(1),
+            warmup: args.warmup,
+            duration: args.duration,
+        },
+        policies: args.policies.max(1),
+        attached: args.attached.max(1),
+        control: args.control,
+    };
+    measure_and_publish(
+        "Authorization on and off (`updraft-bench authz`)",
+        args.client_threads,
+        authz::run(&settings),
         &args.output,
     )
 }

@@ -13,8 +13,8 @@
 //!   metering  updraft serve --deploy hello=COMPONENT --metering on, and
 //!             another with --metering off, both up the whole time; rounds
 //!             of short slices (function URL, then Invoke), each server
-//!             loaded in turn, the order swapped every round; req/s and
-//!             server CPU seconds (utime + stime) per request, per slice
+//!             loaded in turn, the order swapped every round ([`ab`]);
+//!             req/s and server CPU seconds (utime + stime) per request
 //! ```
 
 use std::net::SocketAddr;
@@ -27,10 +27,11 @@ use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::Full;
 
+use crate::ab;
 use crate::control::{self, Api};
 use crate::lambda::SignedInvoke;
 use crate::load::{self, connect, send};
-use crate::servers::{self, Server};
+use crate::servers;
 
 pub struct Settings {
     pub updraft: PathBuf,
@@ -394,70 +395,32 @@ fn name(i: usize) -> String {
     format!("d{i:05}")
 }
 
-/// A server with metering on or off, and its two request makers.
-struct MeteredServer {
-    on: bool,
-    server: Server,
-    url: load::MakeRequest,
-    invoke: load::MakeRequest,
-}
-
-impl MeteredServer {
-    fn start(s: &Settings, on: bool) -> anyhow::Result<Self> {
-        let flag = vec![
-            "--metering".to_string(),
-            if on { "on" } else { "off" }.to_string(),
-        ];
-        let server = servers::start_updraft_with(&s.updraft, &[("hello", &s.hello)], &flag)?;
-        let addr = server.addr;
-        let url: load::MakeRequest = Arc::new(move || {
-            http::Request::get("/fn/hello/")
-                .header(http::header::HOST, addr.to_string())
-                .body(Full::new(Bytes::new()))
-                .expect("a valid request")
-        });
-        let signed = Arc::new(SignedInvoke::new(
-            addr,
-            server.credentials()?,
-            "hello",
-            false,
-        )?);
-        let invoke: load::MakeRequest = Arc::new(move || signed.request());
-        Ok(MeteredServer {
-            on,
-            server,
-            url,
-            invoke,
-        })
-    }
-
-    /// One slice: `make`'s load for `load.duration`, then a pause so the
-    /// server's background work (the metering flush) finishes before the
-    /// other server's slice; the CPU window covers both.
-    async fn slice(
-        &self,
-        load: &load::Settings,
-        make: &load::MakeRequest,
-    ) -> anyhow::Result<Slice> {
-        let pid = self.server.pid();
-        let flusher = || control::thread_cpu_seconds(pid, METERING_THREAD);
-        let cpu0 = control::cpu_seconds(pid)?;
-        let flusher0 = flusher()?;
-        let m = load::run(self.server.addr, load, make.clone()).await?;
-        tokio::time::sleep(SLICE_PAUSE).await;
-        let cpu = control::cpu_seconds(pid)? - cpu0;
-        let flusher_cpu = match (flusher0, flusher()?) {
-            (Some(a), Some(b)) => b - a,
-            _ => 0.0,
-        };
-        Ok(Slice {
-            rps: m.rps(),
-            requests: m.ok,
-            cpu_per_request_us: cpu * 1e6 / m.ok.max(1) as f64,
-            cpu: cpu.max(flusher_cpu),
-            flusher_cpu,
-        })
-    }
+/// A server with metering on or off, given function URL and Invoke load.
+fn metered_server(s: &Settings, on: bool) -> anyhow::Result<ab::Side> {
+    let flag = vec![
+        "--metering".to_string(),
+        if on { "on" } else { "off" }.to_string(),
+    ];
+    let server = servers::start_updraft_with(&s.updraft, &[("hello", &s.hello)], &flag)?;
+    let addr = server.addr;
+    let url: load::MakeRequest = Arc::new(move || {
+        http::Request::get("/fn/hello/")
+            .header(http::header::HOST, addr.to_string())
+            .body(Full::new(Bytes::new()))
+            .expect("a valid request")
+    });
+    let signed = Arc::new(SignedInvoke::new(
+        addr,
+        server.credentials()?,
+        "hello",
+        false,
+    )?);
+    let invoke: load::MakeRequest = Arc::new(move || signed.request());
+    Ok(ab::Side {
+        server,
+        loads: vec![("function URL", url), ("Invoke (SigV4)", invoke)],
+        thread: Some(METERING_THREAD),
+    })
 }
 
 /// Longer than the metering flush interval (200 ms).
@@ -465,75 +428,21 @@ const SLICE_PAUSE: Duration = Duration::from_millis(400);
 /// The metering flusher's thread name (as `comm` truncates it).
 const METERING_THREAD: &str = "updraft-meterin";
 
-#[derive(Clone, Copy)]
-struct Slice {
-    rps: f64,
-    requests: u64,
-    cpu_per_request_us: f64,
-    /// The server's CPU seconds over the slice and its pause, and the
-    /// metering flusher thread's share of them.
-    cpu: f64,
-    flusher_cpu: f64,
-}
-
-/// The cost of metering, measured directly: two servers, one with
-/// `--metering on` and one with `--metering off`, both running the whole
-/// time and loaded in turn in short slices (function URL, then Invoke),
-/// the order swapped every round. Neighbouring slices see the same
-/// machine, so each round gives an on/off ratio that the machine's slow
-/// swings of load mostly cancel out of; the medians of those ratios are
-/// the result. With `--metering-control`, both servers run with metering
-/// off (an A/A run: what the method reports when there is no difference).
+/// The cost of metering, measured directly ([`ab`]): two servers, one
+/// with `--metering on` and one with `--metering off`, loaded in turn in
+/// short slices (function URL, then Invoke). With `--metering-control`,
+/// both servers run with metering off (an A/A run: what the method
+/// reports when there is no difference).
 async fn metering(s: &Settings) -> anyhow::Result<String> {
-    let servers = [
-        MeteredServer::start(s, !s.metering_control)?,
-        MeteredServer::start(s, false)?,
+    let sides = [
+        metered_server(s, !s.metering_control)?,
+        metered_server(s, false)?,
     ];
-    let warmup = load::Settings {
-        warmup: Duration::ZERO,
-        duration: s.load.warmup.max(Duration::from_secs(1)),
-        ..s.load.clone()
-    };
-    for server in &servers {
-        load::run(server.server.addr, &warmup, server.url.clone()).await?;
-        load::run(server.server.addr, &warmup, server.invoke.clone()).await?;
-    }
-    let measured = load::Settings {
-        warmup: Duration::ZERO,
-        ..s.load.clone()
-    };
     let rounds = s.metering_rounds;
-    // Per round: [on, off] × [url, invoke].
-    let mut results: Vec<[[Slice; 2]; 2]> = Vec::with_capacity(rounds);
-    for round in 0..rounds {
-        eprintln!("metering: round {} of {rounds}", round + 1);
-        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        let mut got = [[None; 2]; 2];
-        for (kind, url) in [(0, true), (1, false)] {
-            for &i in &order {
-                let server = &servers[i];
-                let make = if url { &server.url } else { &server.invoke };
-                got[i][kind] = Some(server.slice(&measured, make).await?);
-            }
-        }
-        results.push(got.map(|side| side.map(|x| x.expect("measured"))));
-    }
-    debug_assert!(servers[0].on != s.metering_control && !servers[1].on);
-    drop(servers);
+    let results = ab::run(&sides, &s.load, rounds, SLICE_PAUSE, "metering").await?;
+    let names: Vec<&str> = sides[0].loads.iter().map(|(n, _)| *n).collect();
+    drop(sides);
 
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    };
-    let spread = |v: &[f64]| {
-        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        format!(
-            "{:+.1} % … {:+.1} %",
-            (min - 1.0) * 100.0,
-            (max - 1.0) * 100.0
-        )
-    };
     let mut md = String::new();
     if s.metering_control {
         md += "#### Control run (`--metering-control`): both servers with metering **off**; the \"on\" column is the first of them\n\n";
@@ -545,55 +454,16 @@ async fn metering(s: &Settings) -> anyhow::Result<String> {
         rounds,
         s.load.duration
     );
-    md += "| | metering on | metering off | on / off: median of the rounds' ratios | rounds' ratios, lowest … highest |\n|---|---:|---:|---:|---:|\n";
-    for (kind, name) in [(0, "function URL"), (1, "Invoke (SigV4)")] {
-        let rps = |side: usize| median(results.iter().map(|r| r[side][kind].rps).collect());
-        let ratios: Vec<f64> = results
-            .iter()
-            .map(|r| r[0][kind].rps / r[1][kind].rps)
-            .collect();
-        md += &format!(
-            "| {name} req/s | {:.0} | {:.0} | **{:+.1} %** | {} |\n",
-            rps(0),
-            rps(1),
-            (median(ratios.clone()) - 1.0) * 100.0,
-            spread(&ratios)
-        );
-        let cpu = |side: usize| {
-            median(
-                results
-                    .iter()
-                    .map(|r| r[side][kind].cpu_per_request_us)
-                    .collect(),
-            )
-        };
-        let ratios: Vec<f64> = results
-            .iter()
-            .map(|r| r[0][kind].cpu_per_request_us / r[1][kind].cpu_per_request_us)
-            .collect();
-        md += &format!(
-            "| {name} server CPU per request | {:.1} µs | {:.1} µs | {:+.1} % | {} |\n",
-            cpu(0),
-            cpu(1),
-            (median(ratios.clone()) - 1.0) * 100.0,
-            spread(&ratios)
-        );
-    }
-    let requests: u64 = results
-        .iter()
-        .flat_map(|r| r.iter().flatten())
-        .map(|x| x.requests)
-        .sum();
-    md += &format!("\n{requests} requests measured in all.\n\n");
+    md += &ab::table(&results, &names, "metering on", "metering off", "on / off");
     if s.metering_control {
         return Ok(md);
     }
     // Metering's own CPU in the metered server, measured in place: the
     // flusher thread's CPU, plus `record()` on the request path.
-    let on: Vec<&Slice> = results.iter().flat_map(|r| r[0].iter()).collect();
+    let on: Vec<&ab::Slice> = results.iter().flat_map(|r| r[0].iter()).collect();
     let on_requests = on.iter().map(|x| x.requests).sum::<u64>().max(1) as f64;
     let on_cpu: f64 = on.iter().map(|x| x.cpu).sum();
-    let flusher: f64 = on.iter().map(|x| x.flusher_cpu).sum();
+    let flusher: f64 = on.iter().map(|x| x.thread_cpu).sum();
     let per_request_us = on_cpu * 1e6 / on_requests;
     let flusher_us = flusher * 1e6 / on_requests;
     md += &format!(
