@@ -96,6 +96,13 @@ pub struct ServeArgs {
     /// (TOML or JSON; applied idempotently on every start).
     #[arg(long, value_name = "FILE")]
     bootstrap: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key), so keys
+    /// and session tokens do not cross the network in clear.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Authorization by policy: `on`, or `off` to measure what it costs
     /// (requests are still authenticated).
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
@@ -147,13 +154,18 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let base_url = format!("http://{addr}");
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::load_tls_config(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base_url = format!("{scheme}://{addr}");
     // What functions reach the platform at: the listener (a wildcard
     // address is reached on loopback), and for native-process sandboxes,
     // which have no network, the same API on a Unix socket bound now (so
     // it exists before any sandbox starts) and served once the API is built.
     let endpoint_url = format!(
-        "http://{}",
+        "{scheme}://{}",
         if addr.ip().is_unspecified() {
             SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
         } else {
@@ -328,14 +340,26 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         }
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let stopping = async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
-    });
+    };
+    let server = async move {
+        match tls {
+            Some(config) => {
+                crate::tls::serve_tls(listener, config, app, stopping).await;
+                Ok(())
+            }
+            None => {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(stopping)
+                .await
+            }
+        }
+    };
     // After the signal, connections get `shutdown_timeout` to finish their
     // requests; then the server stops regardless.
     let bound = async {

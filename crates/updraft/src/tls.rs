@@ -37,8 +37,7 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Whether the connection a request came on is TLS; [`serve_tls`] puts
 /// `SecureTransport(true)` in every request's extensions (the plain
 /// listener puts none), for the `aws:SecureTransport` condition key.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SecureTransport(pub bool);
+pub use updraft_gateway::SecureTransport;
 
 /// The server configuration for `cert` (a PEM certificate chain, leaf
 /// first) and `key` (a PEM private key: PKCS#8, PKCS#1 RSA or SEC1 EC),
