@@ -119,7 +119,12 @@ pub(crate) fn request_context(
         .extensions
         .get::<SecureTransport>()
         .is_some_and(|s| s.0);
-    let mut context = crate::operation::request_context(parts, peer, secure, &state.account.region);
+    // `aws:RequestedRegion`: the region the client signed for.
+    let region = parts
+        .extensions
+        .get::<updraft_auth::VerifiedIdentity>()
+        .map_or(state.account.region.as_str(), |i| i.region.as_str());
+    let mut context = crate::operation::request_context(parts, peer, secure, region);
     crate::operation::principal_context(&mut context, &caller.principal, &caller.user_id);
     context
 }

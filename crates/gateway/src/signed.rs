@@ -142,20 +142,24 @@ pub async fn verify(State(state): Shared, req: Request, next: Next) -> Response 
             http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
         });
     }
+    // The node serves one region and holds one account's resources: a
+    // resource named without an ARN is the node's, whatever region the
+    // client signed for.
     let classified = crate::operation::classify(
         &parts,
         &body,
         service,
-        &identity.region,
+        &state.account.region,
         &state.account.account_id,
     );
+    let mut parts = parts;
+    parts.extensions.insert(identity);
     if let Classified::Operation(op) = &classified {
         if let Err(denied) = crate::authorize::authorize(&state, &caller, op, &parts, service) {
             return *denied;
         }
     }
     let mut req = Request::from_parts(parts, Body::from(body));
-    req.extensions_mut().insert(identity);
     req.extensions_mut().insert(caller);
     next.run(req).await
 }

@@ -87,6 +87,8 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
                 None => state.account.function_arn(&name),
             };
             let op = Operation::new("lambda:InvokeFunctionUrl", function_arn);
+            let access_key_id = identity.access_key_id.clone();
+            parts.extensions.insert(identity);
             if crate::authorize::authorize(&state, &caller, &op, &parts, "lambda").is_err() {
                 return message(StatusCode::FORBIDDEN, "Forbidden");
             }
@@ -94,7 +96,7 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
                 http_body_util::Full::new(bytes)
                     .map_err(|never| match never {})
                     .boxed_unsync(),
-                Some(identity.access_key_id),
+                Some(access_key_id),
             )
         }
     };
