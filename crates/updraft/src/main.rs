@@ -10,8 +10,6 @@ mod events_cli;
 mod iam_cli;
 mod role_credentials;
 mod serve;
-// Used by serve once `--tls-cert`/`--tls-key` are wired.
-#[allow(dead_code)]
 mod tls;
 mod usage;
 
