@@ -22,6 +22,12 @@ pub(crate) fn pairs(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The pairs as a map, a repeated name keeping its last value (as the SQS
+/// query protocol and axum's `Query` read them).
+pub(crate) fn map(body: &[u8]) -> std::collections::BTreeMap<String, String> {
+    pairs(body).into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -35,5 +41,12 @@ mod tests {
                 ("Flag".to_string(), String::new()),
             ]
         );
+    }
+
+    #[test]
+    fn a_repeated_name_keeps_its_last_value_in_the_map() {
+        let m = super::map(b"a=1&b=2&a=3");
+        assert_eq!(m.get("a").map(String::as_str), Some("3"));
+        assert_eq!(m.len(), 2);
     }
 }

@@ -265,23 +265,7 @@ fn is_form(headers: &http::HeaderMap) -> bool {
 /// `a=1&b=2` decoded as the SQS query protocol and axum's `Query` decode
 /// it (`+` is a space; a repeated name keeps its last value).
 fn decode_form(text: impl AsRef<[u8]>) -> BTreeMap<String, String> {
-    let decode = |s: &[u8]| {
-        let plus: Vec<u8> = s
-            .iter()
-            .map(|&b| if b == b'+' { b' ' } else { b })
-            .collect();
-        percent_encoding::percent_decode(&plus)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    text.as_ref()
-        .split(|&b| b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| match pair.iter().position(|&b| b == b'=') {
-            Some(i) => (decode(&pair[..i]), decode(&pair[i + 1..])),
-            None => (decode(pair), String::new()),
-        })
-        .collect()
+    crate::form::map(text.as_ref())
 }
 
 /// A JSON body as the fields `T` reads (others ignored); an empty body is

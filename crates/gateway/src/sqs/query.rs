@@ -29,22 +29,7 @@ const INTEGERS: &[&str] = &[
 /// Decodes an `application/x-www-form-urlencoded` body into its pairs
 /// (a later duplicate replaces an earlier one).
 pub fn decode_form(body: &[u8]) -> BTreeMap<String, String> {
-    let decode = |s: &[u8]| {
-        let plus: Vec<u8> = s
-            .iter()
-            .map(|&b| if b == b'+' { b' ' } else { b })
-            .collect();
-        percent_encoding::percent_decode(&plus)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    body.split(|&b| b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| match pair.iter().position(|&b| b == b'=') {
-            Some(i) => (decode(&pair[..i]), decode(&pair[i + 1..])),
-            None => (decode(pair), String::new()),
-        })
-        .collect()
+    crate::form::map(body)
 }
 
 /// The parameters as a tree on their dotted names
