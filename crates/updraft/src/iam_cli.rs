@@ -240,9 +240,19 @@ async fn user(q: &Query<'_>, cmd: UserCmd, as_json: bool) -> anyhow::Result<()> 
                 strip_policies(q, Kind::User, &name).await?;
             }
             q.iam("DeleteUser", vec![param("UserName", name.as_str())])
-                .await?;
+                .await
+                .map_err(force_hint)?;
             deleted(as_json, "user", &name)
         }
+    }
+}
+
+/// A refusal to delete something still in use, with how to insist.
+fn force_hint(e: anyhow::Error) -> anyhow::Error {
+    if e.to_string().starts_with("DeleteConflict:") {
+        anyhow!("{e} (--force removes what is in the way first)")
+    } else {
+        e
     }
 }
 
@@ -352,7 +362,8 @@ async fn group(q: &Query<'_>, cmd: GroupCmd, as_json: bool) -> anyhow::Result<()
                 strip_policies(q, Kind::Group, &name).await?;
             }
             q.iam("DeleteGroup", vec![param("GroupName", name.as_str())])
-                .await?;
+                .await
+                .map_err(force_hint)?;
             deleted(as_json, "group", &name)
         }
         GroupCmd::AddUser { group, user } => {
@@ -511,7 +522,8 @@ async fn role(q: &Query<'_>, cmd: RoleCmd, as_json: bool) -> anyhow::Result<()> 
                 strip_policies(q, Kind::Role, &name).await?;
             }
             q.iam("DeleteRole", vec![param("RoleName", name.as_str())])
-                .await?;
+                .await
+                .map_err(force_hint)?;
             deleted(as_json, "role", &name)
         }
     }
@@ -633,7 +645,7 @@ async fn policy(q: &Query<'_>, cmd: PolicyCmd, as_json: bool) -> anyhow::Result<
                     }
                 }
             }
-            q.iam("DeletePolicy", p()).await?;
+            q.iam("DeletePolicy", p()).await.map_err(force_hint)?;
             deleted(as_json, "policy", &arn)
         }
     }

@@ -175,7 +175,11 @@ fn users_keys_policies_and_the_simulator() {
 
     // A user with keys and policies is not deleted without --force.
     let conflict = failed(&iam(&server, &["user", "rm", "alice"]), "user rm");
-    assert!(conflict.contains("DeleteConflict"), "{conflict}");
+    assert!(
+        conflict.contains("DeleteConflict: Cannot delete entity, must delete access keys first.")
+            && conflict.contains("--force removes"),
+        "{conflict}"
+    );
     ok(
         &iam(&server, &["user", "rm", "alice", "--force"]),
         "user rm --force",
