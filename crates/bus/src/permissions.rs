@@ -20,6 +20,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use updraft_policy::stored::{
+    StoredDocument as Document, StoredStatement as Stored, UsualStatement as Usual,
+};
 use updraft_policy::{PolicyDocument, PolicyKind};
 use updraft_store::EventWrite;
 
@@ -65,63 +68,6 @@ fn check(text: &str) -> Result<Arc<PolicyDocument>, BusError> {
     PolicyDocument::parse(text, PolicyKind::Resource)
         .map(Arc::new)
         .map_err(|e| BusError::Validation(format!("The policy is not valid: {e}")))
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Document {
-    version: Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    id: Option<Value>,
-    #[serde(deserialize_with = "one_or_many")]
-    statement: Vec<Stored>,
-}
-
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Stored>, D::Error> {
-    let items = match Value::deserialize(d)? {
-        Value::Array(items) => items,
-        other => vec![other],
-    };
-    Ok(items.into_iter().map(Stored::from_value).collect())
-}
-
-/// A statement as stored: in the usual member order when it has only the
-/// usual members, otherwise as it was given.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Stored {
-    Usual(Usual),
-    Other(Value),
-}
-
-/// A statement of the usual members, in the order AWS writes them.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct Usual {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sid: Option<String>,
-    effect: Value,
-    principal: Value,
-    action: Value,
-    resource: Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    condition: Option<Value>,
-}
-
-impl Stored {
-    fn from_value(v: Value) -> Stored {
-        match serde_json::from_value::<Usual>(v.clone()) {
-            Ok(u) => Stored::Usual(u),
-            Err(_) => Stored::Other(v),
-        }
-    }
-
-    fn sid(&self) -> Option<&str> {
-        match self {
-            Stored::Usual(u) => u.sid.as_deref(),
-            Stored::Other(v) => v.get("Sid").and_then(Value::as_str),
-        }
-    }
 }
 
 fn read(text: &str) -> Result<Document, BusError> {

@@ -36,6 +36,7 @@ mod eval;
 mod pattern;
 mod principal;
 mod spans;
+pub mod stored;
 mod validate;
 
 pub use eval::{evaluate, evaluate_detailed, Evaluation, MatchedStatement, PolicySource};
