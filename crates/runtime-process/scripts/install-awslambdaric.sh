@@ -8,7 +8,7 @@ set -eu
 DIR=${1:?usage: install-awslambdaric.sh DIR [PYTHON]}
 PYTHON=${2:-python3}
 # keep in sync with AWSLAMBDARIC_VERSION and BOTO3_VERSION in src/python.rs
-PINNED="awslambdaric==4.2.2 boto3==1.43.11"
+PINNED="awslambdaric==4.2.2 boto3==1.43.11 botocore==1.43.11"
 if [ "$(cat "$DIR/.updraft-awslambdaric" 2>/dev/null)" = "$PINNED" ]; then
     exit 0
 fi

@@ -32,9 +32,15 @@ pub const AWSLAMBDARIC_VERSION: &str = "4.2.2";
 /// runtimes provide one.
 pub const BOTO3_VERSION: &str = "1.43.11";
 
+/// The botocore that [`BOTO3_VERSION`] runs on (pinned too, so every node
+/// provides the same SDK).
+pub const BOTOCORE_VERSION: &str = "1.43.11";
+
 /// What the marker records: every pinned package.
 fn pinned() -> String {
-    format!("awslambdaric=={AWSLAMBDARIC_VERSION} boto3=={BOTO3_VERSION}")
+    format!(
+        "awslambdaric=={AWSLAMBDARIC_VERSION} boto3=={BOTO3_VERSION} botocore=={BOTOCORE_VERSION}"
+    )
 }
 
 /// The file in the runtime directory that records the installed version.
@@ -150,6 +156,7 @@ pub fn install_awslambdaric(python: &Path, dir: &Path) -> anyhow::Result<()> {
         .arg(&staging)
         .arg(format!("awslambdaric=={AWSLAMBDARIC_VERSION}"))
         .arg(format!("boto3=={BOTO3_VERSION}"))
+        .arg(format!("botocore=={BOTOCORE_VERSION}"))
         .env("PIP_ROOT_USER_ACTION", "ignore")
         .output()
         .map_err(|e| anyhow::anyhow!("running {} -m pip: {e}", python.display()))?;
