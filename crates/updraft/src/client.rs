@@ -11,6 +11,8 @@ use updraft_auth::Credentials;
 pub struct Client {
     endpoint: String,
     creds: Credentials,
+    /// The session token of temporary credentials.
+    session_token: Option<String>,
     region: String,
     http: reqwest::Client,
 }
@@ -49,17 +51,24 @@ impl Answer {
 }
 
 impl Client {
-    /// Credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else
-    /// from the server's `<data-dir>/credentials`.
+    /// Credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and
+    /// `AWS_SESSION_TOKEN` for temporary ones), else from the server's
+    /// `<data-dir>/credentials`.
     pub fn new(endpoint: &str, data_dir: &Path, region: &str) -> anyhow::Result<Self> {
+        let mut session_token = None;
         let creds = match (
             std::env::var("AWS_ACCESS_KEY_ID"),
             std::env::var("AWS_SECRET_ACCESS_KEY"),
         ) {
-            (Ok(id), Ok(secret)) => Credentials {
-                access_key_id: id,
-                secret_access_key: secret,
-            },
+            (Ok(id), Ok(secret)) => {
+                session_token = std::env::var("AWS_SESSION_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty());
+                Credentials {
+                    access_key_id: id,
+                    secret_access_key: secret,
+                }
+            }
             _ => {
                 let path = data_dir.join("credentials");
                 updraft_auth::read_profile(&path, "default").with_context(|| {
@@ -73,6 +82,7 @@ impl Client {
         Ok(Client {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             creds,
+            session_token,
             region: region.to_string(),
             http: reqwest::Client::new(),
         })
@@ -94,6 +104,10 @@ impl Client {
                 http::HeaderName::from_bytes(k.as_bytes())?,
                 HeaderValue::from_str(v)?,
             );
+        }
+        if let Some(token) = &self.session_token {
+            // Signed, as the AWS SDKs sign it.
+            headers.insert("x-amz-security-token", HeaderValue::from_str(token)?);
         }
         let signed = updraft_auth::sign(
             method.as_str(),

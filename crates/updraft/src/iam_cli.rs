@@ -94,14 +94,10 @@ impl Query<'_> {
             body.push('=');
             body.extend(utf8_percent_encode(v, FORM));
         }
-        let token = session_token();
-        let mut headers = vec![(
+        let headers = [(
             "content-type",
             "application/x-www-form-urlencoded; charset=utf-8",
         )];
-        if let Some(t) = &token {
-            headers.push(("x-amz-security-token", t.as_str()));
-        }
         let answer = self
             .c
             .send(Method::POST, "/", service, &headers, body.into_bytes())
@@ -181,14 +177,6 @@ impl Query<'_> {
                 )
             })
     }
-}
-
-/// `AWS_SESSION_TOKEN`, when the credentials come from the environment.
-fn session_token() -> Option<String> {
-    std::env::var("AWS_ACCESS_KEY_ID").ok()?;
-    std::env::var("AWS_SESSION_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
 }
 
 // ---------------------------------------------------------------------------

@@ -215,3 +215,58 @@ def handler(event, context):
         "{error}"
     );
 }
+
+/// The updraft CLI signs with temporary credentials from the environment,
+/// session token included.
+#[test]
+fn the_updraft_cli_works_with_a_role_session() {
+    let server = Server::start(&[]);
+    let out = server.boto3_inline(
+        r#"
+import boto3, json, sys
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1")
+sts = boto3.client("sts", endpoint_url=sys.argv[1], region_name="us-east-1")
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+         "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "sts:AssumeRole"}]}
+iam.create_role(RoleName="lister", AssumeRolePolicyDocument=json.dumps(trust))
+iam.put_role_policy(RoleName="lister", PolicyName="list", PolicyDocument=json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"}]}))
+c = sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/lister", RoleSessionName="cli")["Credentials"]
+print(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+"#,
+        &[],
+    );
+    let text = ok(&out, "assume a role");
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let cli = |token: Option<&str>, args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_updraft"));
+        cmd.arg("--endpoint")
+            .arg(&server.url)
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", parts[0])
+            .env("AWS_SECRET_ACCESS_KEY", parts[1])
+            .env_remove("AWS_SESSION_TOKEN")
+            .stdin(std::process::Stdio::null());
+        if let Some(t) = token {
+            cmd.env("AWS_SESSION_TOKEN", t);
+        }
+        cmd.output().expect("running the updraft CLI")
+    };
+    let listed = cli(Some(parts[2]), &["ls", "--json"]);
+    ok(&listed, "updraft ls with a session");
+    let whoami = cli(Some(parts[2]), &["iam", "whoami", "--json"]);
+    let who = ok(&whoami, "updraft iam whoami with a session");
+    assert!(who.contains("assumed-role/lister/cli"), "{who}");
+    let refused = cli(Some(parts[2]), &["rm", "anything"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("AccessDenied"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let without_token = cli(None, &["ls"]);
+    assert!(
+        !without_token.status.success(),
+        "a session key worked without its token"
+    );
+}
