@@ -6,7 +6,6 @@ mod conditions;
 mod evaluation;
 mod parse;
 mod properties;
-mod validation_cases;
 
 use serde_json::Value;
 use updraft_policy::{
