@@ -63,7 +63,8 @@ pub(crate) fn authorize(
 }
 
 /// Decides `action` on one `resource`; `Err` is AWS's AccessDenied message.
-/// The condition context is built the first time a decision needs it.
+/// The condition context (a handful of the request's facts) is built the
+/// first time a decision needs it.
 fn decide(
     state: &AppState,
     caller: &Caller,
@@ -73,10 +74,10 @@ fn decide(
     context: &mut Option<updraft_policy::Context>,
 ) -> Result<(), String> {
     let policy = crate::resource_policy::resource_policy(state, resource);
-    let own = {
-        let account = updraft_types::Arn::parse(resource).map_or("", |a| a.account);
-        account.is_empty() || account == caller.account()
-    };
+    let own = updraft_types::Arn::parse(resource)
+        .is_none_or(|a| a.account.is_empty() || a.account == caller.account());
+    // Iam::authorize allows this too; deciding it here spares the root
+    // user's requests (the common case) building a context at all.
     if policy.is_none() && own && matches!(caller.principal.kind, PrincipalKind::Root) {
         return Ok(());
     }
@@ -104,8 +105,8 @@ fn decide(
     }
 }
 
-/// The condition context of a request: the request's own keys and the
-/// caller's.
+/// The condition context of a request: the facts its global keys derive
+/// from (the principal's keys derive from the caller itself).
 pub(crate) fn request_context(
     state: &AppState,
     caller: &Caller,
@@ -124,9 +125,11 @@ pub(crate) fn request_context(
         .extensions
         .get::<updraft_auth::VerifiedIdentity>()
         .map_or(state.account.region.as_str(), |i| i.region.as_str());
-    let mut context = crate::operation::request_context(parts, peer, secure, region);
-    crate::operation::principal_context(&mut context, &caller.principal, &caller.user_id);
-    context
+    let user_id = match caller.principal.kind {
+        PrincipalKind::Service(_) => None,
+        _ => Some(caller.user_id.as_str()),
+    };
+    crate::operation::request_context(parts, peer, secure, region, user_id)
 }
 
 /// `AccessDenied` as `service` words it.

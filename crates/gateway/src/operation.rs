@@ -46,7 +46,7 @@ use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 
-pub(crate) use context::{principal_context, request_context};
+pub(crate) use context::request_context;
 
 /// What a request asks to do, in IAM's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]

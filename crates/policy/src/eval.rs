@@ -199,27 +199,7 @@ impl RequestValues for Env<'_> {
         if let Some(v) = self.context.get_lowercased(key) {
             return Some(Found::Many(v));
         }
-        let p = self.principal;
-        let derived: Cow<'_, str> = match (key, &p.kind) {
-            (_, PrincipalKind::Service(name)) => match key {
-                "aws:principalservicename" => Cow::Borrowed(name.as_str()),
-                _ => return None,
-            },
-            ("aws:principalaccount", _) => Cow::Borrowed(p.account.as_str()),
-            ("aws:principalarn", PrincipalKind::Root) => Cow::Owned(p.arn()),
-            ("aws:principalarn", PrincipalKind::User { arn, .. }) => Cow::Borrowed(arn.as_str()),
-            ("aws:principalarn", PrincipalKind::AssumedRole { role_arn, .. }) => {
-                Cow::Borrowed(role_arn.as_str())
-            }
-            ("aws:username", PrincipalKind::User { name, .. }) => Cow::Borrowed(name.as_str()),
-            ("aws:principaltype", PrincipalKind::Root) => Cow::Borrowed("Account"),
-            ("aws:principaltype", PrincipalKind::User { .. }) => Cow::Borrowed("User"),
-            ("aws:principaltype", PrincipalKind::AssumedRole { .. }) => {
-                Cow::Borrowed("AssumedRole")
-            }
-            _ => return None,
-        };
-        Some(Found::One(derived))
+        self.context.derived(key, self.principal).map(Found::One)
     }
 }
 

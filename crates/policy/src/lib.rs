@@ -30,6 +30,7 @@
 //! (principal elements), `eval` (the decision).
 
 mod condition;
+mod context;
 mod date;
 mod document;
 mod eval;
@@ -39,10 +40,9 @@ mod spans;
 pub mod stored;
 mod validate;
 
+pub use context::{Context, RequestFacts};
 pub use eval::{evaluate, evaluate_detailed, Evaluation, MatchedStatement, PolicySource};
 pub use spans::{Position, Span};
-
-use std::collections::HashMap;
 
 /// Which kind of policy a document is, for validation: identity policies
 /// must not name a `Principal`; resource and trust policies must.
@@ -210,53 +210,6 @@ impl Principal {
             ),
             PrincipalKind::Service(name) => name.clone(),
         }
-    }
-}
-
-/// Condition context: key (case-insensitive; stored lowercased) to values.
-/// Keys the caller knows nothing about are absent (`Null` sees them so),
-/// except these, which evaluation derives from the principal when the
-/// context does not set them: `aws:PrincipalAccount`, `aws:PrincipalArn`
-/// (the role's ARN for a role session), `aws:PrincipalType` (`Account`,
-/// `User`, `AssumedRole`), `aws:username` (users only) and
-/// `aws:PrincipalServiceName` (service principals only). Conditions and
-/// policy variables (`${aws:username}`) read the same values.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Context {
-    values: HashMap<String, Vec<String>>,
-}
-
-impl Context {
-    pub fn new() -> Self {
-        Context::default()
-    }
-
-    /// Sets `key` (for example `aws:SourceIp`) to one value.
-    pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.values
-            .insert(key.to_ascii_lowercase(), vec![value.into()]);
-    }
-
-    /// Sets a multi-valued key.
-    pub fn set_many(&mut self, key: &str, values: Vec<String>) {
-        self.values.insert(key.to_ascii_lowercase(), values);
-    }
-
-    /// The values of `key`, if set.
-    pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.values
-            .get(&key.to_ascii_lowercase())
-            .map(Vec::as_slice)
-    }
-
-    /// The values of `key`, which is already lowercase (no allocation).
-    pub(crate) fn get_lowercased(&self, key: &str) -> Option<&[String]> {
-        self.values.get(key).map(Vec::as_slice)
-    }
-
-    /// Every key (lowercased) and its values.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.values.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
     }
 }
 

@@ -1,31 +1,33 @@
-//! The condition context of a request: the global keys AWS sets on every
-//! request (`aws:SourceIp`, `aws:SecureTransport`, `aws:RequestedRegion`,
-//! `aws:CurrentTime`, `aws:EpochTime`, `aws:UserAgent`, ...), and the
-//! caller's (`aws:PrincipalArn`, `aws:PrincipalAccount`,
-//! `aws:PrincipalType`, `aws:userid`, `aws:username`, ...).
+//! The facts of a request that IAM's global condition keys derive from
+//! (`aws:SourceIp`, `aws:SecureTransport`, `aws:RequestedRegion`,
+//! `aws:CurrentTime`, `aws:EpochTime`, `aws:UserAgent`, `aws:Referer`,
+//! `aws:userid`): taken from the request once, and turned into keys by the
+//! policy crate only when a policy reads one ([`updraft_policy::Context`]
+//! also derives the principal's keys, `aws:PrincipalArn` and the rest).
 //!
 //! `aws:SourceIp` is the address of the connection's peer: a forwarding
 //! header is a claim of the client, never trusted. An IPv4 address that
 //! arrives mapped into IPv6 (`::ffff:a.b.c.d`, from a dual-stack
-//! listener) is given as the IPv4 address, so IPv4 ranges in policies
-//! match it.
+//! listener) reads as the IPv4 address, so IPv4 ranges in policies match.
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use http::request::Parts;
-use updraft_policy::{Context, Principal, PrincipalKind};
+use updraft_policy::{Context, RequestFacts};
 
-/// The request's own condition keys; `peer` is the connection's remote
+/// The condition context of a request: `peer` is the connection's remote
 /// address, `secure` whether it is TLS, `region` the region the request
-/// was made to.
+/// was made to, `user_id` the caller's id as STS shows it (none for a
+/// service principal).
 pub(crate) fn request_context(
     parts: &Parts,
     peer: Option<SocketAddr>,
     secure: bool,
     region: &str,
+    user_id: Option<&str>,
 ) -> Context {
-    request_context_at(parts, peer, secure, region, SystemTime::now())
+    request_context_at(parts, peer, secure, region, user_id, SystemTime::now())
 }
 
 /// [`request_context`] at the instant `now`.
@@ -34,91 +36,40 @@ fn request_context_at(
     peer: Option<SocketAddr>,
     secure: bool,
     region: &str,
+    user_id: Option<&str>,
     now: SystemTime,
 ) -> Context {
-    let mut context = Context::new();
-    if let Some(peer) = peer {
-        context.set("aws:SourceIp", peer.ip().to_canonical().to_string());
-    }
-    context.set("aws:SecureTransport", if secure { "true" } else { "false" });
-    context.set("aws:RequestedRegion", region);
-    let seconds = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    context.set("aws:CurrentTime", iso8601(seconds));
-    context.set("aws:EpochTime", seconds.to_string());
-    // Requests reach the platform from their callers, not through an AWS
-    // service on a caller's behalf.
-    context.set("aws:ViaAWSService", "false");
-    for (header, key) in [
-        (http::header::USER_AGENT, "aws:UserAgent"),
-        (http::header::REFERER, "aws:Referer"),
-    ] {
-        if let Some(value) = parts.headers.get(header).and_then(|v| v.to_str().ok()) {
-            context.set(key, value);
-        }
-    }
-    context
-}
-
-/// Adds the caller's keys to `context`: `principal`, and `user_id`, the
-/// id STS's GetCallerIdentity shows (the account for root, `AIDA...` for
-/// a user, `AROA...:SESSION` for a role session).
-pub(crate) fn principal_context(context: &mut Context, principal: &Principal, user_id: &str) {
-    let (kind, arn) = match &principal.kind {
-        PrincipalKind::Root => ("Account", principal.arn()),
-        PrincipalKind::User { name, arn } => {
-            context.set("aws:username", name.as_str());
-            ("User", arn.clone())
-        }
-        // A role session's `aws:PrincipalArn` is the role's ARN.
-        PrincipalKind::AssumedRole { role_arn, .. } => ("AssumedRole", role_arn.clone()),
-        PrincipalKind::Service(name) => {
-            context.set("aws:PrincipalServiceName", name.as_str());
-            context.set("aws:PrincipalIsAWSService", "true");
-            return;
-        }
+    let header = |name: http::header::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     };
-    context.set("aws:PrincipalIsAWSService", "false");
-    context.set("aws:PrincipalType", kind);
-    context.set("aws:PrincipalArn", arn);
-    context.set("aws:PrincipalAccount", principal.account.as_str());
-    context.set("aws:userid", user_id);
-}
-
-/// `YYYY-MM-DDThh:mm:ssZ` for seconds since the epoch (UTC).
-fn iso8601(seconds: u64) -> String {
-    let days = seconds / 86_400;
-    let rest = seconds % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (Howard
-/// Hinnant's `civil_from_days`, for days on or after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    Context::for_request(RequestFacts {
+        source_ip: peer.map(|p| p.ip()),
+        secure_transport: secure,
+        requested_region: region.to_string(),
+        time: Some(now),
+        user_agent: header(http::header::USER_AGENT),
+        referer: header(http::header::REFERER),
+        user_id: user_id.map(str::to_string),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
+    use updraft_policy::{Principal, PrincipalKind};
 
-    fn get<'a>(context: &'a Context, key: &str) -> Option<&'a str> {
-        context.get(key).and_then(|v| v.first()).map(String::as_str)
+    /// The value a condition reads for `key`, with a user calling.
+    fn get(context: &Context, key: &str) -> Option<String> {
+        let user = principal(PrincipalKind::User {
+            name: "alice".into(),
+            arn: "arn:aws:iam::123456789012:user/alice".into(),
+        });
+        context.lookup(key, &user).map(|v| v.join(","))
     }
 
     fn request(headers: &[(&str, &str)]) -> Parts {
@@ -137,20 +88,29 @@ mod tests {
         ]);
         let now = UNIX_EPOCH + Duration::from_secs(1_796_290_245);
         let peer: SocketAddr = "192.0.2.10:50432".parse().expect("address");
-        let context = request_context_at(&parts, Some(peer), true, "eu-west-1", now);
-        assert_eq!(get(&context, "aws:SourceIp"), Some("192.0.2.10"));
-        assert_eq!(get(&context, "aws:SecureTransport"), Some("true"));
-        assert_eq!(get(&context, "aws:RequestedRegion"), Some("eu-west-1"));
+        let context = request_context_at(&parts, Some(peer), true, "eu-west-1", None, now);
+        assert_eq!(get(&context, "aws:SourceIp").as_deref(), Some("192.0.2.10"));
         assert_eq!(
-            get(&context, "aws:CurrentTime"),
+            get(&context, "aws:SecureTransport").as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            get(&context, "aws:RequestedRegion").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            get(&context, "aws:CurrentTime").as_deref(),
             Some("2026-12-03T09:30:45Z")
         );
-        assert_eq!(get(&context, "aws:EpochTime"), Some("1796290245"));
         assert_eq!(
-            get(&context, "aws:UserAgent"),
+            get(&context, "aws:EpochTime").as_deref(),
+            Some("1796290245")
+        );
+        assert_eq!(
+            get(&context, "aws:UserAgent").as_deref(),
             Some("aws-cli/1.46.3 Python/3.11.7")
         );
-        assert_eq!(get(&context, "aws:ViaAWSService"), Some("false"));
+        assert_eq!(get(&context, "aws:ViaAWSService").as_deref(), Some("false"));
         assert_eq!(get(&context, "aws:Referer"), None);
     }
 
@@ -158,14 +118,20 @@ mod tests {
     fn an_ipv4_peer_on_a_dual_stack_listener_is_its_ipv4_address() {
         let parts = request(&[]);
         let peer: SocketAddr = "[::ffff:127.0.0.1]:9000".parse().expect("address");
-        let context = request_context(&parts, Some(peer), false, "us-east-1");
-        assert_eq!(get(&context, "aws:SourceIp"), Some("127.0.0.1"));
-        assert_eq!(get(&context, "aws:SecureTransport"), Some("false"));
+        let context = request_context(&parts, Some(peer), false, "us-east-1", None);
+        assert_eq!(get(&context, "aws:SourceIp").as_deref(), Some("127.0.0.1"));
+        assert_eq!(
+            get(&context, "aws:SecureTransport").as_deref(),
+            Some("false")
+        );
         assert_eq!(get(&context, "aws:UserAgent"), None);
         let v6: SocketAddr = "[2001:db8::1]:9000".parse().expect("address");
-        let context = request_context(&parts, Some(v6), false, "us-east-1");
-        assert_eq!(get(&context, "aws:SourceIp"), Some("2001:db8::1"));
-        let context = request_context(&parts, None, false, "us-east-1");
+        let context = request_context(&parts, Some(v6), false, "us-east-1", None);
+        assert_eq!(
+            get(&context, "aws:SourceIp").as_deref(),
+            Some("2001:db8::1")
+        );
+        let context = request_context(&parts, None, false, "us-east-1", None);
         assert_eq!(get(&context, "aws:SourceIp"), None);
     }
 
@@ -175,29 +141,16 @@ mod tests {
             .duration_since(UNIX_EPOCH)
             .expect("after the epoch")
             .as_secs();
-        let context = request_context(&request(&[]), None, false, "us-east-1");
-        let epoch: u64 = get(&context, "aws:EpochTime")
+        let context = request_context(&request(&[]), None, false, "us-east-1", None);
+        let epoch: i64 = get(&context, "aws:EpochTime")
             .and_then(|s| s.parse().ok())
             .expect("epoch seconds");
-        assert!(epoch >= before && epoch <= before + 5);
-        assert_eq!(
-            get(&context, "aws:CurrentTime"),
-            Some(iso8601(epoch).as_str())
-        );
-    }
-
-    #[test]
-    fn dates_across_leap_years_and_centuries() {
-        for (seconds, text) in [
-            (0, "1970-01-01T00:00:00Z"),
-            (951_782_400, "2000-02-29T00:00:00Z"),
-            (1_709_164_799, "2024-02-28T23:59:59Z"),
-            (1_709_251_200, "2024-03-01T00:00:00Z"),
-            (4_107_542_400, "2100-03-01T00:00:00Z"),
-            (253_402_300_799, "9999-12-31T23:59:59Z"),
-        ] {
-            assert_eq!(iso8601(seconds), text, "{seconds}");
-        }
+        assert!(epoch >= before as i64 && epoch <= before as i64 + 5);
+        let iso = chrono::DateTime::from_timestamp(epoch, 0)
+            .expect("a date")
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        assert_eq!(get(&context, "aws:CurrentTime"), Some(iso));
     }
 
     fn principal(kind: PrincipalKind) -> Principal {
@@ -207,11 +160,23 @@ mod tests {
         }
     }
 
-    fn keys(context: &Context) -> Vec<(String, String)> {
-        let mut keys: Vec<(String, String)> = context
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.join(",")))
-            .collect();
+    /// Every principal key a condition can read, with its value.
+    fn keys(context: &Context, p: &Principal) -> Vec<(String, String)> {
+        let mut keys: Vec<(String, String)> = [
+            "aws:PrincipalArn",
+            "aws:PrincipalAccount",
+            "aws:PrincipalType",
+            "aws:PrincipalIsAWSService",
+            "aws:PrincipalServiceName",
+            "aws:userid",
+            "aws:username",
+        ]
+        .iter()
+        .filter_map(|k| {
+            let v = context.lookup(k, p)?;
+            Some((k.to_ascii_lowercase(), v.join(",")))
+        })
+        .collect();
         keys.sort();
         keys
     }
@@ -225,12 +190,16 @@ mod tests {
         pairs
     }
 
+    /// The context of a request from `user_id`.
+    fn from(user_id: Option<&str>) -> Context {
+        request_context(&request(&[]), None, false, "us-east-1", user_id)
+    }
+
     #[test]
     fn principal_keys_for_root_a_user_and_a_role_session() {
-        let mut root = Context::new();
-        principal_context(&mut root, &principal(PrincipalKind::Root), "123456789012");
+        let root = principal(PrincipalKind::Root);
         assert_eq!(
-            keys(&root),
+            keys(&from(Some("123456789012")), &root),
             pairs(&[
                 ("aws:PrincipalArn", "arn:aws:iam::123456789012:root"),
                 ("aws:PrincipalAccount", "123456789012"),
@@ -240,14 +209,12 @@ mod tests {
             ])
         );
 
-        let mut user = Context::new();
-        let kind = PrincipalKind::User {
+        let user = principal(PrincipalKind::User {
             name: "alice".into(),
             arn: "arn:aws:iam::123456789012:user/eng/alice".into(),
-        };
-        principal_context(&mut user, &principal(kind), "AIDAEXAMPLE");
+        });
         assert_eq!(
-            keys(&user),
+            keys(&from(Some("AIDAEXAMPLE")), &user),
             pairs(&[
                 (
                     "aws:PrincipalArn",
@@ -261,15 +228,13 @@ mod tests {
             ])
         );
 
-        let mut session = Context::new();
-        let kind = PrincipalKind::AssumedRole {
+        let session = principal(PrincipalKind::AssumedRole {
             role_name: "worker".into(),
             role_arn: "arn:aws:iam::123456789012:role/app/worker".into(),
             session_name: "job-7".into(),
-        };
-        principal_context(&mut session, &principal(kind), "AROAEXAMPLE:job-7");
+        });
         assert_eq!(
-            keys(&session),
+            keys(&from(Some("AROAEXAMPLE:job-7")), &session),
             pairs(&[
                 (
                     "aws:PrincipalArn",
@@ -285,11 +250,9 @@ mod tests {
 
     #[test]
     fn a_service_principal_has_only_its_service_keys() {
-        let mut context = Context::new();
-        let kind = PrincipalKind::Service("events.amazonaws.com".into());
-        principal_context(&mut context, &principal(kind), "");
+        let service = principal(PrincipalKind::Service("events.amazonaws.com".into()));
         assert_eq!(
-            keys(&context),
+            keys(&from(None), &service),
             pairs(&[
                 ("aws:PrincipalServiceName", "events.amazonaws.com"),
                 ("aws:PrincipalIsAWSService", "true"),
