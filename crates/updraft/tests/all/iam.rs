@@ -270,3 +270,116 @@ print(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
         "a session key worked without its token"
     );
 }
+
+/// libfaketime (Debian's `faketime`), which moves a process's wall clock.
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
+/// Temporary credentials are refused once their session has expired,
+/// with AWS's `ExpiredToken`: the server's clock (and the client's, so
+/// its signature is not too far from the server's time) is moved past the
+/// session's end with libfaketime.
+#[test]
+fn an_expired_session_is_refused_with_expired_token() {
+    assert!(
+        std::path::Path::new(LIBFAKETIME).exists(),
+        "{LIBFAKETIME} is missing: scripts/install-test-deps installs Debian's faketime"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let offset = dir.path().join("faketime");
+    std::fs::write(&offset, "+0\n").unwrap();
+    let offset_path = offset.to_str().unwrap().to_string();
+    let server = Server::start_with_env(
+        &[],
+        &[
+            ("LD_PRELOAD", LIBFAKETIME),
+            ("FAKETIME_TIMESTAMP_FILE", &offset_path),
+            ("FAKETIME_NO_CACHE", "1"),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+        ],
+    );
+    let out = server.boto3_inline(
+        r#"
+import boto3, json, sys
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1")
+sts = boto3.client("sts", endpoint_url=sys.argv[1], region_name="us-east-1")
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+         "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "sts:AssumeRole"}]}
+iam.create_role(RoleName="short", AssumeRolePolicyDocument=json.dumps(trust))
+iam.put_role_policy(RoleName="short", PolicyName="list", PolicyDocument=json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"}]}))
+c = sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/short", RoleSessionName="brief",
+                    DurationSeconds=900)["Credentials"]
+print(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+"#,
+        &[],
+    );
+    let text = ok(&out, "assume a role for 15 minutes");
+    let creds: Vec<&str> = text.split_whitespace().collect();
+    let call = |clock: &str| {
+        let script = r#"
+import sys, boto3
+from botocore.exceptions import ClientError
+endpoint, key, secret, token = sys.argv[1:5]
+session = dict(aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token)
+sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1", **session)
+lam = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1", **session)
+for call in (sts.get_caller_identity, lam.list_functions):
+    try:
+        call()
+        print("ok")
+    except ClientError as e:
+        print(e.response["Error"]["Code"], "|", e.response["Error"]["Message"])
+"#;
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&server.url)
+            .args(&creds)
+            .env("LD_PRELOAD", LIBFAKETIME)
+            .env("FAKETIME", clock)
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("running python3");
+        ok(&out, "calls with the session")
+    };
+    // The session works while it lasts...
+    assert_eq!(call("+0").trim(), "ok\nok");
+    // ... and not an hour later, on the server's clock and the client's.
+    std::fs::write(&offset, "+1h\n").unwrap();
+    let later = call("+1h");
+    let lines: Vec<&str> = later.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "ExpiredToken | The security token included in the request is expired",
+            "ExpiredTokenException | The security token included in the request is expired",
+        ],
+        "{later}"
+    );
+    // The root key, which never expires, still works on the moved clock.
+    std::fs::write(&offset, "+1h\n").unwrap();
+    let root = server.credentials();
+    let still = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sys, boto3; print(boto3.client('sts', endpoint_url=sys.argv[1], region_name='us-east-1').get_caller_identity()['Arn'])")
+        .arg(&server.url)
+        .env("LD_PRELOAD", LIBFAKETIME)
+        .env("FAKETIME", "+1h")
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("AWS_ACCESS_KEY_ID", &root.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &root.secret_access_key)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running python3");
+    assert_eq!(
+        ok(&still, "root on the moved clock").trim(),
+        "arn:aws:iam::000000000000:root"
+    );
+}
