@@ -10,6 +10,7 @@ mod keys;
 mod policies;
 mod roles;
 mod simulate;
+mod tags;
 mod users;
 
 use std::collections::HashMap;
@@ -17,10 +18,14 @@ use std::collections::HashMap;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use updraft_policy::PolicyKind;
 
-use crate::model::{Doc, Group, ManagedPolicy, Role, Tag, User};
+use std::collections::BTreeMap;
+
+use inline::Holder;
+
+use crate::model::{Doc, Group, ManagedPolicy, Role, SessionOf, Tag, User};
 use crate::state::{Account, State};
-use crate::store::Change;
-use crate::wire::{ApiError, Ctx, OpResult};
+use crate::store::{key, Change};
+use crate::wire::{page, ApiError, Ctx, OpResult};
 use crate::xml::Xml;
 
 pub(crate) fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<OpResult> {
@@ -32,6 +37,7 @@ pub(crate) fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<OpResult> {
         .or_else(|| attach::dispatch(ctx, action))
         .or_else(|| keys::dispatch(ctx, action))
         .or_else(|| simulate::dispatch(ctx, action))
+        .or_else(|| tags::dispatch(ctx, action))
 }
 
 /// What AWS leaves unescaped when it URL-encodes a policy document.
@@ -293,4 +299,94 @@ pub(crate) fn write<R>(
 /// The list resource ARN AWS uses for `List*` actions (`arn:aws:iam::ACCT:user/`).
 pub(crate) fn list_arn(ctx: &Ctx<'_>, kind: &str) -> String {
     format!("arn:aws:iam::{}:{kind}/", ctx.account())
+}
+
+/// A reply of one element: `<tag>`, what `render` writes, `</tag>`.
+pub(crate) fn element(tag: &str, render: impl FnOnce(&mut Xml)) -> OpResult {
+    let mut x = Xml::new();
+    x.open(tag);
+    render(&mut x);
+    x.close(tag);
+    Ok(Some(x.finish()))
+}
+
+/// A reply of one page of `items` (see [`page`]), with the request's
+/// `MaxItems` and `Marker`.
+pub(crate) fn paged<T>(
+    paging: (usize, Option<&str>),
+    list_tag: &str,
+    items: &[T],
+    key: impl Fn(&T) -> String,
+    render: impl Fn(&mut Xml, &T),
+) -> OpResult {
+    let mut x = Xml::new();
+    page(&mut x, list_tag, items, key, paging, render);
+    Ok(Some(x.finish()))
+}
+
+/// `List{Users,Groups,Roles}`: authorizes `action` on the kind's list ARN,
+/// then replies with one page of the account's entities of that kind
+/// (`entities`, keyed by lowercased name) whose path starts with
+/// `PathPrefix`.
+pub(crate) fn list_by_path<T>(
+    ctx: &Ctx<'_>,
+    action: &str,
+    kind: &str,
+    list_tag: &str,
+    entities: impl Fn(&Account) -> &BTreeMap<String, T>,
+    path: impl Fn(&T) -> &str,
+    render: impl Fn(&mut Xml, &T),
+) -> OpResult {
+    ctx.authorize(action, &list_arn(ctx, kind))?;
+    let prefix = path_prefix(ctx);
+    let paging = ctx.params.paging()?;
+    let state = ctx.iam.read();
+    let items: Vec<(&String, &T)> = entities(account(&state, ctx)?)
+        .iter()
+        .filter(|(_, e)| path(e).starts_with(prefix))
+        .collect();
+    paged(
+        paging,
+        list_tag,
+        &items,
+        |(k, _)| k.to_string(),
+        |x, (_, e)| render(x, e),
+    )
+}
+
+/// Refuses to delete an entity that still has inline or attached policies.
+pub(crate) fn check_no_policies(
+    inline: &BTreeMap<String, Doc>,
+    attached: &[String],
+) -> Result<(), ApiError> {
+    if !inline.is_empty() {
+        return Err(ApiError::conflict(
+            "Cannot delete entity, must delete policies first.",
+        ));
+    }
+    if !attached.is_empty() {
+        return Err(ApiError::conflict(
+            "Cannot delete entity, must detach all policies first.",
+        ));
+    }
+    Ok(())
+}
+
+/// Deletes the sessions in `account` that `of` picks (those of a user
+/// being renamed or deleted, of a role being deleted).
+pub(crate) fn revoke_sessions<'s>(
+    state: &'s State,
+    account: &'s str,
+    of: impl Fn(&SessionOf) -> bool + 's,
+) -> impl Iterator<Item = Change> + 's {
+    state
+        .sessions
+        .values()
+        .filter(move |s| s.account == account && of(&s.of))
+        .map(|s| Change::DeleteSession(s.key_id.clone()))
+}
+
+/// Whether a session is one of user `name`'s (by name, ignoring case).
+pub(crate) fn of_user(name: &str) -> impl Fn(&SessionOf) -> bool + '_ {
+    move |of| matches!(of, SessionOf::User { user_name, .. } if key(user_name) == key(name))
 }

@@ -2,8 +2,11 @@
 
 use chrono::Utc;
 
-use super::users::{user_name, user_of, user_resource};
-use super::{account, list_arn, path_param, path_prefix, render_group, render_user, write};
+use super::users::{no_such_user, user_name, user_of, user_resource};
+use super::{
+    account, check_no_policies, element, list_by_path, paged, path_param, render_group,
+    render_user, write,
+};
 use crate::ids::{self, check_name, group_arn};
 use crate::model::Group;
 use crate::state::Account;
@@ -79,11 +82,7 @@ fn create_group(ctx: &Ctx<'_>) -> OpResult {
             group,
         ))
     })?;
-    let mut x = Xml::new();
-    x.open("Group");
-    render_group(&mut x, &group);
-    x.close("Group");
-    Ok(Some(x.finish()))
+    element("Group", |x| render_group(x, &group))
 }
 
 fn get_group(ctx: &Ctx<'_>) -> OpResult {
@@ -92,11 +91,11 @@ fn get_group(ctx: &Ctx<'_>) -> OpResult {
     let paging = ctx.params.paging()?;
     let state = ctx.iam.read();
     let acct = account(&state, ctx)?;
-    let group = group_of(acct, name)?;
+    let group = acct.group(name).ok_or_else(|| no_such_group(name))?;
     let users: Vec<_> = members(acct, name).collect();
     let mut x = Xml::new();
     x.open("Group");
-    render_group(&mut x, &group);
+    render_group(&mut x, group);
     x.close("Group");
     page(
         &mut x,
@@ -110,48 +109,28 @@ fn get_group(ctx: &Ctx<'_>) -> OpResult {
 }
 
 fn list_groups(ctx: &Ctx<'_>) -> OpResult {
-    ctx.authorize("iam:ListGroups", &list_arn(ctx, "group"))?;
-    let prefix = path_prefix(ctx);
-    let paging = ctx.params.paging()?;
-    let state = ctx.iam.read();
-    let acct = account(&state, ctx)?;
-    let groups: Vec<_> = acct
-        .groups
-        .iter()
-        .filter(|(_, g)| g.path.starts_with(prefix))
-        .collect();
-    let mut x = Xml::new();
-    page(
-        &mut x,
+    list_by_path(
+        ctx,
+        "iam:ListGroups",
+        "group",
         "Groups",
-        &groups,
-        |(k, _)| k.to_string(),
-        paging,
-        |x, (_, g)| render_group(x, g),
-    );
-    Ok(Some(x.finish()))
+        |a| &a.groups,
+        |g| &g.path,
+        render_group,
+    )
 }
 
 fn delete_group(ctx: &Ctx<'_>) -> OpResult {
     let name = group_name(ctx)?;
     ctx.authorize("iam:DeleteGroup", &group_resource(ctx, name))?;
     write(ctx, |_, acct| {
-        let group = group_of(acct, name)?;
+        let group = acct.group(name).ok_or_else(|| no_such_group(name))?;
         if members(acct, name).next().is_some() {
             return Err(ApiError::conflict(
                 "Cannot delete entity, must remove users from group first.",
             ));
         }
-        if !group.inline.is_empty() {
-            return Err(ApiError::conflict(
-                "Cannot delete entity, must delete policies first.",
-            ));
-        }
-        if !group.attached.is_empty() {
-            return Err(ApiError::conflict(
-                "Cannot delete entity, must detach all policies first.",
-            ));
-        }
+        check_no_policies(&group.inline, &group.attached)?;
         Ok((
             vec![Change::DeleteGroup(ctx.account().to_string(), key(name))],
             (),
@@ -246,17 +225,14 @@ fn groups_for_user(ctx: &Ctx<'_>) -> OpResult {
     let paging = ctx.params.paging()?;
     let state = ctx.iam.read();
     let acct = account(&state, ctx)?;
-    let u = user_of(acct, user)?;
+    let u = acct.user(user).ok_or_else(|| no_such_user(user))?;
     let mut groups: Vec<&Group> = u.groups.iter().filter_map(|n| acct.group(n)).collect();
     groups.sort_by_key(|g| key(&g.name));
-    let mut x = Xml::new();
-    page(
-        &mut x,
+    paged(
+        paging,
         "Groups",
         &groups,
         |g| key(&g.name),
-        paging,
         |x, g| render_group(x, g),
-    );
-    Ok(Some(x.finish()))
+    )
 }

@@ -50,10 +50,11 @@ impl Holder {
 
     /// The holder's name, validated.
     pub fn name<'a>(self, ctx: &Ctx<'a>) -> Result<&'a str, ApiError> {
-        let (param, field) = self.param();
-        let name = ctx.params.required(param, field)?;
-        check_name(name, field, if self == Holder::Group { 128 } else { 64 })?;
-        Ok(name)
+        match self {
+            Holder::User => super::users::user_name(ctx),
+            Holder::Group => super::groups::group_name(ctx),
+            Holder::Role => super::roles::role_name(ctx),
+        }
     }
 
     /// The ARN an operation on the holder is authorized on.
@@ -111,6 +112,24 @@ impl Entity {
             Entity::User(u) => &mut u.attached,
             Entity::Group(g) => &mut g.attached,
             Entity::Role(r) => &mut r.attached,
+        }
+    }
+
+    /// The permission boundary, for a user or a role (a group has none).
+    pub fn boundary_mut(&mut self) -> Option<&mut Option<String>> {
+        match self {
+            Entity::User(u) => Some(&mut u.boundary),
+            Entity::Group(_) => None,
+            Entity::Role(r) => Some(&mut r.boundary),
+        }
+    }
+
+    /// The entity's name as stored.
+    pub fn name(&self) -> &str {
+        match self {
+            Entity::User(u) => &u.name,
+            Entity::Group(g) => &g.name,
+            Entity::Role(r) => &r.name,
         }
     }
 
@@ -197,13 +216,8 @@ fn get(ctx: &Ctx<'_>, holder: Holder, action: &str) -> OpResult {
         .get(policy)
         .ok_or_else(|| no_such_inline(holder, policy))?;
     let (param, _) = holder.param();
-    let display = match &entity {
-        Entity::User(u) => &u.name,
-        Entity::Group(g) => &g.name,
-        Entity::Role(r) => &r.name,
-    };
     let mut x = Xml::new();
-    x.text(param, display)
+    x.text(param, entity.name())
         .text("PolicyName", policy)
         .text("PolicyDocument", &encode_doc(&doc.text));
     Ok(Some(x.finish()))

@@ -4,14 +4,14 @@ use chrono::Utc;
 use updraft_policy::PolicyKind;
 
 use super::{
-    account, attachment_count, boundary_count, encode_doc, list_arn, merge_tags, parse_doc,
-    path_param, path_prefix, policy_usage, render_policy, render_tag_list, tags_param, write,
+    account, attachment_count, boundary_count, element, encode_doc, list_arn, paged, parse_doc,
+    path_param, path_prefix, policy_usage, render_policy, tags_param, write,
 };
 use crate::ids::{self, check_name, policy_arn};
 use crate::model::{ManagedPolicy, PolicyVersion};
 use crate::state::Account;
 use crate::store::{key, Change};
-use crate::wire::{page, ApiError, Ctx, OpResult};
+use crate::wire::{ApiError, Ctx, OpResult};
 use crate::xml::Xml;
 
 /// AWS's limit on versions per managed policy.
@@ -29,9 +29,6 @@ pub(super) fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<OpResult> {
         "DeletePolicyVersion" => delete_version(ctx),
         "SetDefaultPolicyVersion" => set_default(ctx),
         "ListEntitiesForPolicy" => entities_for_policy(ctx),
-        "TagPolicy" => tag_policy(ctx),
-        "UntagPolicy" => untag_policy(ctx),
-        "ListPolicyTags" => list_policy_tags(ctx),
         _ => return None,
     })
 }
@@ -48,12 +45,12 @@ pub(crate) fn no_such_policy(arn: &str) -> ApiError {
     ApiError::no_such_entity(format!("Policy {arn} was not found."))
 }
 
-/// A policy to read: the account's or an AWS-managed one.
 /// One policy's (attachments, boundary uses).
 fn usage(acct: &Account, arn: &str) -> (usize, usize) {
     (attachment_count(acct, arn), boundary_count(acct, arn))
 }
 
+/// A policy to read: the account's or an AWS-managed one.
 fn policy_of(acct: &Account, arn: &str) -> Result<ManagedPolicy, ApiError> {
     acct.managed(arn)
         .cloned()
@@ -61,7 +58,7 @@ fn policy_of(acct: &Account, arn: &str) -> Result<ManagedPolicy, ApiError> {
 }
 
 /// A policy to change: only the account's own.
-fn own_policy_of(acct: &Account, arn: &str) -> Result<ManagedPolicy, ApiError> {
+pub(super) fn own_policy_of(acct: &Account, arn: &str) -> Result<ManagedPolicy, ApiError> {
     acct.policy_by_arn(arn)
         .cloned()
         .ok_or_else(|| no_such_policy(arn))
@@ -133,11 +130,9 @@ fn create_policy(ctx: &Ctx<'_>) -> OpResult {
     })?;
     let state = ctx.iam.read();
     let acct = account(&state, ctx)?;
-    let mut x = Xml::new();
-    x.open("Policy");
-    render_policy(&mut x, &policy, usage(acct, &policy.arn));
-    x.close("Policy");
-    Ok(Some(x.finish()))
+    element("Policy", |x| {
+        render_policy(x, &policy, usage(acct, &policy.arn))
+    })
 }
 
 fn get_policy(ctx: &Ctx<'_>) -> OpResult {
@@ -145,12 +140,8 @@ fn get_policy(ctx: &Ctx<'_>) -> OpResult {
     ctx.authorize("iam:GetPolicy", arn)?;
     let state = ctx.iam.read();
     let acct = account(&state, ctx)?;
-    let p = policy_of(acct, arn)?;
-    let mut x = Xml::new();
-    x.open("Policy");
-    render_policy(&mut x, &p, usage(acct, &p.arn));
-    x.close("Policy");
-    Ok(Some(x.finish()))
+    let p = acct.managed(arn).ok_or_else(|| no_such_policy(arn))?;
+    element("Policy", |x| render_policy(x, p, usage(acct, &p.arn)))
 }
 
 fn list_policies(ctx: &Ctx<'_>) -> OpResult {
@@ -175,16 +166,13 @@ fn list_policies(ctx: &Ctx<'_>) -> OpResult {
         .filter(|p| !only_attached || usage_of(p).0 > 0)
         .collect();
     policies.sort_by_key(|p| key(&p.name));
-    let mut x = Xml::new();
-    page(
-        &mut x,
+    paged(
+        paging,
         "Policies",
         &policies,
         |p| key(&p.name),
-        paging,
         |x, p| render_policy(x, p, usage_of(p)),
-    );
-    Ok(Some(x.finish()))
+    )
 }
 
 fn delete_policy(ctx: &Ctx<'_>) -> OpResult {
@@ -254,11 +242,9 @@ fn create_version(ctx: &Ctx<'_>) -> OpResult {
         p.updated = now;
         Ok((vec![Change::Policy(ctx.account().to_string(), p)], version))
     })?;
-    let mut x = Xml::new();
-    x.open("PolicyVersion");
-    render_version(&mut x, &version, set_default, true);
-    x.close("PolicyVersion");
-    Ok(Some(x.finish()))
+    element("PolicyVersion", |x| {
+        render_version(x, &version, set_default, true)
+    })
 }
 
 fn get_version(ctx: &Ctx<'_>) -> OpResult {
@@ -272,11 +258,9 @@ fn get_version(ctx: &Ctx<'_>) -> OpResult {
             "Policy {arn} version {vid} does not exist or is not attachable."
         ))
     })?;
-    let mut x = Xml::new();
-    x.open("PolicyVersion");
-    render_version(&mut x, v, v.id == p.default_version, true);
-    x.close("PolicyVersion");
-    Ok(Some(x.finish()))
+    element("PolicyVersion", |x| {
+        render_version(x, v, v.id == p.default_version, true)
+    })
 }
 
 fn list_versions(ctx: &Ctx<'_>) -> OpResult {
@@ -287,16 +271,13 @@ fn list_versions(ctx: &Ctx<'_>) -> OpResult {
     let p = policy_of(account(&state, ctx)?, arn)?;
     let mut versions: Vec<&PolicyVersion> = p.versions.iter().collect();
     versions.reverse();
-    let mut x = Xml::new();
-    page(
-        &mut x,
+    paged(
+        paging,
         "Versions",
         &versions,
         |v| v.id.clone(),
-        paging,
         |x, v| render_version(x, v, v.id == p.default_version, false),
-    );
-    Ok(Some(x.finish()))
+    )
 }
 
 fn delete_version(ctx: &Ctx<'_>) -> OpResult {
@@ -348,82 +329,51 @@ fn entities_for_policy(ctx: &Ctx<'_>) -> OpResult {
         return Err(no_such_policy(arn));
     }
     let filter = ctx.params.get("EntityFilter");
-    let want = |kind: &str| filter.is_none_or(|f| f == kind);
+    let attached = |list: &[String]| list.iter().any(|a| a == arn);
     let mut x = Xml::new();
-    x.open("PolicyGroups");
-    if want("Group") {
-        for g in acct
-            .groups
-            .values()
-            .filter(|g| g.attached.iter().any(|a| a == arn))
-        {
-            x.open("member")
-                .text("GroupName", &g.name)
-                .text("GroupId", &g.id)
-                .close("member");
+    // Each kind's members, as (name, id), unless the filter leaves it out.
+    let mut members = |tag: &str, kind: &str, names: [&str; 2], found: Vec<(&str, &str)>| {
+        x.open(tag);
+        if filter.is_none_or(|f| f == kind) {
+            for (name, id) in found {
+                x.open("member")
+                    .text(names[0], name)
+                    .text(names[1], id)
+                    .close("member");
+            }
         }
-    }
-    x.close("PolicyGroups").open("PolicyUsers");
-    if want("User") {
-        for u in acct
-            .users
+        x.close(tag);
+    };
+    members(
+        "PolicyGroups",
+        "Group",
+        ["GroupName", "GroupId"],
+        acct.groups
             .values()
-            .filter(|u| u.attached.iter().any(|a| a == arn))
-        {
-            x.open("member")
-                .text("UserName", &u.name)
-                .text("UserId", &u.id)
-                .close("member");
-        }
-    }
-    x.close("PolicyUsers").open("PolicyRoles");
-    if want("Role") {
-        for r in acct
-            .roles
+            .filter(|g| attached(&g.attached))
+            .map(|g| (g.name.as_str(), g.id.as_str()))
+            .collect(),
+    );
+    members(
+        "PolicyUsers",
+        "User",
+        ["UserName", "UserId"],
+        acct.users
             .values()
-            .filter(|r| r.attached.iter().any(|a| a == arn))
-        {
-            x.open("member")
-                .text("RoleName", &r.name)
-                .text("RoleId", &r.id)
-                .close("member");
-        }
-    }
-    x.close("PolicyRoles").bool("IsTruncated", false);
-    Ok(Some(x.finish()))
-}
-
-fn tag_policy(ctx: &Ctx<'_>) -> OpResult {
-    let arn = policy_arn_param(ctx)?;
-    ctx.authorize("iam:TagPolicy", arn)?;
-    let tags = tags_param(ctx)?;
-    write(ctx, |_, acct| {
-        let mut p = own_policy_of(acct, arn)?;
-        merge_tags(&mut p.tags, tags)?;
-        Ok((vec![Change::Policy(ctx.account().to_string(), p)], ()))
-    })?;
-    Ok(None)
-}
-
-fn untag_policy(ctx: &Ctx<'_>) -> OpResult {
-    let arn = policy_arn_param(ctx)?;
-    ctx.authorize("iam:UntagPolicy", arn)?;
-    let keys = ctx.params.list("TagKeys.member");
-    write(ctx, |_, acct| {
-        let mut p = own_policy_of(acct, arn)?;
-        p.tags.retain(|t| !keys.contains(&t.key.as_str()));
-        Ok((vec![Change::Policy(ctx.account().to_string(), p)], ()))
-    })?;
-    Ok(None)
-}
-
-fn list_policy_tags(ctx: &Ctx<'_>) -> OpResult {
-    let arn = policy_arn_param(ctx)?;
-    ctx.authorize("iam:ListPolicyTags", arn)?;
-    let state = ctx.iam.read();
-    let p = policy_of(account(&state, ctx)?, arn)?;
-    let mut x = Xml::new();
-    render_tag_list(&mut x, &p.tags);
+            .filter(|u| attached(&u.attached))
+            .map(|u| (u.name.as_str(), u.id.as_str()))
+            .collect(),
+    );
+    members(
+        "PolicyRoles",
+        "Role",
+        ["RoleName", "RoleId"],
+        acct.roles
+            .values()
+            .filter(|r| attached(&r.attached))
+            .map(|r| (r.name.as_str(), r.id.as_str()))
+            .collect(),
+    );
     x.bool("IsTruncated", false);
     Ok(Some(x.finish()))
 }

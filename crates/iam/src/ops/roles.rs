@@ -1,18 +1,17 @@
-//! Roles: create, read, list, update, delete, trust policy, tags.
+//! Roles: create, read, list, update, delete, trust policy.
 
 use chrono::Utc;
 use updraft_policy::PolicyKind;
 
 use super::{
-    account, list_arn, merge_tags, parse_doc, path_param, path_prefix, render_role,
-    render_tag_list, tags_param, write,
+    account, check_no_policies, element, list_by_path, parse_doc, path_param, render_role,
+    revoke_sessions, tags_param, write,
 };
 use crate::ids::{self, check_name, role_arn};
-use crate::model::Role;
+use crate::model::{Role, SessionOf};
 use crate::state::Account;
 use crate::store::{key, Change};
-use crate::wire::{page, ApiError, Ctx, OpResult};
-use crate::xml::Xml;
+use crate::wire::{ApiError, Ctx, OpResult};
 
 pub(super) fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<OpResult> {
     Some(match action {
@@ -23,9 +22,6 @@ pub(super) fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<OpResult> {
         "UpdateRoleDescription" => update_role(ctx),
         "DeleteRole" => delete_role(ctx),
         "UpdateAssumeRolePolicy" => update_trust(ctx),
-        "TagRole" => tag_role(ctx),
-        "UntagRole" => untag_role(ctx),
-        "ListRoleTags" => list_role_tags(ctx),
         _ => return None,
     })
 }
@@ -124,46 +120,29 @@ fn create_role(ctx: &Ctx<'_>) -> OpResult {
             role,
         ))
     })?;
-    let mut x = Xml::new();
-    x.open("Role");
-    render_role(&mut x, &role, false);
-    x.close("Role");
-    Ok(Some(x.finish()))
+    element("Role", |x| render_role(x, &role, false))
 }
 
 fn get_role(ctx: &Ctx<'_>) -> OpResult {
     let name = role_name(ctx)?;
     ctx.authorize("iam:GetRole", &role_resource(ctx, name))?;
     let state = ctx.iam.read();
-    let role = role_of(account(&state, ctx)?, name)?;
-    let mut x = Xml::new();
-    x.open("Role");
-    render_role(&mut x, &role, true);
-    x.close("Role");
-    Ok(Some(x.finish()))
+    let role = account(&state, ctx)?
+        .role(name)
+        .ok_or_else(|| no_such_role(name))?;
+    element("Role", |x| render_role(x, role, true))
 }
 
 fn list_roles(ctx: &Ctx<'_>) -> OpResult {
-    ctx.authorize("iam:ListRoles", &list_arn(ctx, "role"))?;
-    let prefix = path_prefix(ctx);
-    let paging = ctx.params.paging()?;
-    let state = ctx.iam.read();
-    let acct = account(&state, ctx)?;
-    let roles: Vec<_> = acct
-        .roles
-        .iter()
-        .filter(|(_, r)| r.path.starts_with(prefix))
-        .collect();
-    let mut x = Xml::new();
-    page(
-        &mut x,
+    list_by_path(
+        ctx,
+        "iam:ListRoles",
+        "role",
         "Roles",
-        &roles,
-        |(k, _)| k.to_string(),
-        paging,
-        |x, (_, r)| render_role(x, r, false),
-    );
-    Ok(Some(x.finish()))
+        |a| &a.roles,
+        |r| &r.path,
+        |x, r| render_role(x, r, false),
+    )
 }
 
 fn update_role(ctx: &Ctx<'_>) -> OpResult {
@@ -186,11 +165,7 @@ fn update_role(ctx: &Ctx<'_>) -> OpResult {
         ))
     })?;
     if action == "UpdateRoleDescription" {
-        let mut x = Xml::new();
-        x.open("Role");
-        render_role(&mut x, &role, true);
-        x.close("Role");
-        return Ok(Some(x.finish()));
+        return element("Role", |x| render_role(x, &role, true));
     }
     Ok(Some(String::new()))
 }
@@ -199,27 +174,15 @@ fn delete_role(ctx: &Ctx<'_>) -> OpResult {
     let name = role_name(ctx)?;
     ctx.authorize("iam:DeleteRole", &role_resource(ctx, name))?;
     write(ctx, |state, acct| {
-        let role = role_of(acct, name)?;
-        if !role.inline.is_empty() {
-            return Err(ApiError::conflict(
-                "Cannot delete entity, must delete policies first.",
-            ));
-        }
-        if !role.attached.is_empty() {
-            return Err(ApiError::conflict(
-                "Cannot delete entity, must detach all policies first.",
-            ));
-        }
-        let account_id = ctx.account().to_string();
-        let mut changes = vec![Change::DeleteRole(account_id.clone(), key(name))];
-        changes.extend(
-            state
-                .sessions
-                .values()
-                .filter(|s| s.account == account_id)
-                .filter(|s| matches!(&s.of, crate::model::SessionOf::Role { role_id, .. } if *role_id == role.id))
-                .map(|s| Change::DeleteSession(s.key_id.clone())),
-        );
+        let role = acct.role(name).ok_or_else(|| no_such_role(name))?;
+        check_no_policies(&role.inline, &role.attached)?;
+        let account_id = ctx.account();
+        let mut changes = vec![Change::DeleteRole(account_id.to_string(), key(name))];
+        changes.extend(revoke_sessions(
+            state,
+            account_id,
+            |of| matches!(of, SessionOf::Role { role_id, .. } if *role_id == role.id),
+        ));
         Ok((changes, ()))
     })?;
     Ok(None)
@@ -237,39 +200,4 @@ fn update_trust(ctx: &Ctx<'_>) -> OpResult {
         Ok((vec![Change::Role(ctx.account().to_string(), role)], ()))
     })?;
     Ok(None)
-}
-
-fn tag_role(ctx: &Ctx<'_>) -> OpResult {
-    let name = role_name(ctx)?;
-    ctx.authorize("iam:TagRole", &role_resource(ctx, name))?;
-    let tags = tags_param(ctx)?;
-    write(ctx, |_, acct| {
-        let mut role = role_of(acct, name)?;
-        merge_tags(&mut role.tags, tags)?;
-        Ok((vec![Change::Role(ctx.account().to_string(), role)], ()))
-    })?;
-    Ok(None)
-}
-
-fn untag_role(ctx: &Ctx<'_>) -> OpResult {
-    let name = role_name(ctx)?;
-    ctx.authorize("iam:UntagRole", &role_resource(ctx, name))?;
-    let keys = ctx.params.list("TagKeys.member");
-    write(ctx, |_, acct| {
-        let mut role = role_of(acct, name)?;
-        role.tags.retain(|t| !keys.contains(&t.key.as_str()));
-        Ok((vec![Change::Role(ctx.account().to_string(), role)], ()))
-    })?;
-    Ok(None)
-}
-
-fn list_role_tags(ctx: &Ctx<'_>) -> OpResult {
-    let name = role_name(ctx)?;
-    ctx.authorize("iam:ListRoleTags", &role_resource(ctx, name))?;
-    let state = ctx.iam.read();
-    let role = role_of(account(&state, ctx)?, name)?;
-    let mut x = Xml::new();
-    render_tag_list(&mut x, &role.tags);
-    x.bool("IsTruncated", false);
-    Ok(Some(x.finish()))
 }

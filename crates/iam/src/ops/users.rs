@@ -1,18 +1,17 @@
-//! Users: create, read, list, rename, delete; tags; permission boundaries
+//! Users: create, read, list, rename, delete; permission boundaries
 //! (users' and roles').
 
 use chrono::Utc;
 use updraft_policy::PrincipalKind;
 
 use super::{
-    account, list_arn, merge_tags, path_param, path_prefix, render_tag_list, render_user,
-    tags_param, write,
+    account, check_no_policies, element, list_by_path, of_user, path_param, render_user,
+    revoke_sessions, tags_param, write, Holder,
 };
 use crate::ids::{self, check_name, user_arn};
 use crate::model::User;
 use crate::store::{key, Change};
-use crate::wire::{page, ApiError, Ctx, OpResult};
-use crate::xml::Xml;
+use crate::wire::{ApiError, Ctx, OpResult};
 
 pub(super) fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<OpResult> {
     Some(match action {
@@ -21,13 +20,10 @@ pub(super) fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<OpResult> {
         "ListUsers" => list_users(ctx),
         "UpdateUser" => update_user(ctx),
         "DeleteUser" => delete_user(ctx),
-        "TagUser" => tag_user(ctx),
-        "UntagUser" => untag_user(ctx),
-        "ListUserTags" => list_user_tags(ctx),
-        "PutUserPermissionsBoundary" => put_boundary(ctx, true),
-        "DeleteUserPermissionsBoundary" => delete_boundary(ctx, true),
-        "PutRolePermissionsBoundary" => put_boundary(ctx, false),
-        "DeleteRolePermissionsBoundary" => delete_boundary(ctx, false),
+        "PutUserPermissionsBoundary" => set_boundary(ctx, Holder::User, action, true),
+        "DeleteUserPermissionsBoundary" => set_boundary(ctx, Holder::User, action, false),
+        "PutRolePermissionsBoundary" => set_boundary(ctx, Holder::Role, action, true),
+        "DeleteRolePermissionsBoundary" => set_boundary(ctx, Holder::Role, action, false),
         _ => return None,
     })
 }
@@ -92,11 +88,7 @@ fn create_user(ctx: &Ctx<'_>) -> OpResult {
             user,
         ))
     })?;
-    let mut x = Xml::new();
-    x.open("User");
-    render_user(&mut x, &user, true);
-    x.close("User");
-    Ok(Some(x.finish()))
+    element("User", |x| render_user(x, &user, true))
 }
 
 /// A boundary must be an existing managed policy.
@@ -121,16 +113,12 @@ fn get_user(ctx: &Ctx<'_>) -> OpResult {
             PrincipalKind::Root => {
                 // GetUser without a name as root describes the root user.
                 let account = ctx.account();
-                let mut x = Xml::new();
-                x.open("User")
-                    .text("UserId", account)
-                    .text("Arn", &format!("arn:aws:iam::{account}:root"))
-                    .date("CreateDate", &{
-                        let state = ctx.iam.read();
-                        account_created(&state, account)
-                    })
-                    .close("User");
-                return Ok(Some(x.finish()));
+                let created = account_created(&ctx.iam.read(), account);
+                return element("User", |x| {
+                    x.text("UserId", account)
+                        .text("Arn", &format!("arn:aws:iam::{account}:root"))
+                        .date("CreateDate", &created);
+                });
             }
             _ => {
                 return Err(ids::validation(
@@ -145,11 +133,7 @@ fn get_user(ctx: &Ctx<'_>) -> OpResult {
     let state = ctx.iam.read();
     let acct = account(&state, ctx)?;
     let user = acct.user(&name).ok_or_else(|| no_such_user(&name))?;
-    let mut x = Xml::new();
-    x.open("User");
-    render_user(&mut x, user, true);
-    x.close("User");
-    Ok(Some(x.finish()))
+    element("User", |x| render_user(x, user, true))
 }
 
 fn account_created(state: &crate::state::State, account: &str) -> chrono::DateTime<Utc> {
@@ -160,26 +144,15 @@ fn account_created(state: &crate::state::State, account: &str) -> chrono::DateTi
 }
 
 fn list_users(ctx: &Ctx<'_>) -> OpResult {
-    ctx.authorize("iam:ListUsers", &list_arn(ctx, "user"))?;
-    let prefix = path_prefix(ctx);
-    let paging = ctx.params.paging()?;
-    let state = ctx.iam.read();
-    let acct = account(&state, ctx)?;
-    let users: Vec<_> = acct
-        .users
-        .iter()
-        .filter(|(_, u)| u.path.starts_with(prefix))
-        .collect();
-    let mut x = Xml::new();
-    page(
-        &mut x,
+    list_by_path(
+        ctx,
+        "iam:ListUsers",
+        "user",
         "Users",
-        &users,
-        |(k, _)| k.to_string(),
-        paging,
-        |x, (_, u)| render_user(x, u, false),
-    );
-    Ok(Some(x.finish()))
+        |a| &a.users,
+        |u| &u.path,
+        |x, u| render_user(x, u, false),
+    )
 }
 
 fn update_user(ctx: &Ctx<'_>) -> OpResult {
@@ -205,14 +178,7 @@ fn update_user(ctx: &Ctx<'_>) -> OpResult {
             }
             changes.push(Change::DeleteUser(account_id.clone(), key(name)));
             // Sessions of the user follow the rename only by name: revoke them.
-            changes.extend(
-                state
-                    .sessions
-                    .values()
-                    .filter(|s| s.account == account_id)
-                    .filter(|s| matches!(&s.of, crate::model::SessionOf::User { user_name, .. } if key(user_name) == key(name)))
-                    .map(|s| Change::DeleteSession(s.key_id.clone())),
-            );
+            changes.extend(revoke_sessions(state, &account_id, of_user(name)));
             user.name = n.to_string();
         }
         if let Some(p) = new_path {
@@ -235,16 +201,7 @@ fn delete_user(ctx: &Ctx<'_>) -> OpResult {
                 "Cannot delete entity, must delete access keys first.",
             ));
         }
-        if !user.inline.is_empty() {
-            return Err(ApiError::conflict(
-                "Cannot delete entity, must delete policies first.",
-            ));
-        }
-        if !user.attached.is_empty() {
-            return Err(ApiError::conflict(
-                "Cannot delete entity, must detach all policies first.",
-            ));
-        }
+        check_no_policies(&user.inline, &user.attached)?;
         if !user.groups.is_empty() {
             return Err(ApiError::conflict(
                 "Cannot delete entity, must remove users from group first.",
@@ -252,107 +209,35 @@ fn delete_user(ctx: &Ctx<'_>) -> OpResult {
         }
         let account_id = ctx.account().to_string();
         let mut changes = vec![Change::DeleteUser(account_id.clone(), key(name))];
-        changes.extend(
-            state
-                .sessions
-                .values()
-                .filter(|s| s.account == account_id)
-                .filter(|s| matches!(&s.of, crate::model::SessionOf::User { user_name, .. } if key(user_name) == key(name)))
-                .map(|s| Change::DeleteSession(s.key_id.clone())),
-        );
+        changes.extend(revoke_sessions(state, &account_id, of_user(name)));
         Ok((changes, ()))
     })?;
     Ok(None)
 }
 
-fn tag_user(ctx: &Ctx<'_>) -> OpResult {
-    let name = user_name(ctx)?;
-    ctx.authorize("iam:TagUser", &user_resource(ctx, name))?;
-    let tags = tags_param(ctx)?;
-    write(ctx, |_, acct| {
-        let mut user = user_of(acct, name)?;
-        merge_tags(&mut user.tags, tags)?;
-        Ok((vec![Change::User(ctx.account().to_string(), user)], ()))
-    })?;
-    Ok(None)
-}
-
-fn untag_user(ctx: &Ctx<'_>) -> OpResult {
-    let name = user_name(ctx)?;
-    ctx.authorize("iam:UntagUser", &user_resource(ctx, name))?;
-    let keys = ctx.params.list("TagKeys.member");
-    write(ctx, |_, acct| {
-        let mut user = user_of(acct, name)?;
-        user.tags.retain(|t| !keys.contains(&t.key.as_str()));
-        Ok((vec![Change::User(ctx.account().to_string(), user)], ()))
-    })?;
-    Ok(None)
-}
-
-fn list_user_tags(ctx: &Ctx<'_>) -> OpResult {
-    let name = user_name(ctx)?;
-    ctx.authorize("iam:ListUserTags", &user_resource(ctx, name))?;
-    let state = ctx.iam.read();
-    let user = user_of(account(&state, ctx)?, name)?;
-    let mut x = Xml::new();
-    render_tag_list(&mut x, &user.tags);
-    x.bool("IsTruncated", false);
-    Ok(Some(x.finish()))
-}
-
-fn put_boundary(ctx: &Ctx<'_>, user: bool) -> OpResult {
-    let boundary = ctx
-        .params
-        .required("PermissionsBoundary", "permissionsBoundary")?
-        .to_string();
-    if user {
-        let name = user_name(ctx)?;
-        ctx.authorize("iam:PutUserPermissionsBoundary", &user_resource(ctx, name))?;
-        write(ctx, |_, acct| {
-            check_boundary(acct, &boundary)?;
-            let mut u = user_of(acct, name)?;
-            u.boundary = Some(boundary.clone());
-            Ok((vec![Change::User(ctx.account().to_string(), u)], ()))
-        })?;
+/// `Put`/`Delete{User,Role}PermissionsBoundary`: sets or clears a user's
+/// or a role's boundary (a set one must be an existing managed policy).
+fn set_boundary(ctx: &Ctx<'_>, holder: Holder, action: &str, put: bool) -> OpResult {
+    let boundary = if put {
+        Some(
+            ctx.params
+                .required("PermissionsBoundary", "permissionsBoundary")?
+                .to_string(),
+        )
     } else {
-        let name = super::roles::role_name(ctx)?;
-        ctx.authorize(
-            "iam:PutRolePermissionsBoundary",
-            &super::roles::role_resource(ctx, name),
-        )?;
-        write(ctx, |_, acct| {
-            check_boundary(acct, &boundary)?;
-            let mut r = super::roles::role_of(acct, name)?;
-            r.boundary = Some(boundary.clone());
-            Ok((vec![Change::Role(ctx.account().to_string(), r)], ()))
-        })?;
-    }
-    Ok(None)
-}
-
-fn delete_boundary(ctx: &Ctx<'_>, user: bool) -> OpResult {
-    if user {
-        let name = user_name(ctx)?;
-        ctx.authorize(
-            "iam:DeleteUserPermissionsBoundary",
-            &user_resource(ctx, name),
-        )?;
-        write(ctx, |_, acct| {
-            let mut u = user_of(acct, name)?;
-            u.boundary = None;
-            Ok((vec![Change::User(ctx.account().to_string(), u)], ()))
-        })?;
-    } else {
-        let name = super::roles::role_name(ctx)?;
-        ctx.authorize(
-            "iam:DeleteRolePermissionsBoundary",
-            &super::roles::role_resource(ctx, name),
-        )?;
-        write(ctx, |_, acct| {
-            let mut r = super::roles::role_of(acct, name)?;
-            r.boundary = None;
-            Ok((vec![Change::Role(ctx.account().to_string(), r)], ()))
-        })?;
-    }
+        None
+    };
+    let name = holder.name(ctx)?;
+    ctx.authorize(&format!("iam:{action}"), &holder.resource(ctx, name))?;
+    write(ctx, |_, acct| {
+        if let Some(b) = &boundary {
+            check_boundary(acct, b)?;
+        }
+        let mut entity = holder.load(acct, name)?;
+        if let Some(b) = entity.boundary_mut() {
+            *b = boundary;
+        }
+        Ok((vec![entity.into_change(ctx.account())], ()))
+    })?;
     Ok(None)
 }
