@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -23,7 +23,7 @@ use updraft_api::{parse_json, LambdaError};
 use updraft_events::{ConfigChange, EventInvokeConfig, EventsError};
 use updraft_types::{FunctionName, FunctionRef, LATEST};
 
-use crate::{ApiError, AppState, Shared};
+use crate::{ApiError, AppState, InAccount, Tenant};
 
 type Answer = Result<Response, ApiError>;
 type Params = Query<HashMap<String, String>>;
@@ -101,7 +101,7 @@ impl From<EventsError> for ApiError {
 /// The function and qualifier (`$LATEST` when none) a request names;
 /// both must exist.
 fn target(
-    state: &AppState,
+    state: &Tenant,
     raw: &str,
     params: &HashMap<String, String>,
 ) -> Result<(FunctionName, String), ApiError> {
@@ -114,14 +114,14 @@ fn target(
     Ok((r.name, qualifier))
 }
 
-fn no_config(state: &AppState, function: &FunctionName, qualifier: &str) -> ApiError {
+fn no_config(state: &Tenant, function: &FunctionName, qualifier: &str) -> ApiError {
     let arn = state.registry.account().qualified_arn(function, qualifier);
     ApiError(LambdaError::ResourceNotFound(format!(
         "The function {arn} doesn't have an EventInvokeConfig"
     )))
 }
 
-fn render(state: &AppState, c: &EventInvokeConfig) -> Value {
+fn render(state: &Tenant, c: &EventInvokeConfig) -> Value {
     let function = FunctionName::new(c.function.as_str()).expect("stored names are valid");
     let destination = |arn: &Option<String>| match arn {
         Some(a) => json!({"Destination": a}),
@@ -144,12 +144,7 @@ fn render(state: &AppState, c: &EventInvokeConfig) -> Value {
     out
 }
 
-async fn put(
-    State(s): Shared,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Bytes,
-) -> Answer {
+async fn put(s: InAccount, Path(name): Path<String>, Query(params): Params, body: Bytes) -> Answer {
     let (function, qualifier) = target(&s, &name, &params)?;
     let change = parse_json::<ConfigRequest>(&body)?.validate()?;
     let config = s.events.put_config(&function, &qualifier, change).await?;
@@ -157,7 +152,7 @@ async fn put(
 }
 
 async fn update(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Params,
     body: Bytes,
@@ -174,7 +169,7 @@ async fn update(
     }
 }
 
-async fn get_config(State(s): Shared, Path(name): Path<String>, Query(params): Params) -> Answer {
+async fn get_config(s: InAccount, Path(name): Path<String>, Query(params): Params) -> Answer {
     let (function, qualifier) = target(&s, &name, &params)?;
     match s.events.get_config(&function, &qualifier) {
         Some(config) => Ok(Json(render(&s, &config)).into_response()),
@@ -182,7 +177,7 @@ async fn get_config(State(s): Shared, Path(name): Path<String>, Query(params): P
     }
 }
 
-async fn delete(State(s): Shared, Path(name): Path<String>, Query(params): Params) -> Answer {
+async fn delete(s: InAccount, Path(name): Path<String>, Query(params): Params) -> Answer {
     let (function, qualifier) = target(&s, &name, &params)?;
     if s.events.delete_config(&function, &qualifier).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
@@ -191,7 +186,7 @@ async fn delete(State(s): Shared, Path(name): Path<String>, Query(params): Param
     }
 }
 
-async fn list(State(s): Shared, Path(name): Path<String>, Query(params): Params) -> Answer {
+async fn list(s: InAccount, Path(name): Path<String>, Query(params): Params) -> Answer {
     let function = FunctionRef::parse(&name)?.name;
     s.registry.resolve(&function, None)?;
     let max = match params.get("MaxItems") {

@@ -21,10 +21,10 @@ use updraft_bus::{
     Bus, BusError, EntryResult, EventBus, EventEntry, Rule, RuleSpec, RuleState, Target,
 };
 
-use crate::AppState;
+use crate::Tenant;
 
 /// A JSON-protocol EventBridge call (`X-Amz-Target: AWSEvents.{operation}`).
-pub async fn json(state: &AppState, operation: &str, body: &Bytes) -> Response {
+pub async fn json(state: &Tenant, operation: &str, body: &Bytes) -> Response {
     handle(&state.bus, operation, body).await
 }
 

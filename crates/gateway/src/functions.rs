@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
@@ -14,7 +14,7 @@ use http::StatusCode;
 use updraft_api::{parse_json, render, LambdaError};
 use updraft_types::{FunctionName, FunctionRef, Qualifier};
 
-use crate::{ApiError, Shared};
+use crate::{ApiError, InAccount};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -55,7 +55,7 @@ fn page<T>(
     )?)
 }
 
-pub async fn list_functions(State(s): Shared, Query(params): Params) -> Answer {
+pub async fn list_functions(s: InAccount, Query(params): Params) -> Answer {
     let mut all = s.registry.list_functions()?;
     match params.get("FunctionVersion").map(String::as_str) {
         None => {}
@@ -84,7 +84,7 @@ pub async fn list_functions(State(s): Shared, Query(params): Params) -> Answer {
 /// or deleted (source `updraft.lambda`, detail-type `Function State
 /// Change`), so rules can react to it. The API call has succeeded either
 /// way: a failure here is logged.
-async fn publish_state(s: &crate::AppState, name: &FunctionName, state: &str) {
+async fn publish_state(s: &crate::Tenant, name: &FunctionName, state: &str) {
     let arn = s.registry.account().function_arn(name);
     let event = updraft_bus::NewEvent {
         bus: updraft_bus::DEFAULT_BUS.to_string(),
@@ -102,7 +102,7 @@ async fn publish_state(s: &crate::AppState, name: &FunctionName, state: &str) {
     }
 }
 
-pub async fn create_function(State(s): Shared, body: Bytes) -> Answer {
+pub async fn create_function(s: InAccount, body: Bytes) -> Answer {
     let req: updraft_api::CreateFunctionRequest = parse_json(&body)?;
     let create = req.validate()?;
     check_role(&s, &create.role)?;
@@ -116,9 +116,17 @@ pub async fn create_function(State(s): Shared, body: Bytes) -> Answer {
 
 /// A function's execution role must exist and trust Lambda, as Lambda
 /// checks at CreateFunction and UpdateFunctionConfiguration.
-fn check_role(s: &crate::AppState, role: &str) -> Result<(), ApiError> {
-    s.iam
-        .check_trusts(role, "lambda.amazonaws.com")
+/// The role must be the function's account's own, as on Lambda.
+fn check_role(s: &InAccount, role: &str) -> Result<(), ApiError> {
+    let own = updraft_types::Arn::parse(role).is_some_and(|a| a.account == s.account.account_id);
+    own.then_some(())
+        .ok_or_else(|| "the role belongs to another account".to_string())
+        .and_then(|()| {
+            s.node
+                .iam
+                .check_trusts(role, "lambda.amazonaws.com")
+                .map_err(|e| e.to_string())
+        })
         .map_err(|e| {
             tracing::debug!(role, error = %e, "execution role refused");
             ApiError(LambdaError::InvalidParameterValue(
@@ -127,11 +135,7 @@ fn check_role(s: &crate::AppState, role: &str) -> Result<(), ApiError> {
         })
 }
 
-pub async fn get_function(
-    State(s): Shared,
-    Path(name): Path<String>,
-    Query(params): Params,
-) -> Answer {
+pub async fn get_function(s: InAccount, Path(name): Path<String>, Query(params): Params) -> Answer {
     let r = function_ref(&name, &params)?;
     let q = qualifier_string(&r.qualifier);
     let config = s.registry.get_function(r.name.as_str(), q.as_deref())?;
@@ -141,7 +145,7 @@ pub async fn get_function(
             s.registry.base_url(),
             config.code_sha256
         ),
-        &s.credentials,
+        &s.node.credentials,
         &s.registry.account().region,
         "lambda",
         std::time::SystemTime::now(),
@@ -165,7 +169,7 @@ pub async fn get_function(
 }
 
 pub async fn get_configuration(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Params,
 ) -> Answer {
@@ -178,11 +182,7 @@ pub async fn get_configuration(
     )
 }
 
-pub async fn update_configuration(
-    State(s): Shared,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Answer {
+pub async fn update_configuration(s: InAccount, Path(name): Path<String>, body: Bytes) -> Answer {
     let name = name_only(&name)?;
     let req: updraft_api::UpdateFunctionConfigurationRequest = parse_json(&body)?;
     if let Some(role) = &req.role {
@@ -197,7 +197,7 @@ pub async fn update_configuration(
     )
 }
 
-pub async fn update_code(State(s): Shared, Path(name): Path<String>, body: Bytes) -> Answer {
+pub async fn update_code(s: InAccount, Path(name): Path<String>, body: Bytes) -> Answer {
     let name = name_only(&name)?;
     let req: updraft_api::UpdateFunctionCodeRequest = parse_json(&body)?;
     let config = s.registry.update_code(name.as_str(), req.validate()?)?;
@@ -208,7 +208,7 @@ pub async fn update_code(State(s): Shared, Path(name): Path<String>, body: Bytes
 }
 
 pub async fn delete_function(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Params,
 ) -> Answer {
@@ -223,7 +223,7 @@ pub async fn delete_function(
 }
 
 pub async fn list_versions(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Params,
 ) -> Answer {
@@ -236,7 +236,7 @@ pub async fn list_versions(
     )
 }
 
-pub async fn publish_version(State(s): Shared, Path(name): Path<String>, body: Bytes) -> Answer {
+pub async fn publish_version(s: InAccount, Path(name): Path<String>, body: Bytes) -> Answer {
     let name = name_only(&name)?;
     let req: updraft_api::PublishVersionRequest = parse_json(&body)?;
     let config = s.registry.publish_version(name.as_str(), req.validate()?)?;
@@ -246,7 +246,7 @@ pub async fn publish_version(State(s): Shared, Path(name): Path<String>, body: B
     )
 }
 
-pub async fn create_alias(State(s): Shared, Path(name): Path<String>, body: Bytes) -> Answer {
+pub async fn create_alias(s: InAccount, Path(name): Path<String>, body: Bytes) -> Answer {
     let name = name_only(&name)?;
     let req: updraft_api::CreateAliasRequest = parse_json(&body)?;
     let alias = s.registry.create_alias(name.as_str(), req.validate()?)?;
@@ -256,14 +256,14 @@ pub async fn create_alias(State(s): Shared, Path(name): Path<String>, body: Byte
     )
 }
 
-pub async fn get_alias(State(s): Shared, Path((name, alias)): Path<(String, String)>) -> Answer {
+pub async fn get_alias(s: InAccount, Path((name, alias)): Path<(String, String)>) -> Answer {
     let name = name_only(&name)?;
     let alias = s.registry.get_alias(name.as_str(), &alias)?;
     ok(StatusCode::OK, render::alias(&alias, s.registry.account()))
 }
 
 pub async fn update_alias(
-    State(s): Shared,
+    s: InAccount,
     Path((name, alias)): Path<(String, String)>,
     body: Bytes,
 ) -> Answer {
@@ -275,18 +275,14 @@ pub async fn update_alias(
     ok(StatusCode::OK, render::alias(&alias, s.registry.account()))
 }
 
-pub async fn delete_alias(State(s): Shared, Path((name, alias)): Path<(String, String)>) -> Answer {
+pub async fn delete_alias(s: InAccount, Path((name, alias)): Path<(String, String)>) -> Answer {
     let name = name_only(&name)?;
     s.registry.delete_alias(name.as_str(), &alias)?;
     s.events.function_deleted(&name, Some(&alias)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn list_aliases(
-    State(s): Shared,
-    Path(name): Path<String>,
-    Query(params): Params,
-) -> Answer {
+pub async fn list_aliases(s: InAccount, Path(name): Path<String>, Query(params): Params) -> Answer {
     let name = name_only(&name)?;
     let all = s.registry.list_aliases(
         name.as_str(),
@@ -303,12 +299,12 @@ fn url_qualifier(params: &HashMap<String, String>) -> Option<&str> {
     params.get("Qualifier").map(String::as_str)
 }
 
-fn render_url(s: &crate::AppState, u: &updraft_types::UrlConfig) -> serde_json::Value {
+fn render_url(s: &crate::Tenant, u: &updraft_types::UrlConfig) -> serde_json::Value {
     let url = s.registry.function_url(&u.function, u.qualifier.as_deref());
     render::url_config(u, s.registry.account(), &url)
 }
 
-pub async fn put_concurrency(State(s): Shared, Path(name): Path<String>, body: Bytes) -> Answer {
+pub async fn put_concurrency(s: InAccount, Path(name): Path<String>, body: Bytes) -> Answer {
     let name = name_only(&name)?;
     let req: updraft_api::PutFunctionConcurrencyRequest = parse_json(&body)?;
     let n = req.validate()?;
@@ -317,20 +313,20 @@ pub async fn put_concurrency(State(s): Shared, Path(name): Path<String>, body: B
     ok(StatusCode::OK, render::concurrency(Some(n)))
 }
 
-pub async fn get_concurrency(State(s): Shared, Path(name): Path<String>) -> Answer {
+pub async fn get_concurrency(s: InAccount, Path(name): Path<String>) -> Answer {
     let name = name_only(&name)?;
     let n = s.registry.reserved_concurrency(name.as_str())?;
     ok(StatusCode::OK, render::concurrency(n))
 }
 
-pub async fn delete_concurrency(State(s): Shared, Path(name): Path<String>) -> Answer {
+pub async fn delete_concurrency(s: InAccount, Path(name): Path<String>) -> Answer {
     let name = name_only(&name)?;
     s.registry.set_reserved_concurrency(name.as_str(), None)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn list_url_configs(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Params,
 ) -> Answer {
@@ -351,7 +347,7 @@ pub async fn list_url_configs(
 }
 
 pub async fn create_url_config(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Params,
     body: Bytes,
@@ -365,7 +361,7 @@ pub async fn create_url_config(
 }
 
 pub async fn get_url_config(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Params,
 ) -> Answer {
@@ -377,7 +373,7 @@ pub async fn get_url_config(
 }
 
 pub async fn update_url_config(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Params,
     body: Bytes,
@@ -391,7 +387,7 @@ pub async fn update_url_config(
 }
 
 pub async fn delete_url_config(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Params,
 ) -> Answer {
@@ -403,7 +399,7 @@ pub async fn delete_url_config(
 
 /// `GET /updraft/v1/code/{sha256}`: the deployment package GetFunction's
 /// `Code.Location` points at.
-pub async fn download_code(State(s): Shared, Path(sha): Path<String>) -> Answer {
+pub async fn download_code(s: InAccount, Path(sha): Path<String>) -> Answer {
     match s.registry.code_package(&sha)? {
         Some(zip) => Ok(([(http::header::CONTENT_TYPE, "application/zip")], zip).into_response()),
         None => Err(ApiError(LambdaError::ResourceNotFound(format!(

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -11,7 +11,7 @@ use updraft_api::LambdaError;
 use updraft_pool::FunctionError;
 use updraft_types::{FunctionRef, Qualifier};
 
-use crate::{ApiError, Shared};
+use crate::{ApiError, InAccount};
 
 /// Lambda's synchronous payload limit, each way.
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -38,7 +38,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 pub async fn invoke(
-    State(state): Shared,
+    state: InAccount,
     Path(name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,

@@ -44,7 +44,7 @@ mod sqs;
 mod urls;
 mod usage;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -59,30 +59,94 @@ use updraft_telemetry::FunctionGauges;
 pub use authorize::SecureTransport;
 pub use error::ApiError;
 
-/// What every handler shares.
-pub struct AppState {
+/// One account's resources and the services that hold them. Every
+/// account has its own: its functions, queues, buses, schedules, mappings,
+/// logs and usage live apart from every other account's, so a principal
+/// sees another account's resources only through that account's
+/// resource policies.
+pub struct Tenant {
+    /// The account and region its ARNs are written with.
+    pub account: updraft_types::Account,
     pub invoker: Arc<Invoker>,
     pub registry: Arc<Registry>,
     pub store: Arc<dyn Store>,
-    /// Accounts, principals, keys and policies: who signed a request, and
-    /// what it may do.
-    pub iam: Arc<updraft_iam::Iam>,
-    /// The account and region the node's resources belong to.
-    pub account: updraft_types::Account,
-    /// Whether requests are authorized by policy (off only to measure what
-    /// authorization costs; authentication stays on).
-    pub authorization: bool,
-    /// The server's own key pair: signs the download URLs it hands out.
-    pub credentials: Credentials,
     /// Durable queues: SQS, and async invocations waiting for functions.
     pub queues: Arc<updraft_queues::Queues>,
     pub bus: Arc<updraft_bus::Bus>,
     pub schedules: Arc<updraft_schedules::Schedules>,
     pub events: Arc<updraft_events::AsyncEvents>,
     pub mappings: Arc<updraft_mappings::Mappings>,
-    /// The meter, when metering is on: the usage API commits what it is
-    /// metering before reading, and prices with its prices.
+    /// The account's meter, when metering is on: the usage API commits
+    /// what it is metering before reading, and prices with its prices.
     pub metering: Option<Arc<updraft_metering::Metering>>,
+}
+
+/// What every request shares: the node's identity directory and settings,
+/// and every account's resources.
+pub struct AppState {
+    /// Accounts, principals, keys and policies: who signed a request, and
+    /// what it may do.
+    pub iam: Arc<updraft_iam::Iam>,
+    /// The node's own account (the bootstrap account) and its region.
+    pub account: updraft_types::Account,
+    /// Whether requests are authorized by policy (off only to measure what
+    /// authorization costs; authentication stays on).
+    pub authorization: bool,
+    /// The server's own key pair: signs the download URLs it hands out.
+    pub credentials: Credentials,
+    /// Every account's resources, by account id; the node's own among them.
+    pub tenants: BTreeMap<String, Arc<Tenant>>,
+}
+
+impl AppState {
+    /// The resources of `account`, when it is one of the node's.
+    pub fn tenant(&self, account: &str) -> Option<&Arc<Tenant>> {
+        self.tenants.get(account)
+    }
+
+    /// The node's own account's resources.
+    pub fn home(&self) -> &Arc<Tenant> {
+        &self.tenants[&self.account.account_id]
+    }
+}
+
+/// The account whose resources a signed request acts on, as
+/// [`signed::verify`] decided it: the one its resource's ARN or queue URL
+/// names, else the caller's.
+#[derive(Clone)]
+struct Owner(Arc<Tenant>);
+
+/// A handler's view of one request: the node, and the account the request
+/// acts in (whose services it dereferences to).
+pub(crate) struct InAccount {
+    pub node: Arc<AppState>,
+    pub tenant: Arc<Tenant>,
+}
+
+impl std::ops::Deref for InAccount {
+    type Target = Tenant;
+
+    fn deref(&self) -> &Tenant {
+        &self.tenant
+    }
+}
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for InAccount {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let tenant = match parts.extensions.get::<Owner>() {
+            Some(owner) => owner.0.clone(),
+            None => state.home().clone(),
+        };
+        Ok(InAccount {
+            node: state.clone(),
+            tenant,
+        })
+    }
 }
 
 type Shared = State<Arc<AppState>>;
@@ -208,7 +272,7 @@ fn queue_gauges(
 
 /// `GET /updraft/v1/queues`: every queue with its depth, internal
 /// async-invocation queues (`Kind: async`) included.
-async fn list_queues(State(state): Shared) -> axum::Json<serde_json::Value> {
+async fn list_queues(state: InAccount) -> axum::Json<serde_json::Value> {
     let queues: Vec<serde_json::Value> = queue_depths(&state.queues)
         .into_iter()
         .map(|(name, s)| {
@@ -231,25 +295,32 @@ async fn list_queues(State(state): Shared) -> axum::Json<serde_json::Value> {
 }
 
 async fn metrics(State(state): Shared) -> impl axum::response::IntoResponse {
+    let home = state.home();
     let mut gauges: HashMap<String, FunctionGauges> = HashMap::new();
-    for (function, s) in state.invoker.pools().stats() {
+    // Pools and metrics are the node's: functions and queues of accounts
+    // other than the node's are labelled `ACCOUNT.NAME`.
+    for (function, s) in home.invoker.pools().stats() {
         let g = gauges.entry(function).or_default();
         g.environments = (s.idle + s.busy) as u64;
         g.idle = s.idle as u64;
         g.memory_reserved_bytes = s.memory_reserved_mb << 20;
         g.memory_used_bytes = s.memory_used_bytes;
     }
-    for (function, n) in state.registry.limits().running() {
-        gauges.entry(function).or_default().concurrent = n as u64;
+    let mut queues = HashMap::new();
+    for tenant in state.tenants.values() {
+        for (function, n) in tenant.registry.limits().running() {
+            let scoped = tenant.registry.scoped_name(&function).into_owned();
+            gauges.entry(scoped).or_default().concurrent = n as u64;
+        }
+        for (name, g) in queue_gauges(&tenant.queues) {
+            queues.insert(tenant.registry.scoped_name(&name).into_owned(), g);
+        }
     }
     (
         [(
             http::header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state
-            .invoker
-            .metrics()
-            .render(&gauges, &queue_gauges(&state.queues)),
+        home.invoker.metrics().render(&gauges, &queues),
     )
 }

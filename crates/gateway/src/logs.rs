@@ -9,7 +9,6 @@
 //! `errorsOnly`. `nextToken` is the last record's sequence number, so a
 //! follower can poll from it.
 
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -17,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use updraft_store::LogQuery;
 
-use crate::Shared;
+use crate::InAccount;
 
 /// A JSON-protocol error: `{"__type", "message"}`.
 pub(crate) fn json_error(status: StatusCode, error_type: &str, message: &str) -> Response {
@@ -53,7 +52,7 @@ struct FilterLogEvents {
     errors_only: Option<bool>,
 }
 
-pub async fn json_protocol(State(state): Shared, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn json_protocol(state: InAccount, headers: HeaderMap, body: Bytes) -> Response {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -92,7 +91,7 @@ fn matches(pattern: &str, line: &str) -> bool {
     pattern.split_whitespace().all(|term| line.contains(term))
 }
 
-fn filter_log_events(state: &crate::AppState, body: &[u8]) -> Response {
+fn filter_log_events(state: &crate::Tenant, body: &[u8]) -> Response {
     let req: FilterLogEvents =
         match serde_json::from_slice(if body.is_empty() { b"{}" } else { body }) {
             Ok(r) => r,

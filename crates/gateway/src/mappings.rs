@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -22,7 +22,7 @@ use updraft_api::{paginate, parse_json, parse_max_items, LambdaError};
 use updraft_mappings::{MappingError, MappingStatus, MappingUpdate, NewMapping};
 use updraft_types::{Account, FunctionRef};
 
-use crate::{ApiError, AppState, Shared};
+use crate::{ApiError, AppState, InAccount, Tenant};
 
 type Answer = Result<Response, ApiError>;
 
@@ -156,6 +156,52 @@ fn refuse_unsupported(body: &[u8]) -> Result<(), ApiError> {
     }
 }
 
+/// What the function's execution role must be allowed on the queue for
+/// Lambda to poll it on the function's behalf.
+const POLLING_ACTIONS: [&str; 3] = ["ReceiveMessage", "DeleteMessage", "GetQueueAttributes"];
+
+/// Lambda polls a queue with the function's execution role: the role must
+/// be allowed to read and delete its messages, or the mapping is refused
+/// with Lambda's words. A function that does not exist or a source that
+/// is not a queue's ARN is left to the mapping's own checks.
+fn check_role_reads(
+    s: &InAccount,
+    function: &FunctionRef,
+    queue_arn: &str,
+) -> Result<(), ApiError> {
+    if updraft_types::Arn::parse(queue_arn).is_none_or(|a| a.service != "sqs") {
+        return Ok(());
+    }
+    let Ok(target) = s
+        .registry
+        .resolve(&function.name, function.qualifier.as_ref())
+    else {
+        return Ok(());
+    };
+    let role = &target.config.role;
+    for action in POLLING_ACTIONS {
+        let allowed = s.node.iam.role_may(
+            role,
+            "lambda.amazonaws.com",
+            function.name.as_str(),
+            &format!("sqs:{action}"),
+            queue_arn,
+        );
+        if let Err(why) = allowed {
+            tracing::debug!(
+                role,
+                queue_arn,
+                reason = why,
+                "mapping refused for its role"
+            );
+            return Err(ApiError(LambdaError::InvalidParameterValue(format!(
+                "The function execution role does not have permissions to call {action} on SQS"
+            ))));
+        }
+    }
+    Ok(())
+}
+
 fn function_ref(name: &str) -> Result<FunctionRef, ApiError> {
     let mut v = Violations::new();
     v.max_len(name, "functionName", 256);
@@ -200,11 +246,11 @@ fn api_error(e: MappingError) -> ApiError {
     })
 }
 
-fn answer(status: StatusCode, mapping: &MappingStatus, state: &AppState) -> Response {
+fn answer(status: StatusCode, mapping: &MappingStatus, state: &Tenant) -> Response {
     (status, Json(render(mapping, state.registry.account()))).into_response()
 }
 
-async fn create(State(s): Shared, body: Bytes) -> Answer {
+async fn create(s: InAccount, body: Bytes) -> Answer {
     refuse_unsupported(&body)?;
     let req: CreateRequest = parse_json(&body)?;
     let mut v = Violations::new();
@@ -225,6 +271,7 @@ async fn create(State(s): Shared, body: Bytes) -> Answer {
             "EventSourceArn is required: the ARN of an SQS queue.".into(),
         )));
     };
+    check_role_reads(&s, &function, &event_source_arn)?;
     let created = s
         .mappings
         .create(NewMapping {
@@ -241,7 +288,7 @@ async fn create(State(s): Shared, body: Bytes) -> Answer {
     Ok(answer(StatusCode::ACCEPTED, &created, &s))
 }
 
-async fn list(State(s): Shared, Query(params): Query<HashMap<String, String>>) -> Answer {
+async fn list(s: InAccount, Query(params): Query<HashMap<String, String>>) -> Answer {
     let function = params
         .get("FunctionName")
         .map(|f| function_ref(f))
@@ -267,12 +314,12 @@ async fn list(State(s): Shared, Query(params): Query<HashMap<String, String>>) -
     Ok(Json(out).into_response())
 }
 
-async fn get_one(State(s): Shared, Path(uuid): Path<String>) -> Answer {
+async fn get_one(s: InAccount, Path(uuid): Path<String>) -> Answer {
     let mapping = s.mappings.get(&uuid).map_err(api_error)?;
     Ok(answer(StatusCode::OK, &mapping, &s))
 }
 
-async fn update(State(s): Shared, Path(uuid): Path<String>, body: Bytes) -> Answer {
+async fn update(s: InAccount, Path(uuid): Path<String>, body: Bytes) -> Answer {
     refuse_unsupported(&body)?;
     let req: UpdateRequest = parse_json(&body)?;
     let mut v = Violations::new();
@@ -285,6 +332,10 @@ async fn update(State(s): Shared, Path(uuid): Path<String>, body: Bytes) -> Answ
     );
     v.finish()?;
     let function = req.function_name.as_deref().map(function_ref).transpose()?;
+    if let Some(function) = &function {
+        let current = s.mappings.get(&uuid).map_err(api_error)?;
+        check_role_reads(&s, function, &current.mapping.event_source_arn)?;
+    }
     let updated = s
         .mappings
         .update(
@@ -303,7 +354,7 @@ async fn update(State(s): Shared, Path(uuid): Path<String>, body: Bytes) -> Answ
     Ok(answer(StatusCode::ACCEPTED, &updated, &s))
 }
 
-async fn delete(State(s): Shared, Path(uuid): Path<String>) -> Answer {
+async fn delete(s: InAccount, Path(uuid): Path<String>) -> Answer {
     let deleted = s.mappings.delete(&uuid).await.map_err(api_error)?;
     Ok(answer(StatusCode::ACCEPTED, &deleted, &s))
 }

@@ -12,11 +12,12 @@
 //!               ─> anything else                  ─> Unknown
 //! ```
 //!
-//! A resource named by name belongs to the caller's account and region;
-//! one named by ARN or queue URL carries its own. The handlers look every
-//! resource up by name in the node's account and region, whatever an ARN
-//! spells, so when the two differ the action must also be allowed on the
-//! resource the handler will touch: [`Operation::resource`] is the one
+//! A resource named by name belongs to the caller's account and the
+//! node's region; one named by ARN or queue URL carries its own. The
+//! handlers look every resource up by name in the node's region, in the
+//! named account when the node holds it and in the caller's otherwise,
+//! so when that differs from what the request spells the action must also
+//! be allowed on the resource the handler will touch: [`Operation::resource`] is the one
 //! named, [`Operation::more_resources`] the touched one. `PutEvents` may
 //! name several buses, each of which lands in one of the two fields.
 //! Every resource of an operation must be allowed
@@ -118,13 +119,15 @@ impl Operation {
     }
 
     /// `action` on `resource` of `service` where the request names it
-    /// (`named`), and also where the handler will act on it (`local`)
-    /// when that differs: handlers look a resource up by name in the
-    /// node's account and region whatever account or region an ARN
-    /// spells, so the action must be allowed on what is touched too.
-    fn at(action: &str, service: &str, named: Scope, local: Scope, resource: &str) -> Operation {
+    /// (`named`), and also where the handler will act on it when that
+    /// differs: handlers look a resource up by name in the node's region
+    /// whatever region an ARN spells, and in the caller's account when
+    /// the named one is not on the node ([`Scope::landing`]), so the
+    /// action must be allowed on what is touched too. `caller` is the
+    /// caller's scope.
+    fn at(action: &str, service: &str, named: Scope, caller: Scope, resource: &str) -> Operation {
         let mut op = Operation::new(action, named.arn(service, resource));
-        let touched = local.arn(service, resource);
+        let touched = caller.landing(named).arn(service, resource);
         if touched != op.resource {
             op.more_resources.push(touched);
         }
@@ -151,20 +154,37 @@ impl From<Operation> for Classified {
 
 /// Where a resource lives: the caller's partition, region and account
 /// for a resource named by name, the ARN's for one named by ARN.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Scope<'a> {
     partition: &'a str,
     region: &'a str,
     account: &'a str,
+    /// Whether an account's resources are on this node.
+    accounts: &'a dyn Fn(&str) -> bool,
 }
 
 impl<'a> Scope<'a> {
     /// The place an ARN names.
-    fn of(arn: &updraft_types::Arn<'a>) -> Scope<'a> {
+    fn of(&self, arn: &updraft_types::Arn<'a>) -> Scope<'a> {
         Scope {
             partition: arn.partition,
             region: arn.region,
             account: arn.account,
+            ..*self
+        }
+    }
+
+    /// Where a handler acts on a resource named at `named` (`self` being
+    /// the caller's scope): in the named account when the node holds it,
+    /// else in the caller's; always in the node's partition and region.
+    fn landing(self, named: Scope<'a>) -> Scope<'a> {
+        if (self.accounts)(named.account) {
+            Scope {
+                account: named.account,
+                ..self
+            }
+        } else {
+            self
         }
     }
 
@@ -178,13 +198,15 @@ impl<'a> Scope<'a> {
 }
 
 /// Classifies a request. `service` is the SigV4 signing name already
-/// checked; `account` and `region` are the caller's.
+/// checked; `account` is the caller's, `region` the node's; `accounts`
+/// tells whether an account's resources are on this node.
 pub(crate) fn classify(
     parts: &http::request::Parts,
     body: &[u8],
     service: &str,
     region: &str,
     account: &str,
+    accounts: &dyn Fn(&str) -> bool,
 ) -> Classified {
     if service == "iam" || service == "sts" {
         return Classified::SelfAuthorized;
@@ -193,6 +215,7 @@ pub(crate) fn classify(
         partition: "aws",
         region,
         account,
+        accounts,
     };
     let path = parts.uri.path();
     let segments: Vec<&str> = match path.strip_prefix('/') {

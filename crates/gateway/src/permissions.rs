@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -22,7 +22,7 @@ use serde_json::json;
 use updraft_api::{parse_json, AddPermissionRequest, LambdaError};
 use updraft_registry::PermissionError;
 
-use crate::{ApiError, AppState, Shared};
+use crate::{ApiError, AppState, InAccount};
 
 type Answer = Result<Response, ApiError>;
 type Params = Query<HashMap<String, String>>;
@@ -49,7 +49,7 @@ impl From<PermissionError> for ApiError {
 }
 
 async fn add_permission(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Params,
     body: Bytes,
@@ -62,7 +62,7 @@ async fn add_permission(
     Ok((StatusCode::CREATED, Json(json!({ "Statement": statement }))).into_response())
 }
 
-async fn get_policy(State(s): Shared, Path(name): Path<String>, Query(params): Params) -> Answer {
+async fn get_policy(s: InAccount, Path(name): Path<String>, Query(params): Params) -> Answer {
     let target = crate::invoke::target_ref(&name, &params)?;
     let view = s
         .registry
@@ -71,7 +71,7 @@ async fn get_policy(State(s): Shared, Path(name): Path<String>, Query(params): P
 }
 
 async fn remove_permission(
-    State(s): Shared,
+    s: InAccount,
     Path((name, sid)): Path<(String, String)>,
     Query(params): Params,
 ) -> Answer {

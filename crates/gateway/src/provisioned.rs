@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
@@ -15,7 +15,7 @@ use updraft_api::{parse_json, LambdaError};
 use updraft_invoker::ProvisionedStatus;
 use updraft_types::FunctionRef;
 
-use crate::{ApiError, AppState, Shared};
+use crate::{ApiError, InAccount, Tenant};
 
 type Answer = Result<Response, ApiError>;
 
@@ -39,7 +39,7 @@ fn render(s: &ProvisionedStatus) -> Value {
     out
 }
 
-fn not_found(state: &AppState, name: &str, qualifier: &str) -> Result<ApiError, ApiError> {
+fn not_found(state: &Tenant, name: &str, qualifier: &str) -> Result<ApiError, ApiError> {
     // A missing function is a ResourceNotFoundException; a missing config
     // of an existing one is Lambda's own type.
     state.registry.get_function(name, None)?;
@@ -60,7 +60,7 @@ fn qualifier(params: &HashMap<String, String>) -> Result<&str, ApiError> {
 }
 
 pub async fn put(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     body: Bytes,
@@ -89,7 +89,7 @@ pub async fn put(
 }
 
 pub async fn get(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Answer {
@@ -116,7 +116,7 @@ pub async fn get(
 }
 
 pub async fn delete(
-    State(s): Shared,
+    s: InAccount,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Answer {

@@ -66,7 +66,9 @@ fn target<'a>(resource_arn: &'a str, region: &str, account: &str) -> Option<Targ
 /// The parsed resource policy of the resource `resource_arn` names, if it
 /// exists and has one.
 pub(crate) fn resource_policy(state: &AppState, resource_arn: &str) -> Option<Arc<PolicyDocument>> {
-    let account = state.registry.account();
+    let owner = Arn::parse(resource_arn)?.account;
+    let state = state.tenant(owner)?;
+    let account = &state.account;
     match target(resource_arn, &account.region, &account.account_id)? {
         Target::Function { name, qualifier } => {
             let name = FunctionName::new(name).ok()?;

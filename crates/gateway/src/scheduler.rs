@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use updraft_schedules::{ListRequest, ScheduleError, State as ScheduleState};
 
-use crate::{AppState, Shared};
+use crate::{AppState, InAccount};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -111,7 +111,7 @@ fn list_request(params: &HashMap<String, String>) -> Result<ListRequest> {
 }
 
 async fn create_schedule(
-    State(state): Shared,
+    state: InAccount,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response> {
@@ -121,7 +121,7 @@ async fn create_schedule(
 }
 
 async fn update_schedule(
-    State(state): Shared,
+    state: InAccount,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response> {
@@ -131,7 +131,7 @@ async fn update_schedule(
 }
 
 async fn get_schedule(
-    State(state): Shared,
+    state: InAccount,
     Path(name): Path<String>,
     Query(params): Params,
 ) -> Result<Response> {
@@ -141,7 +141,7 @@ async fn get_schedule(
 }
 
 async fn delete_schedule(
-    State(state): Shared,
+    state: InAccount,
     Path(name): Path<String>,
     Query(params): Params,
 ) -> Result<Response> {
@@ -150,7 +150,7 @@ async fn delete_schedule(
     Ok(json_ok(json!({})))
 }
 
-async fn list_schedules(State(state): Shared, Query(params): Params) -> Result<Response> {
+async fn list_schedules(state: InAccount, Query(params): Params) -> Result<Response> {
     let request = ListRequest {
         group: params.get("ScheduleGroup").cloned(),
         ..list_request(&params)?
@@ -165,27 +165,23 @@ async fn list_schedules(State(state): Shared, Query(params): Params) -> Result<R
     Ok(json_ok(body))
 }
 
-async fn create_group(
-    State(state): Shared,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Result<Response> {
+async fn create_group(state: InAccount, Path(name): Path<String>, body: Bytes) -> Result<Response> {
     let input = parse_body(&body)?;
     let arn = state.schedules.create_group(&name, input).await?;
     Ok(json_ok(json!({ "ScheduleGroupArn": arn })))
 }
 
-async fn get_group(State(state): Shared, Path(name): Path<String>) -> Result<Response> {
+async fn get_group(state: InAccount, Path(name): Path<String>) -> Result<Response> {
     let group = state.schedules.get_group(&name).await?;
     Ok(json_ok(json!(group)))
 }
 
-async fn delete_group(State(state): Shared, Path(name): Path<String>) -> Result<Response> {
+async fn delete_group(state: InAccount, Path(name): Path<String>) -> Result<Response> {
     state.schedules.delete_group(&name).await?;
     Ok(json_ok(json!({})))
 }
 
-async fn list_groups(State(state): Shared, Query(params): Params) -> Result<Response> {
+async fn list_groups(state: InAccount, Query(params): Params) -> Result<Response> {
     let page = state.schedules.list_groups(&list_request(&params)?).await?;
     let mut body = json!({ "ScheduleGroups": page.items });
     if let Some(token) = page.next_token {

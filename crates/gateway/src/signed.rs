@@ -142,21 +142,41 @@ pub async fn verify(State(state): Shared, req: Request, next: Next) -> Response 
             http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
         });
     }
-    // The node serves one region and holds one account's resources: a
-    // resource named without an ARN is the node's, whatever region the
+    // The node serves one region: a resource named without an ARN is the
+    // caller's account's, in the node's region, whatever region the
     // client signed for.
     let classified = crate::operation::classify(
         &parts,
         &body,
         service,
         &state.account.region,
-        &state.account.account_id,
+        caller.account(),
+        &|account| state.tenants.contains_key(account),
     );
     let mut parts = parts;
     parts.extensions.insert(identity);
-    if let Classified::Operation(op) = &classified {
-        if let Err(denied) = crate::authorize::authorize(&state, &caller, op, &parts, service) {
-            return *denied;
+    let owner = match &classified {
+        Classified::Operation(op) => {
+            if let Err(denied) = crate::authorize::authorize(&state, &caller, op, &parts, service) {
+                return *denied;
+            }
+            op.resources()
+                .filter_map(updraft_types::Arn::parse)
+                .find_map(|arn| state.tenant(arn.account))
+        }
+        _ => None,
+    };
+    // The account the request acts in: its resource's, else the caller's.
+    match owner.or_else(|| state.tenant(caller.account())) {
+        Some(tenant) => {
+            parts.extensions.insert(crate::Owner(tenant.clone()));
+        }
+        None => {
+            let message = format!(
+                "The account {} holds no resources on this node.",
+                caller.account()
+            );
+            return crate::authorize::access_denied(service, &parts, message);
         }
     }
     let mut req = Request::from_parts(parts, Body::from(body));

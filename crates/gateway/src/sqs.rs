@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
@@ -39,7 +39,7 @@ use serde_json::Value;
 use updraft_queues::QueueConfig;
 use updraft_types::Arn;
 
-use crate::{AppState, Shared};
+use crate::{AppState, InAccount, Tenant};
 
 /// Routes of the SQS query protocol beyond `POST /`: a form POSTed to a
 /// queue URL acts on that queue (its `QueueUrl` may be left out).
@@ -48,12 +48,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// A JSON-protocol SQS call (`X-Amz-Target: AmazonSQS.{operation}`).
-pub async fn json(
-    state: &AppState,
-    operation: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Response {
+pub async fn json(state: &Tenant, operation: &str, headers: &HeaderMap, body: &Bytes) -> Response {
     let call = Call::new(state, headers);
     let input = if body.is_empty() {
         Ok(Value::Object(Default::default()))
@@ -101,7 +96,7 @@ pub fn is_form(headers: &HeaderMap) -> bool {
 }
 
 /// A query-protocol SQS call: a form-encoded `Action=...` body.
-pub async fn query(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Response {
+pub async fn query(state: &Tenant, headers: &HeaderMap, body: &Bytes) -> Response {
     run_query(&Call::new(state, headers), query::decode_form(body)).await
 }
 
@@ -133,7 +128,7 @@ async fn run_query(call: &Call<'_>, params: BTreeMap<String, String>) -> Respons
 /// URL. Anything else on such a path is an unknown operation, as on any
 /// path no API serves.
 async fn queue_url_request(
-    State(state): Shared,
+    state: InAccount,
     Path((account, queue)): Path<(String, String)>,
     req: Request,
 ) -> Response {
@@ -158,7 +153,7 @@ async fn queue_url_request(
 
 /// The account queue URLs and ARNs carry (from a queue ARN, which the
 /// queues build from the server's account).
-fn account_id(state: &AppState) -> String {
+fn account_id(state: &Tenant) -> String {
     let arn = state.queues.arn("q");
     Arn::parse(&arn)
         .map(|a| a.account.to_string())
@@ -167,7 +162,7 @@ fn account_id(state: &AppState) -> String {
 
 /// One SQS call: where the client reached us and the queues.
 pub(crate) struct Call<'a> {
-    pub state: &'a AppState,
+    pub state: &'a Tenant,
     /// `http://{Host}`: what queue URLs start with.
     endpoint: String,
     account: String,
@@ -175,7 +170,7 @@ pub(crate) struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    fn new(state: &'a AppState, headers: &HeaderMap) -> Call<'a> {
+    fn new(state: &'a Tenant, headers: &HeaderMap) -> Call<'a> {
         let host = headers
             .get(http::header::HOST)
             .and_then(|v| v.to_str().ok())

@@ -1,4 +1,5 @@
-//! Function URLs: `/fn/{name}[:{alias}]/{path...}`.
+//! Function URLs: `/fn/{name}[:{alias}]/{path...}` for the node's account's
+//! functions, `/fn/{account}.{name}[:{alias}]/{path...}` for another's.
 //!
 //! The function sees the request as a client sent it, with the path under
 //! the prefix. `NONE` URLs stream the body straight through; `AWS_IAM`
@@ -42,6 +43,15 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
     let target = percent_encoding::percent_decode_str(target)
         .decode_utf8_lossy()
         .into_owned();
+    // `ACCOUNT.NAME`: a function of an account other than the node's (a
+    // function name never holds a dot).
+    let (tenant, target) = match target.split_once('.') {
+        Some((account, rest)) => match state.tenant(account) {
+            Some(t) => (t.clone(), rest.to_string()),
+            None => return message(StatusCode::NOT_FOUND, "Not Found"),
+        },
+        None => (state.home().clone(), target),
+    };
     let (name, alias) = match target.split_once(':') {
         Some((n, a)) => (n.to_string(), Some(a.to_string())),
         None => (target.clone(), None),
@@ -49,7 +59,7 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
     let Ok(name) = FunctionName::new(name) else {
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
-    let Some((auth_type, resolved)) = state.registry.url_target(&name, alias.as_deref()) else {
+    let Some((auth_type, resolved)) = tenant.registry.url_target(&name, alias.as_deref()) else {
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
 
@@ -83,8 +93,8 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
                 Err(_) => return message(StatusCode::FORBIDDEN, "Forbidden"),
             };
             let function_arn = match &alias {
-                Some(a) => state.account.qualified_arn(&name, a),
-                None => state.account.function_arn(&name),
+                Some(a) => tenant.account.qualified_arn(&name, a),
+                None => tenant.account.function_arn(&name),
             };
             let op = Operation::new("lambda:InvokeFunctionUrl", function_arn);
             let access_key_id = identity.access_key_id.clone();
@@ -117,7 +127,7 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
         domain,
         authorized_key,
     };
-    match state.invoker.invoke_url(resolved, call).await {
+    match tenant.invoker.invoke_url(resolved, call).await {
         Ok(resp) => resp.map(Body::new),
         Err(InvokeError::Throttled(_)) => message(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded."),
         Err(InvokeError::Registry(e)) => {

@@ -5,6 +5,9 @@
 //!                                 default the 24 hours before now
 //! &by=function|day|hour|month|none  default function
 //! &function=NAME                  one function only
+//! &account=ID                     that account's usage (default: the
+//!                                 caller's); the node's account's root
+//!                                 user may read every account's
 //! ```
 //!
 //! The answer is [`updraft_metering::UsageReport`] as JSON: `groups`,
@@ -15,14 +18,14 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use updraft_api::LambdaError;
 use updraft_metering::{report, Prices, UsageGroup, UsageQuery};
 use updraft_types::FunctionName;
 
-use crate::{ApiError, Shared};
+use crate::{ApiError, InAccount};
 
 /// The period when `since` is not given: the day before `until`.
 const DEFAULT_PERIOD_MS: i64 = 24 * 3600 * 1000;
@@ -53,12 +56,12 @@ fn millis(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, L
 
 fn parse(params: &HashMap<String, String>, now_ms: i64) -> Result<UsageRequest, LambdaError> {
     for key in params.keys() {
-        let known = matches!(key.as_str(), "since" | "until" | "by" | "function")
+        let known = matches!(key.as_str(), "since" | "until" | "by" | "function" | "account")
             // A presigned request carries its signature in the query.
             || key.to_ascii_lowercase().starts_with("x-amz-");
         if !known {
             return Err(invalid(format!(
-                "unknown parameter '{key}' (expected since, until, by, function)"
+                "unknown parameter '{key}' (expected since, until, by, function, account)"
             )));
         }
     }
@@ -92,10 +95,16 @@ fn parse(params: &HashMap<String, String>, now_ms: i64) -> Result<UsageRequest, 
 }
 
 pub async fn usage(
-    State(s): Shared,
+    s: InAccount,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let req = parse(&params, updraft_metering::now_ms())?;
+    // The request acts in the account it names when the node holds it.
+    if let Some(account) = params.get("account") {
+        if *account != s.account.account_id {
+            return Err(invalid(format!("account {account} has no resources on this node")).into());
+        }
+    }
     let store = s.store.clone();
     let metering = s.metering.clone();
     let built = tokio::task::spawn_blocking(move || match metering {

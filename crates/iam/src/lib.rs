@@ -150,6 +150,11 @@ impl Iam {
         Ok(result)
     }
 
+    /// The ids of every account in the directory, in order.
+    pub fn account_ids(&self) -> Vec<String> {
+        self.read().accounts.keys().cloned().collect()
+    }
+
     /// Creates `account_id` if it does not exist.
     pub fn ensure_account(&self, account_id: &str) -> Result<(), IamError> {
         if !is_account_id(account_id) {

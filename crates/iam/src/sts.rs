@@ -241,6 +241,42 @@ impl Iam {
     }
 }
 
+impl Iam {
+    /// Whether `role_arn`, assumed by `service` in a session named
+    /// `session_name`, may perform `action` on `resource`: the question a
+    /// service that acts with a configured role asks before acting. `Err`
+    /// says why not, as AWS words it.
+    pub fn role_may(
+        &self,
+        role_arn: &str,
+        service: &str,
+        session_name: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), String> {
+        let creds = self
+            .service_credentials(role_arn, service, session_name, Duration::from_secs(3600))
+            .map_err(|e| e.to_string())?;
+        let grant = self
+            .lookup_key(
+                &creds.access_key_id,
+                Some(&creds.session_token),
+                SystemTime::now(),
+            )
+            .map_err(|e| e.to_string())?;
+        let context = Context::new();
+        match self.authorize(&grant.caller, action, resource, &context, None) {
+            Decision::Allow => Ok(()),
+            denied => Err(format!(
+                "{} is not authorized to perform: {action} on resource: {resource} {}",
+                grant.caller.arn(),
+                self.denial_source(&grant.caller, action, resource, &context, denied)
+                    .clause(action, denied)
+            )),
+        }
+    }
+}
+
 pub(crate) fn dispatch(ctx: &Ctx<'_>, action: &str) -> Option<OpResult> {
     Some(match action {
         "GetCallerIdentity" => get_caller_identity(ctx),

@@ -338,8 +338,11 @@ impl Invoker {
 
     /// Counts a throttle and says so.
     fn throttled(&self, function: &str, why: Throttle) -> InvokeError {
-        self.metrics
-            .invocation(function, MetricOutcome::Throttled, None);
+        self.metrics.invocation(
+            &self.registry.scoped_name(function),
+            MetricOutcome::Throttled,
+            None,
+        );
         InvokeError::Throttled(why)
     }
 
@@ -382,8 +385,10 @@ impl Invoker {
         let started_at = SystemTime::now();
         let config = &target.config;
         let function = config.name.as_str();
+        // Pools, metrics and spans are the node's, shared by every account.
+        let scoped = self.registry.scoped_name(function);
         let key = PoolKey {
-            function: function.to_string(),
+            function: scoped.to_string(),
             version: config.version.clone(),
             revision: config.revision_id.clone(),
         };
@@ -415,7 +420,7 @@ impl Invoker {
             Ok(mut lease) => {
                 let init = lease.init_duration;
                 if let Some(d) = init {
-                    self.metrics.cold_start(function, d.as_secs_f64());
+                    self.metrics.cold_start(&scoped, d.as_secs_f64());
                 }
                 let outcome = lease
                     .env()
@@ -493,7 +498,7 @@ impl Invoker {
             });
         }
         self.metrics
-            .invocation(function, outcome, Some(duration.as_secs_f64()));
+            .invocation(&scoped, outcome, Some(duration.as_secs_f64()));
         let text = String::from_utf8(log.take())
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         let log_tail = tail.then(|| {
@@ -515,7 +520,7 @@ impl Invoker {
             spans.record(InvocationSpan {
                 context: trace,
                 parent_span_id: parent.map(|p| p.span_id),
-                function: function.to_string(),
+                function: scoped.to_string(),
                 version: target.executed_version.clone(),
                 request_id: request_id.clone(),
                 trigger,

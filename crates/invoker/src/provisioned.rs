@@ -164,7 +164,7 @@ impl Invoker {
         n: u32,
     ) -> ProvisionedStatus {
         let key = PoolKey {
-            function: function.to_string(),
+            function: self.registry.scoped_name(function).into_owned(),
             version: target.config.version.clone(),
             revision: target.config.revision_id.clone(),
         };

@@ -156,7 +156,7 @@ impl Registry {
             updated
         };
         self.refresh(&name)?;
-        self.pools.evict_function(name.as_str());
+        self.pools.evict_function(&self.scoped_name(name.as_str()));
         Ok(result)
     }
 
@@ -180,7 +180,7 @@ impl Registry {
         updated.revision_id = new_request_id();
         self.store.update_latest(&updated)?;
         self.refresh(&name)?;
-        self.pools.evict_function(name.as_str());
+        self.pools.evict_function(&self.scoped_name(name.as_str()));
         Ok(updated)
     }
 
@@ -234,7 +234,7 @@ impl Registry {
             },
         }
         self.refresh(&name)?;
-        self.pools.evict_function(name.as_str());
+        self.pools.evict_function(&self.scoped_name(name.as_str()));
         tracing::info!(function = %name, ?qualifier, "deleted");
         Ok(())
     }

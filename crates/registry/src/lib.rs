@@ -60,6 +60,11 @@ pub struct RegistryConfig {
     /// Where function URLs are served, e.g. `http://127.0.0.1:9000`.
     pub base_url: String,
     pub limits: code::Limits,
+    /// What this registry's function names are prefixed with where
+    /// several accounts share a table (environment pools, metrics) and in
+    /// function URLs: empty for the node's own account, `ACCOUNT.` for
+    /// the others (a function name never holds a dot).
+    pub namespace: String,
 }
 
 /// The resolved target of an invocation.
@@ -153,9 +158,21 @@ impl Registry {
 
     /// The function URL for a function (and alias).
     pub fn function_url(&self, name: &FunctionName, qualifier: Option<&str>) -> String {
+        let (base, ns) = (&self.config.base_url, &self.config.namespace);
         match qualifier {
-            Some(q) => format!("{}/fn/{name}:{q}/", self.config.base_url),
-            None => format!("{}/fn/{name}/", self.config.base_url),
+            Some(q) => format!("{base}/fn/{ns}{name}:{q}/"),
+            None => format!("{base}/fn/{ns}{name}/"),
+        }
+    }
+
+    /// A function's name where every account's functions share a table
+    /// (environment pools, metrics): the name itself in the node's own
+    /// account, `ACCOUNT.NAME` in another.
+    pub fn scoped_name<'a>(&self, name: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.config.namespace.is_empty() {
+            std::borrow::Cow::Borrowed(name)
+        } else {
+            std::borrow::Cow::Owned(format!("{}{name}", self.config.namespace))
         }
     }
 

@@ -55,6 +55,7 @@ fn open(dir: &std::path::Path) -> Registry {
             account: Account::default(),
             base_url: "http://127.0.0.1:1".into(),
             limits: Default::default(),
+            namespace: String::new(),
         },
     )
     .unwrap()

@@ -297,7 +297,7 @@ impl Template for ProcessTemplate {
             cgroup,
             dir: guard,
             memory_mb: config.memory_mb,
-            function_arn: function_arn(config, &shared.config.account_id),
+            function_arn: function_arn(config),
             dead: false,
         };
 
@@ -359,20 +359,13 @@ impl Template for ProcessTemplate {
     }
 }
 
-fn function_arn(config: &EnvConfig, account_id: &str) -> String {
-    let region = config
-        .env
-        .get("AWS_REGION")
-        .map(String::as_str)
-        .unwrap_or("us-east-1");
-    let base = format!(
-        "arn:aws:lambda:{region}:{account_id}:function:{}",
-        config.function_name
-    );
+/// The ARN the function's invocations carry: its own, qualified with the
+/// version unless that is `$LATEST`.
+fn function_arn(config: &EnvConfig) -> String {
     if config.version == "$LATEST" || config.version.is_empty() {
-        base
+        config.function_arn.clone()
     } else {
-        format!("{base}:{}", config.version)
+        format!("{}:{}", config.function_arn, config.version)
     }
 }
 

@@ -71,8 +71,6 @@ pub struct ProcessConfig {
     pub use_cgroups: bool,
     /// Bound on the init phase (Lambda: 10 s).
     pub init_timeout: Duration,
-    /// The account in the ARNs handed to functions.
-    pub account_id: String,
     /// The host uid and gid the sandboxes run as (uid 993 inside maps to
     /// it). Default when the platform runs as root: 2000993 / 2000990, ids
     /// no host account uses; `None` keeps the platform's own uid (root
@@ -116,7 +114,6 @@ impl ProcessConfig {
             cgroup_parent: "updraft".into(),
             use_cgroups: true,
             init_timeout: Duration::from_secs(10),
-            account_id: "000000000000".into(),
             sandbox_host_ids: rustix::process::geteuid()
                 .is_root()
                 .then_some((2_000_993, 2_000_990)),

@@ -98,6 +98,9 @@ pub struct Page<T> {
 pub struct Schedules {
     queues: Arc<Queues>,
     account: Account,
+    /// Asked before each delivery whether the schedule's role may act on
+    /// its target; `None` delivers without asking.
+    roles: Option<Arc<dyn updraft_types::RoleCheck>>,
     inner: Mutex<Inner>,
     /// Wakes the timer when a schedule changes.
     wake: Notify,
@@ -147,8 +150,20 @@ impl Entry {
 
 impl Schedules {
     /// Loads schedules and groups from the queues' store (creating the
-    /// `default` group the first time).
+    /// `default` group the first time); delivers without checking roles.
     pub fn open(queues: Arc<Queues>, account: Account) -> Result<Arc<Schedules>, String> {
+        Schedules::open_with_roles(queues, account, None)
+    }
+
+    /// [`Schedules::open`], delivering each slot only when `roles` says
+    /// the schedule's `RoleArn`, assumed by Scheduler, may act on the
+    /// target (`lambda:InvokeFunction`, `sqs:SendMessage`), as Scheduler
+    /// does on AWS.
+    pub fn open_with_roles(
+        queues: Arc<Queues>,
+        account: Account,
+        roles: Option<Arc<dyn updraft_types::RoleCheck>>,
+    ) -> Result<Arc<Schedules>, String> {
         let store = queues.store().clone();
         let mut groups = BTreeMap::new();
         for (key, value) in store.resources(GROUP_KIND).map_err(|e| e.to_string())? {
@@ -179,6 +194,7 @@ impl Schedules {
         Ok(Arc::new(Schedules {
             queues,
             account,
+            roles,
             inner: Mutex::new(Inner { schedules, groups }),
             wake: Notify::new(),
         }))

@@ -15,6 +15,8 @@ use crate::{delete_schedule_write, put_schedule_write, Schedules, State};
 /// The longest the timer sleeps without looking again (a safety net: any
 /// change wakes it).
 const MAX_SLEEP: StdDuration = StdDuration::from_secs(60);
+/// The service principal schedules' roles are assumed by.
+const SCHEDULER: &str = "scheduler.amazonaws.com";
 /// How long to wait after a firing failed before trying again.
 const RETRY_AFTER: StdDuration = StdDuration::from_secs(1);
 
@@ -107,8 +109,26 @@ impl Schedules {
             .target
             .destination()
             .map_err(QueueError::InvalidParameterValue)?;
-        match destination {
-            Destination::Function { name, qualifier } => {
+        let action = match &destination {
+            Destination::Function { .. } => "lambda:InvokeFunction",
+            Destination::Queue { .. } => "sqs:SendMessage",
+        };
+        let allowed = self.roles.as_ref().map_or(Ok(()), |roles| {
+            let target = &schedule.target;
+            roles.check(&target.role_arn, SCHEDULER, action, &target.arn)
+        });
+        match (allowed, destination) {
+            (Err(why), _) => {
+                // The slot is spent, as on AWS when the role cannot act.
+                tracing::warn!(
+                    schedule = schedule.arn,
+                    role = schedule.target.role_arn,
+                    reason = why,
+                    "the schedule's role may not act on its target; slot skipped"
+                );
+                self.queues.commit(vec![write]).await?;
+            }
+            (Ok(()), Destination::Function { name, qualifier }) => {
                 let invocation = AsyncInvocation {
                     function: name,
                     qualifier,
@@ -121,7 +141,7 @@ impl Schedules {
                     .enqueue_invocations_with(vec![invocation], vec![write])
                     .await?;
             }
-            Destination::Queue { name } => {
+            (Ok(()), Destination::Queue { name }) => {
                 let fifo = name.ends_with(".fifo");
                 let message = NewMessage {
                     body: payload,

@@ -197,9 +197,15 @@ pub async fn schedule(
             timezone,
         } => {
             let arn = function_arn(c, &function).await?;
+            // The account's default scheduler role, made by the server.
+            let account = arn.split(':').nth(4).unwrap_or_default();
+            let role = format!(
+                "arn:aws:iam::{account}:role/{}",
+                crate::serve::SCHEDULER_ROLE
+            );
             let mut target = json!({
                 "Arn": arn,
-                "RoleArn": "arn:aws:iam::000000000000:role/updraft",
+                "RoleArn": role,
             });
             if let Some(input) = input {
                 serde_json::from_str::<Value>(&input)

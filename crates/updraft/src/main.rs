@@ -121,6 +121,10 @@ enum Command {
         /// Only this function.
         #[arg(long)]
         function: Option<String>,
+        /// The usage of this account (default: the caller's; the node's
+        /// account's root user may read every account's).
+        #[arg(long, value_name = "ACCOUNT_ID")]
+        account: Option<String>,
     },
     /// Queues and their depth: SQS queues and the functions' async
     /// invocation queues.
@@ -286,6 +290,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             since,
             by,
             function,
+            account,
         } => {
             usage::usage(
                 &c,
@@ -293,6 +298,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                     since,
                     by: &by,
                     function: function.as_deref(),
+                    account: account.as_deref(),
                 },
                 json,
             )

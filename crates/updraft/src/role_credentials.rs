@@ -78,3 +78,23 @@ impl CredentialIssuer for RoleCredentials {
         Ok(creds)
     }
 }
+
+/// The roles services act with (a schedule's `RoleArn`), checked against
+/// the identity directory before each action.
+pub struct ServiceRoles(pub Arc<updraft_iam::Iam>);
+
+impl updraft_types::RoleCheck for ServiceRoles {
+    fn check(
+        &self,
+        role_arn: &str,
+        service: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), String> {
+        // The session is named after the service (`scheduler`), and reused
+        // while it lasts.
+        let session = service.split('.').next().unwrap_or(service);
+        self.0
+            .role_may(role_arn, service, session, action, resource)
+    }
+}

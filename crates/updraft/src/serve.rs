@@ -1,12 +1,13 @@
 //! `updraft serve`: builds the node and runs it until SIGTERM or ctrl-c.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use updraft_gateway::AppState;
+use updraft_gateway::{AppState, Tenant};
 use updraft_invoker::Invoker;
 use updraft_metering::{Metering, MeteringConfig, Prices};
 use updraft_pool::{Limits, Pools, PoolsConfig, Runtime, ScaleUp};
@@ -174,7 +175,6 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     );
     let endpoint_socket = bind_endpoint_socket(&endpoint_socket_path(&data_dir))?;
 
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("updraft.db"))?);
     let artifacts = ArtifactStore::open(data_dir.join("code"))?;
     let wasm = WasmRuntime::new(WasmConfig {
         max_instances: args.max_instances,
@@ -194,7 +194,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         &creds,
         args.bootstrap.as_deref(),
     )?);
-    match process_runtime(&data_dir, args.python_runtime_dir.clone(), &account) {
+    match process_runtime(&data_dir, args.python_runtime_dir.clone()) {
         Ok(process) => runtimes.push(Arc::new(process)),
         Err(e) => tracing::warn!(
             error = %format!("{e:#}"),
@@ -216,102 +216,56 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         },
         issuer,
     );
-
-    let registry = Arc::new(Registry::open(
-        store.clone(),
-        artifacts,
-        runtimes,
-        pools.clone(),
-        Limits::new(args.max_concurrency),
-        RegistryConfig {
-            account: account.clone(),
-            base_url: base_url.clone(),
-            limits: Default::default(),
-        },
-    )?);
     let spans: Option<Arc<dyn SpanSink>> = match &args.otlp_endpoint {
         Some(url) => Some(Arc::new(
             OtlpExporter::new(url, "updraft").with_context(|| format!("--otlp-endpoint {url}"))?,
         )),
         None => None,
     };
-    let metering = match args.metering.as_str() {
-        "off" => {
-            tracing::warn!("usage metering is off: invocations are not metered");
-            None
-        }
-        _ => Some(Arc::new(Metering::open_with(
-            &data_dir,
-            store.clone(),
-            MeteringConfig {
-                retention: Some(args.usage_retention),
-                prices: Prices {
-                    per_million_requests: args.price_per_million_requests,
-                    per_gb_second: args.price_per_gb_second,
-                    free_requests_per_month: args.free_requests_per_month,
-                    free_gb_seconds_per_month: args.free_gb_seconds_per_month,
-                },
-                ..Default::default()
-            },
-        )?)),
-    };
-    let invoker = Invoker::new(
-        registry.clone(),
+    if args.metering == "off" {
+        tracing::warn!("usage metering is off: invocations are not metered");
+    }
+    let shared = Shared {
+        args: &args,
+        artifacts,
+        runtimes,
         pools,
-        Arc::new(Metrics::new()),
-        LogWriter::spawn(store.clone()),
+        metrics: Arc::new(Metrics::new()),
         spans,
-        metering.clone(),
-    );
+        base_url: base_url.clone(),
+        roles: Arc::new(crate::role_credentials::ServiceRoles(iam.clone())),
+    };
 
-    invoker.restore_provisioning();
-
+    // Every account's resources live apart: the node's own in the data
+    // directory, each other account's in `accounts/<id>/`.
+    let mut tenants = BTreeMap::new();
+    for id in iam.account_ids() {
+        let home = id == account.account_id;
+        let dir = if home {
+            data_dir.clone()
+        } else {
+            data_dir.join("accounts").join(&id)
+        };
+        let tenant_account = Account {
+            account_id: id.clone(),
+            ..account.clone()
+        };
+        let tenant = open_tenant(&shared, &dir, tenant_account, home)
+            .with_context(|| format!("opening the resources of account {id}"))?;
+        tenants.insert(id, tenant);
+    }
+    let home = tenants[&account.account_id].clone();
     let mut deployed = Vec::new();
     for spec in &args.deploy {
-        deployed.push(deploy_at_startup(&registry, spec)?);
+        deployed.push(deploy_at_startup(&home.registry, spec)?);
     }
-
-    // The event services: durable queues first (async invocations wait
-    // in them), then what produces into them and what consumes them.
-    let event_store = Arc::new(SqliteEventStore::open(&data_dir.join("events.db"))?);
-    let queues = updraft_queues::Queues::open(event_store, &account.region, &account.account_id)
-        .context("opening the event store")?;
-    let bus = updraft_bus::Bus::open(queues.clone(), account.clone())
-        .map_err(|e| anyhow::anyhow!("opening the event bus: {e}"))?;
-    let schedules = updraft_schedules::Schedules::open(queues.clone(), account.clone())
-        .map_err(|e| anyhow::anyhow!("opening schedules: {e}"))?;
-    let events = updraft_events::AsyncEvents::new(
-        queues.clone(),
-        bus.clone(),
-        invoker.clone(),
-        updraft_events::AsyncConfig {
-            retry_base: args.async_retry_base,
-            ..Default::default()
-        },
-    )
-    .map_err(|e| anyhow::anyhow!("opening async invocation: {e}"))?;
-    let mappings = updraft_mappings::Mappings::open(queues.clone(), invoker.clone())
-        .map_err(|e| anyhow::anyhow!("opening event source mappings: {e}"))?;
-    events.start();
-    schedules.start();
-    mappings.start();
-
     let state = Arc::new(AppState {
-        invoker: invoker.clone(),
-        registry: registry.clone(),
-        store: store.clone(),
         iam: iam.clone(),
         account: account.clone(),
         authorization: args.authorization == "on",
         credentials: creds,
-        queues: queues.clone(),
-        bus,
-        schedules,
-        events: events.clone(),
-        mappings: mappings.clone(),
-        metering: metering.clone(),
+        tenants: tenants.clone(),
     });
-    spawn_log_pruning(store.clone(), args.log_retention);
 
     println!("updraft listening on {base_url}");
     println!("data directory: {}", data_dir.display());
@@ -374,26 +328,145 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
 
     endpoint_socket.abort();
     tracing::info!("shutting down: waiting for background invocations");
-    // Event consumers stop taking work and finish what they started, both
+    // Event consumers stop taking work and finish what they started, all
     // within the one bound.
-    let (events_done, mappings_done) = tokio::join!(
-        events.shutdown(args.shutdown_timeout),
-        mappings.shutdown(args.shutdown_timeout)
-    );
-    if !events_done {
-        tracing::warn!(timeout = ?args.shutdown_timeout, "async deliveries did not finish in time; they run again after a restart");
-    }
-    if !mappings_done {
-        tracing::warn!(timeout = ?args.shutdown_timeout, "event source mapping batches did not finish in time; their messages return to the queue");
-    }
-    if !invoker.drain(args.shutdown_timeout).await {
-        tracing::warn!(timeout = ?args.shutdown_timeout, "in-flight invocations did not finish in time");
-    }
-    queues.close();
-    if let Some(m) = &metering {
-        m.close();
-    }
+    let stops = tenants.values().map(|t| async {
+        let (events_done, mappings_done) = tokio::join!(
+            t.events.shutdown(args.shutdown_timeout),
+            t.mappings.shutdown(args.shutdown_timeout)
+        );
+        let account = &t.account.account_id;
+        if !events_done {
+            tracing::warn!(account, timeout = ?args.shutdown_timeout, "async deliveries did not finish in time; they run again after a restart");
+        }
+        if !mappings_done {
+            tracing::warn!(account, timeout = ?args.shutdown_timeout, "event source mapping batches did not finish in time; their messages return to the queue");
+        }
+        if !t.invoker.drain(args.shutdown_timeout).await {
+            tracing::warn!(account, timeout = ?args.shutdown_timeout, "in-flight invocations did not finish in time");
+        }
+        t.queues.close();
+        if let Some(m) = &t.metering {
+            m.close();
+        }
+    });
+    futures::future::join_all(stops).await;
     Ok(())
+}
+
+/// What every account's services share: the node's runtimes, environment
+/// pools (one memory budget), code packages (addressed by hash), metrics
+/// and span exporter.
+struct Shared<'a> {
+    args: &'a ServeArgs,
+    artifacts: ArtifactStore,
+    runtimes: Vec<Arc<dyn Runtime>>,
+    pools: Pools,
+    metrics: Arc<Metrics>,
+    spans: Option<Arc<dyn SpanSink>>,
+    base_url: String,
+    /// What schedules ask before acting with their role.
+    roles: Arc<dyn updraft_types::RoleCheck>,
+}
+
+/// Opens one account's resources from `dir` and starts its background
+/// services: its functions (with its own concurrency limit), logs, usage
+/// meter (with its own free tier), queues, buses, schedules, async
+/// invocations and event source mappings.
+fn open_tenant(
+    shared: &Shared,
+    dir: &Path,
+    account: Account,
+    home: bool,
+) -> anyhow::Result<Arc<Tenant>> {
+    let args = shared.args;
+    create_private_dir(dir)?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("updraft.db"))?);
+    let registry = Arc::new(Registry::open(
+        store.clone(),
+        shared.artifacts.clone(),
+        shared.runtimes.clone(),
+        shared.pools.clone(),
+        Limits::new(args.max_concurrency),
+        RegistryConfig {
+            account: account.clone(),
+            base_url: shared.base_url.clone(),
+            limits: Default::default(),
+            namespace: if home {
+                String::new()
+            } else {
+                format!("{}.", account.account_id)
+            },
+        },
+    )?);
+    let metering = match args.metering.as_str() {
+        "off" => None,
+        _ => Some(Arc::new(Metering::open_with(
+            dir,
+            store.clone(),
+            MeteringConfig {
+                retention: Some(args.usage_retention),
+                prices: Prices {
+                    per_million_requests: args.price_per_million_requests,
+                    per_gb_second: args.price_per_gb_second,
+                    free_requests_per_month: args.free_requests_per_month,
+                    free_gb_seconds_per_month: args.free_gb_seconds_per_month,
+                },
+                ..Default::default()
+            },
+        )?)),
+    };
+    let invoker = Invoker::new(
+        registry.clone(),
+        shared.pools.clone(),
+        shared.metrics.clone(),
+        LogWriter::spawn(store.clone()),
+        shared.spans.clone(),
+        metering.clone(),
+    );
+    invoker.restore_provisioning();
+
+    // The event services: durable queues first (async invocations wait
+    // in them), then what produces into them and what consumes them.
+    let event_store = Arc::new(SqliteEventStore::open(&dir.join("events.db"))?);
+    let queues = updraft_queues::Queues::open(event_store, &account.region, &account.account_id)
+        .context("opening the event store")?;
+    let bus = updraft_bus::Bus::open(queues.clone(), account.clone())
+        .map_err(|e| anyhow::anyhow!("opening the event bus: {e}"))?;
+    let schedules = updraft_schedules::Schedules::open_with_roles(
+        queues.clone(),
+        account.clone(),
+        Some(shared.roles.clone()),
+    )
+    .map_err(|e| anyhow::anyhow!("opening schedules: {e}"))?;
+    let events = updraft_events::AsyncEvents::new(
+        queues.clone(),
+        bus.clone(),
+        invoker.clone(),
+        updraft_events::AsyncConfig {
+            retry_base: args.async_retry_base,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("opening async invocation: {e}"))?;
+    let mappings = updraft_mappings::Mappings::open(queues.clone(), invoker.clone())
+        .map_err(|e| anyhow::anyhow!("opening event source mappings: {e}"))?;
+    events.start();
+    schedules.start();
+    mappings.start();
+    spawn_log_pruning(store.clone(), args.log_retention);
+    Ok(Arc::new(Tenant {
+        account,
+        invoker,
+        registry,
+        store,
+        queues,
+        bus,
+        schedules,
+        events,
+        mappings,
+        metering,
+    }))
 }
 
 /// The identity directory: the node's account with the key from the
@@ -434,7 +507,37 @@ fn open_iam(
         iam.apply_bootstrap(&file)
             .with_context(|| format!("--bootstrap {}", path.display()))?;
     }
+    for id in iam.account_ids() {
+        ensure_scheduler_role(&iam, &id)
+            .with_context(|| format!("the default scheduler role of account {id}"))?;
+    }
     Ok(iam)
+}
+
+/// Makes the role [`SCHEDULER_ROLE`] in `account` unless it exists:
+/// trusted by Scheduler, allowed to invoke the account's functions and
+/// send to its queues, as the role the AWS console makes for a schedule.
+fn ensure_scheduler_role(iam: &updraft_iam::Iam, account: &str) -> anyhow::Result<()> {
+    let arn = format!("arn:aws:iam::{account}:role/{SCHEDULER_ROLE}");
+    match iam.check_trusts(&arn, "scheduler.amazonaws.com") {
+        Err(updraft_iam::IamError::NoSuchRole(_)) => {}
+        _ => return Ok(()),
+    }
+    let role = serde_json::json!({
+        "name": SCHEDULER_ROLE,
+        "description": "The role schedules act with by default: invokes the account's functions and sends to its queues.",
+        "trust_policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "inline_policies": {"deliver": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": ["lambda:InvokeFunction", "sqs:SendMessage"],
+            "Resource": [format!("arn:aws:lambda:*:{account}:function:*"),
+                         format!("arn:aws:sqs:*:{account}:*")]}]}},
+    });
+    let bootstrap: updraft_iam::Bootstrap = serde_json::from_value(
+        serde_json::json!({"accounts": [{"id": account, "roles": [role]}]}),
+    )?;
+    iam.apply_bootstrap(&bootstrap)?;
+    Ok(())
 }
 
 /// Where the API is served for native-process sandboxes.
@@ -468,6 +571,11 @@ fn bind_endpoint_socket(path: &Path) -> anyhow::Result<tokio::net::UnixListener>
 /// attached), which `updraft deploy` uses when no role is given.
 pub const DEFAULT_ROLE: &str = "updraft";
 
+/// The role made in every account at start for schedules to act with
+/// (`updraft schedule add` uses it): trusted by Scheduler, allowed
+/// `lambda:InvokeFunction` and `sqs:SendMessage` in its account.
+pub const SCHEDULER_ROLE: &str = "updraft-scheduler";
+
 /// The first argument that makes `updraft` the sandbox helper.
 pub const SANDBOX_INIT: &str = "sandbox-init";
 
@@ -477,7 +585,6 @@ pub const SANDBOX_INIT: &str = "sandbox-init";
 fn process_runtime(
     data_dir: &Path,
     python_runtime_dir: Option<PathBuf>,
-    account: &Account,
 ) -> anyhow::Result<ProcessRuntime> {
     let mut config = ProcessConfig::new(data_dir.join("process"));
     if let Some(dir) = python_runtime_dir {
@@ -485,7 +592,6 @@ fn process_runtime(
     }
     config.init_binary = std::env::current_exe().context("locating the updraft binary")?;
     config.init_args = vec![SANDBOX_INIT.to_string()];
-    config.account_id = account.account_id.clone();
     config.endpoint_socket = Some(endpoint_socket_path(data_dir));
     if let Err(e) = install_awslambdaric(&config.python, &config.python_runtime_dir) {
         tracing::warn!(

@@ -15,6 +15,8 @@ pub struct UsageArgs<'a> {
     /// `function`, `day`, `hour`, `month` or `none`.
     pub by: &'a str,
     pub function: Option<&'a str>,
+    /// Another account than the caller's.
+    pub account: Option<&'a str>,
 }
 
 pub async fn usage(c: &Client, a: UsageArgs<'_>, as_json: bool) -> anyhow::Result<()> {
@@ -26,6 +28,9 @@ pub async fn usage(c: &Client, a: UsageArgs<'_>, as_json: bool) -> anyhow::Resul
     );
     if let Some(f) = a.function {
         path.push_str(&format!("&function={}", seg(f)));
+    }
+    if let Some(account) = a.account {
+        path.push_str(&format!("&account={}", seg(account)));
     }
     let answer = c
         .lambda(Method::GET, &path, None)

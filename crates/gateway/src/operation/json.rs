@@ -174,7 +174,7 @@ fn bus<'a>(given: Option<&'a str>, scope: Scope<'a>) -> Option<(Scope<'a>, &'a s
         return Some((scope, given));
     }
     let (_, name) = given.split_once(":event-bus/")?;
-    let named = Arn::parse(given).map_or(scope, |a| Scope::of(&a));
+    let named = Arn::parse(given).map_or(scope, |a| scope.of(&a));
     Some((named, name))
 }
 
@@ -301,7 +301,7 @@ fn filter_log_events(body: &[u8], scope: Scope) -> Operation {
     };
     let (named, group) = match Arn::parse(given) {
         Some(arn) => match arn.resource.strip_prefix("log-group:") {
-            Some(rest) => (Scope::of(&arn), rest.strip_suffix(":*").unwrap_or(rest)),
+            Some(rest) => (scope.of(&arn), rest.strip_suffix(":*").unwrap_or(rest)),
             None => return Operation::any(action),
         },
         None => (scope, given),

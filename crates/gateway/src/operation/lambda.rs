@@ -155,7 +155,13 @@ pub(super) fn classify(
             )
             .into()
         }
-        ("GET", ["updraft", "v1", "usage"]) => Operation::any("updraft:GetUsage").into(),
+        // The usage of the account `?account=` names (the caller's by
+        // default).
+        ("GET", ["updraft", "v1", "usage"]) => {
+            let account = query.get("account").map_or(scope.account, String::as_str);
+            let named = Scope { account, ..scope };
+            Operation::new("updraft:GetUsage", named.arn("updraft", "usage")).into()
+        }
         ("GET", ["updraft", "v1", "queues"]) => Operation::any("updraft:ListQueues").into(),
         // A download URL the server hands out with GetFunction, signed
         // with its own key.
@@ -238,6 +244,7 @@ fn named_scope<'a>(raw: &'a str, scope: Scope<'a>) -> Scope<'a> {
             partition,
             region,
             account,
+            ..scope
         },
         _ => scope,
     }

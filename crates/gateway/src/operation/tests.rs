@@ -47,6 +47,7 @@ fn classify_as(
         service,
         REGION,
         ACCOUNT,
+        &|account| account == ACCOUNT,
     )
 }
 

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod accounts;
 mod async_events;
 mod aws_cli;
 mod bad_input;

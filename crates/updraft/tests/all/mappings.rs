@@ -18,6 +18,25 @@ fn server() -> &'static Server {
     Server::shared(&S, &[])
 }
 
+/// An execution role Lambda may poll the account's queues with (as
+/// `AWSLambdaSQSQueueExecutionRole` grants), as `{"Role": ARN}` for
+/// CreateFunction.
+fn reader(s: &Server) -> Value {
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+        "Resource": "arn:aws:sqs:*:000000000000:*"}]});
+    json!({"Role": s.role_with_policy("queue-reader", "lambda.amazonaws.com", policy)})
+}
+
+/// `extra` with the queue-reading execution role.
+fn with_reader(s: &Server, extra: Value) -> Value {
+    let mut out = reader(s);
+    if let (Some(o), Some(e)) = (out.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+    }
+    out
+}
+
 fn attributes_of(s: &Server, url: &str) -> Value {
     let r = s.json_call(
         "sqs",
@@ -113,7 +132,7 @@ fn cli_mapping(s: &Server, args: &[&str], what: &str) -> Value {
 fn a_queue_feeds_its_function_in_batches_until_disabled_and_deleted() {
     let s = server();
     let function = unique("esm-record");
-    s.deploy(&function, guests::CMD_RECORD, json!({}));
+    s.deploy(&function, guests::CMD_RECORD, reader(s));
     let (url, arn) = s.create_queue(&unique("esm-orders"), json!({}));
 
     let created = cli_mapping(
@@ -265,7 +284,11 @@ fn a_queue_feeds_its_function_in_batches_until_disabled_and_deleted() {
 fn a_failing_batch_returns_to_the_queue_and_ends_in_the_dead_letter_queue() {
     let s = server();
     let function = unique("esm-redrive");
-    s.deploy(&function, guests::CMD_RECORD, json!({"Timeout": 1}));
+    s.deploy(
+        &function,
+        guests::CMD_RECORD,
+        with_reader(s, json!({"Timeout": 1})),
+    );
     let (dlq_url, dlq_arn) = s.create_queue(&unique("esm-dlq"), json!({}));
     let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}).to_string();
     let (url, arn) = s.create_queue(
@@ -361,7 +384,10 @@ fn reported_batch_item_failures_are_retried_alone() {
     let r = s.create_function_zip(
         &function,
         &zip,
-        json!({"Runtime": "python3.11", "Handler": "app.handler", "Timeout": 3}),
+        with_reader(
+            s,
+            json!({"Runtime": "python3.11", "Handler": "app.handler", "Timeout": 3}),
+        ),
     );
     assert_eq!(r.status, 201, "creating {function}: {}", r.text());
     let (dlq_url, dlq_arn) = s.create_queue(&unique("esm-partial-dlq"), json!({}));
@@ -432,7 +458,10 @@ fn pollers_scale_with_the_backlog_up_to_the_maximum_concurrency() {
     let r = s.create_function_zip(
         &function,
         &zip,
-        json!({"Runtime": "python3.11", "Handler": "app.handler"}),
+        with_reader(
+            s,
+            json!({"Runtime": "python3.11", "Handler": "app.handler"}),
+        ),
     );
     assert_eq!(r.status, 201, "creating {function}: {}", r.text());
     let (url, arn) = s.create_queue(&unique("esm-backlog"), json!({}));
@@ -489,7 +518,7 @@ fn pollers_scale_with_the_backlog_up_to_the_maximum_concurrency() {
 fn a_mapping_survives_a_restart() {
     let mut s = Server::start(&[]);
     let function = unique("esm-restart");
-    s.deploy(&function, guests::CMD_RECORD, json!({}));
+    s.deploy(&function, guests::CMD_RECORD, reader(&s));
     let (url, arn) = s.create_queue(&unique("esm-durable"), json!({}));
     let created = cli_mapping(
         &s,
@@ -543,7 +572,7 @@ fn a_mapping_survives_a_restart() {
 fn bad_mappings_answer_lambdas_errors_and_create_nothing() {
     let s = server();
     let function = unique("esm-bad");
-    s.deploy(&function, guests::CMD_RECORD, json!({}));
+    s.deploy(&function, guests::CMD_RECORD, reader(s));
     let (_, arn) = s.create_queue(&unique("esm-bad-q"), json!({}));
     let missing_queue = format!("arn:aws:sqs:{REGION}:000000000000:{}", unique("esm-none"));
     let create = |body: Value| s.api("POST", "/2015-03-31/event-source-mappings/", Some(body));
@@ -596,6 +625,17 @@ fn bad_mappings_answer_lambdas_errors_and_create_nothing() {
     }
     create(json!({"FunctionName": "esm-no-such-function", "EventSourceArn": arn}))
         .assert_error(404, "ResourceNotFoundException");
+    // Lambda polls with the function's execution role: one that may not
+    // receive from the queue (the default role has no permissions) is
+    // refused in Lambda's words.
+    let unread = unique("esm-no-perms");
+    s.deploy(&unread, guests::CMD_RECORD, json!({}));
+    let message = create(json!({"FunctionName": unread, "EventSourceArn": arn}))
+        .assert_error(400, "InvalidParameterValueException");
+    assert_eq!(
+        message,
+        "The function execution role does not have permissions to call ReceiveMessage on SQS"
+    );
 
     // The CLI shows the same errors.
     let err = failed(

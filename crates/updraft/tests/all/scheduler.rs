@@ -16,6 +16,10 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
+/// The role schedules act with: the account's default scheduler role,
+/// allowed to invoke its functions and send to its queues.
+const ROLE: &str = "arn:aws:iam::000000000000:role/updraft-scheduler";
+
 static SERVER: OnceLock<Server> = OnceLock::new();
 
 fn server() -> &'static Server {
@@ -299,6 +303,84 @@ fn cli_v1_schedule_groups() {
 
     let default = scheduler_out(s, &["delete-schedule-group", "--name", "default"]);
     assert!(failed(&default, "deleting the default group").contains("ValidationException"));
+}
+
+/// A schedule acts with its role, as on AWS: a slot whose role may not
+/// invoke the target (the execution role `updraft` has no permissions;
+/// `narrow` may invoke one function only) is skipped and says so in the
+/// server log, while the default scheduler role delivers.
+#[test]
+fn a_schedule_acts_with_its_role_and_a_role_without_permission_delivers_nothing() {
+    let s = server();
+    let function = unique("sched-role");
+    s.deploy(&function, guests::CMD_RECORD, json!({}));
+    let narrow = unique("narrow");
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "lambda:InvokeFunction", "Resource": function_arn("some-other-function")}]});
+    ok(
+        &s.aws_v2(&[
+            "iam",
+            "create-role",
+            "--role-name",
+            &narrow,
+            "--assume-role-policy-document",
+            &trust.to_string(),
+        ]),
+        "create-role",
+    );
+    ok(
+        &s.aws_v2(&[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            &narrow,
+            "--policy-name",
+            "one",
+            "--policy-document",
+            &policy.to_string(),
+        ]),
+        "put-role-policy",
+    );
+    let refused = [
+        (
+            unique("no-perms"),
+            "arn:aws:iam::000000000000:role/updraft".to_string(),
+        ),
+        (
+            unique("narrow"),
+            format!("arn:aws:iam::000000000000:role/{narrow}"),
+        ),
+    ];
+    for (name, role) in &refused {
+        let r = s.rest_call(
+            "scheduler",
+            "POST",
+            &format!("/schedules/{name}"),
+            Some(json!({
+                "ScheduleExpression": at_in(2),
+                "FlexibleTimeWindow": {"Mode": "OFF"},
+                "Target": {"Arn": function_arn(&function), "RoleArn": role, "Input": format!("{{\"{name}\":1}}")},
+            })),
+        );
+        assert_eq!(r.status, 200, "CreateSchedule {name}: {}", r.text());
+    }
+    // A later slot with the default role arrives; the refused ones,
+    // due before it, never do.
+    let barrier = unique("barrier");
+    create(s, &barrier, &at_in(5), &function, r#"{"barrier":4}"#);
+    wait_recorded(s, &function, r#"{"barrier":4}"#);
+    assert_eq!(s.recorded_events(&function), [r#"{"barrier":4}"#]);
+    let log = s.server_log();
+    for (name, role) in &refused {
+        assert!(
+            log.lines().any(|l| l.contains("may not act on its target")
+                && l.contains(&format!("schedule/default/{name}"))
+                && l.contains(role.as_str())),
+            "{name} is skipped for its role: {log}"
+        );
+    }
 }
 
 #[test]

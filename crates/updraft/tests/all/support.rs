@@ -520,6 +520,61 @@ impl Server {
             .expect("running python3")
     }
 
+    /// A role of the node's account that `service` may assume, with
+    /// `policy` as its inline policy (made by IAM's query API; an existing
+    /// role of that name gets the policy). Returns its ARN.
+    pub fn role_with_policy(&self, name: &str, service: &str, policy: Value) -> String {
+        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]});
+        let call = |params: &[(&str, &str)]| {
+            let body = params
+                .iter()
+                .map(|(k, v)| {
+                    let v = percent_encoding::utf8_percent_encode(
+                        v,
+                        percent_encoding::NON_ALPHANUMERIC,
+                    );
+                    format!("{k}={v}")
+                })
+                .collect::<Vec<_>>()
+                .join("&");
+            self.signed_with(
+                "POST",
+                "/",
+                &[(
+                    "content-type",
+                    "application/x-www-form-urlencoded; charset=utf-8",
+                )],
+                body.as_bytes(),
+                &self.credentials(),
+                "iam",
+                SystemTime::now(),
+            )
+        };
+        let trust = trust.to_string();
+        let created = call(&[
+            ("Action", "CreateRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", name),
+            ("AssumeRolePolicyDocument", &trust),
+        ]);
+        assert!(
+            created.status == 200 || created.text().contains("EntityAlreadyExists"),
+            "CreateRole {name}: {}",
+            created.text()
+        );
+        let policy = policy.to_string();
+        let put = call(&[
+            ("Action", "PutRolePolicy"),
+            ("Version", "2010-05-08"),
+            ("RoleName", name),
+            ("PolicyName", "inline"),
+            ("PolicyDocument", &policy),
+        ]);
+        assert_eq!(put.status, 200, "PutRolePolicy {name}: {}", put.text());
+        format!("arn:aws:iam::000000000000:role/{name}")
+    }
+
     /// CreateFunction from a zip; `extra` is merged into the request.
     pub fn create_function_zip(&self, name: &str, zip: &[u8], extra: Value) -> Resp {
         let mut body = json!({

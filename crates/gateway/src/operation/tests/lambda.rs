@@ -200,7 +200,7 @@ fn lambda_permissions() {
 fn lambda_urls_concurrency_and_configs() {
     let f = format!("{FN}:f");
     let live = format!("{f}:live");
-    let cases: [(&str, &str, &str, &str); 19] = [
+    let cases: [(&str, &str, &str, &str); 20] = [
         (
             "GET",
             "/2021-10-31/functions/f/url",
@@ -308,7 +308,13 @@ fn lambda_urls_concurrency_and_configs() {
             "GET",
             "/updraft/v1/usage?Start=2026-01-01",
             "updraft:GetUsage",
-            "*",
+            "arn:aws:updraft:us-east-1:123456789012:usage",
+        ),
+        (
+            "GET",
+            "/updraft/v1/usage?account=111111111111",
+            "updraft:GetUsage",
+            "arn:aws:updraft:us-east-1:111111111111:usage",
         ),
         ("GET", "/updraft/v1/queues", "updraft:ListQueues", "*"),
     ];
@@ -382,6 +388,31 @@ fn a_function_named_in_another_region_or_account_is_checked_there_and_here() {
     let partial = self::op("GET", "/2015-03-31/functions/:function:f", Body::None);
     assert_eq!(partial.resource, "arn:aws:lambda:us-east-1::function:f");
     assert_eq!(partial.more_resources, vec![format!("{FN}:f")]);
+}
+
+#[test]
+fn a_function_of_another_account_on_the_node_is_checked_in_that_account() {
+    // The node holds 210987654321's resources too: the handler acts in
+    // that account, in the node's region.
+    let on_node = |uri: &str| {
+        let parts = parts("POST", uri, None, Body::None);
+        match classify(&parts, b"", "lambda", REGION, ACCOUNT, &|a| {
+            a == ACCOUNT || a == "210987654321"
+        }) {
+            Classified::Operation(op) => op,
+            other => panic!("{uri}: {other:?}"),
+        }
+    };
+    let there = "arn:aws:lambda:us-east-1:210987654321:function:f";
+    check(
+        on_node(&format!("/2015-03-31/functions/{there}/invocations")),
+        "lambda:InvokeFunction",
+        there,
+    );
+    let op = on_node(
+        "/2015-03-31/functions/arn:aws:lambda:eu-west-1:210987654321:function:f/invocations",
+    );
+    assert_eq!(op.more_resources, vec![there.to_string()]);
 }
 
 #[test]
