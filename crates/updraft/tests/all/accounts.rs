@@ -12,7 +12,7 @@ const OTHER_SECRET: &str = "other-account-secret-2";
 
 /// A server with a second account; the bootstrap file (read at every
 /// start) lives as long as the returned directory.
-fn server_with_other_account() -> (Server, tempfile::TempDir) {
+fn server_with_other_account(extra: &[&str]) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let bootstrap = dir.path().join("accounts.toml");
     std::fs::write(
@@ -24,7 +24,9 @@ fn server_with_other_account() -> (Server, tempfile::TempDir) {
         ),
     )
     .unwrap();
-    let server = Server::start(&["--bootstrap", bootstrap.to_str().unwrap()]);
+    let mut args = vec!["--bootstrap", bootstrap.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let server = Server::start(&args);
     (server, dir)
 }
 
@@ -35,7 +37,7 @@ fn server_with_other_account() -> (Server, tempfile::TempDir) {
 /// the other account's resources are still there.
 #[test]
 fn two_accounts_share_a_node_and_nothing_else() {
-    let (mut server, _bootstrap) = server_with_other_account();
+    let (mut server, _bootstrap) = server_with_other_account(&[]);
     let name = unique("acct-fn");
     let queue = unique("acct-q");
     server.deploy(&name, guests::EXAMPLE_HELLO_HTTP, serde_json::json!({}));
@@ -194,4 +196,61 @@ print("OK")
         after.json()["Configuration"]["FunctionArn"],
         format!("arn:aws:lambda:us-east-1:{OTHER}:function:{name}")
     );
+}
+
+/// The concurrency limit is each account's own: with the node's account's
+/// one slot held by a slow invocation, its next Invoke is throttled while
+/// the other account's function still runs.
+#[test]
+fn each_account_has_its_own_concurrency_limit() {
+    let (server, _bootstrap) = server_with_other_account(&["--max-concurrency", "1"]);
+    let name = unique("acct-slow");
+    server.deploy(
+        &name,
+        guests::HTTP_SLEEP,
+        serde_json::json!({"Timeout": 10}),
+    );
+    let home_url = server.create_url(&name, "NONE", None);
+    let zip = server.write_file("sleep.zip", &guest_zip(guests::HTTP_SLEEP));
+    let script = r#"
+import boto3, json, sys
+endpoint, name, zip_path, key, secret = sys.argv[1:6]
+kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key,
+          aws_secret_access_key=secret)
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+         "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+role = boto3.client("iam", **kw).create_role(
+    RoleName="runner", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+lam = boto3.client("lambda", **kw)
+with open(zip_path, "rb") as f:
+    lam.create_function(FunctionName=name, Runtime="wasm", Handler="x", Role=role,
+                        Code={"ZipFile": f.read()})
+print(lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"])
+"#;
+    let out = server.boto3_inline(
+        script,
+        &[&name, zip.to_str().unwrap(), OTHER_KEY, OTHER_SECRET],
+    );
+    let other_url = ok(&out, "the other account's function").trim().to_string();
+
+    // Hold the node's account's only slot.
+    let held = std::thread::spawn({
+        let url = format!("{home_url}?ms=5000");
+        move || http().get(&url)
+    });
+    let running = format!(r#"updraft_concurrent_executions{{function="{name}"}}"#);
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the slot to be held",
+        || (metric(&server.metrics(), &running) == Some(1.0)).then_some(()),
+    );
+    let throttled = server.invoke(&name, b"{}");
+    throttled.assert_error(429, "TooManyRequestsException");
+    assert_eq!(
+        throttled.json()["Reason"],
+        "ConcurrentInvocationLimitExceeded"
+    );
+    let other = http().get(&format!("{other_url}?ms=10"));
+    assert_eq!(other.status, 200, "{}", other.text());
+    assert_eq!(held.join().unwrap().status, 200);
 }
