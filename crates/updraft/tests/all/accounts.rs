@@ -30,6 +30,16 @@ fn server_with_other_account(extra: &[&str]) -> (Server, tempfile::TempDir) {
     (server, dir)
 }
 
+/// A GET signed (service `lambda`) by the other account's root.
+fn get_as_other(server: &Server, path_and_query: &str) -> Resp {
+    let root = Credentials {
+        access_key_id: OTHER_KEY.into(),
+        secret_access_key: OTHER_SECRET.into(),
+    };
+    let now = std::time::SystemTime::now();
+    server.signed_with("GET", path_and_query, &[], b"", &root, "lambda", now)
+}
+
 /// The same names in two accounts are two resources: each account lists,
 /// reads, invokes and deletes only its own, ARNs and queue URLs carry the
 /// owner's id, another account's function is refused by ARN, and each
@@ -148,31 +158,11 @@ print("OK")
     // its URL and once after re-creating the function.
     assert_eq!(requests(&usage(None)), 1, "{}", usage(None));
     assert_eq!(requests(&usage(Some(OTHER))), 5, "{}", usage(Some(OTHER)));
-    let other_root = Credentials {
-        access_key_id: OTHER_KEY.into(),
-        secret_access_key: OTHER_SECRET.into(),
-    };
-    let own = server.signed_with(
-        "GET",
-        &format!("/updraft/v1/usage?function={name}"),
-        &[],
-        b"",
-        &other_root,
-        "lambda",
-        std::time::SystemTime::now(),
-    );
+    let own = get_as_other(&server, &format!("/updraft/v1/usage?function={name}"));
     assert_eq!(own.status, 200, "{}", own.text());
     assert_eq!(requests(&own.json()), 5, "{}", own.text());
-    let refused = server.signed_with(
-        "GET",
-        "/updraft/v1/usage?account=000000000000",
-        &[],
-        b"",
-        &other_root,
-        "lambda",
-        std::time::SystemTime::now(),
-    );
-    refused.assert_error(403, "AccessDeniedException");
+    get_as_other(&server, "/updraft/v1/usage?account=000000000000")
+        .assert_error(403, "AccessDeniedException");
 
     // The other account's resources outlive a restart, where they were.
     server.restart();
@@ -182,15 +172,7 @@ print("OK")
         .join(OTHER)
         .join("updraft.db")
         .is_file());
-    let after = server.signed_with(
-        "GET",
-        &format!("/2015-03-31/functions/{name}"),
-        &[],
-        b"",
-        &other_root,
-        "lambda",
-        std::time::SystemTime::now(),
-    );
+    let after = get_as_other(&server, &format!("/2015-03-31/functions/{name}"));
     assert_eq!(after.status, 200, "{}", after.text());
     assert_eq!(
         after.json()["Configuration"]["FunctionArn"],
