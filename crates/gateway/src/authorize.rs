@@ -88,13 +88,21 @@ fn decide(
     if policy.is_none() && own && root {
         return Ok(());
     }
-    let context = context.get_or_insert_with(|| request_context(state, caller, parts));
-    match state
-        .iam
-        .authorize(caller, action, resource, context, policy.as_deref())
-    {
+    // A decision kept from an earlier request needs no context.
+    let kept = match policy {
+        None => state.iam.cached_decision(caller, action, resource),
+        Some(_) => None,
+    };
+    let decision = kept.unwrap_or_else(|| {
+        let context = context.get_or_insert_with(|| request_context(state, caller, parts));
+        state
+            .iam
+            .authorize(caller, action, resource, context, policy.as_deref())
+    });
+    match decision {
         Decision::Allow => Ok(()),
         denied => {
+            let context = context.get_or_insert_with(|| request_context(state, caller, parts));
             let why = if !own && denied != Decision::ExplicitDeny {
                 format!("because no resource-based policy allows the {action} action")
             } else {

@@ -8,8 +8,11 @@
 //! whenever the directory's generation changes:
 //! - the gathered policies per principal;
 //! - the decision per (access key, principal, action, resource), kept only
-//!   when no resource policy was passed and no gathered policy has a
-//!   condition (a conditional decision depends on the request's context).
+//!   when no resource policy was passed and the decision read nothing of
+//!   the request's context but the principal's own keys (no condition or
+//!   policy variable that took part read `aws:SourceIp`, the time, ...):
+//!   conditions of statements whose action or resource does not match do
+//!   not stop a decision from being kept.
 //!
 //! The account's root user is allowed everything in its own account
 //! without taking a lock, unless a resource policy is passed (which may
@@ -22,8 +25,8 @@ use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 use thiserror::Error;
 use updraft_policy::{
-    evaluate, Context, Decision, PolicyDocument, PolicyKind, PolicySet, Principal, PrincipalKind,
-    Request,
+    evaluate, evaluate_noting_context, Context, Decision, PolicyDocument, PolicyKind, PolicySet,
+    Principal, PrincipalKind, Request,
 };
 
 use crate::cache::DecisionKey;
@@ -132,8 +135,6 @@ impl KeyError {
 pub(crate) struct Gathered {
     pub identity: Vec<Arc<PolicyDocument>>,
     pub boundary: Option<Arc<PolicyDocument>>,
-    /// Any of them has a condition.
-    pub conditional: bool,
 }
 
 use crate::aws_managed::ALLOW_ALL;
@@ -184,7 +185,6 @@ pub(crate) fn gather_user(account: &Account, name: &str) -> Option<Gathered> {
         .boundary
         .as_deref()
         .and_then(|arn| managed_doc(account, arn));
-    g.finish();
     Some(g)
 }
 
@@ -203,32 +203,22 @@ pub(crate) fn gather_role(account: &Account, name: &str) -> Option<Gathered> {
         .boundary
         .as_deref()
         .and_then(|arn| managed_doc(account, arn));
-    g.finish();
     Some(g)
 }
 
-/// Whether a document's decisions can depend on the request's context
-/// (conditions, or policy variables).
-pub(crate) fn context_dependent(doc: &PolicyDocument) -> bool {
-    doc.has_conditions() || doc.has_variables()
-}
-
 impl Gathered {
-    fn finish(&mut self) {
-        self.conditional = self.identity.iter().any(|d| context_dependent(d))
-            || self.boundary.as_deref().is_some_and(context_dependent);
-    }
-
     /// Evaluates one request against these policies plus the session's
     /// and the resource's.
+    /// Also says whether the decision read the request's context (see
+    /// [`updraft_policy::evaluate_noting_context`]).
     pub fn evaluate(
         &self,
         request: &Request<'_>,
         session: Option<&PolicyDocument>,
         resource: Option<&PolicyDocument>,
-    ) -> Decision {
+    ) -> (Decision, bool) {
         let identity: Vec<&PolicyDocument> = self.identity.iter().map(|d| d.as_ref()).collect();
-        evaluate(
+        evaluate_noting_context(
             request,
             &PolicySet {
                 identity: &identity,
@@ -395,6 +385,22 @@ impl Iam {
         })
     }
 
+    /// The decision [`Iam::authorize`] keeps for `caller`, `action` and
+    /// `resource` without a resource policy, if it has one under the
+    /// current generation: lets a caller skip building the request's
+    /// context.
+    pub fn cached_decision(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+    ) -> Option<Decision> {
+        self.cache.decision(
+            self.generation(),
+            &DecisionKey::new(caller, action, resource),
+        )
+    }
+
     /// Decides whether `caller` may perform `action` on `resource`.
     pub fn authorize(
         &self,
@@ -444,14 +450,9 @@ impl Iam {
             resource,
             context,
         };
-        let decision =
+        let (decision, read_context) =
             gathered.evaluate(&request, caller.session_policy.as_deref(), resource_policy);
-        let conditional = gathered.conditional
-            || caller
-                .session_policy
-                .as_deref()
-                .is_some_and(context_dependent);
-        if let (Some(k), false) = (cache_key, conditional) {
+        if let (Some(k), false) = (cache_key, read_context) {
             self.cache.insert_decision(generation, &k, decision);
         }
         decision
@@ -513,7 +514,6 @@ impl Iam {
                 return Some(Arc::new(Gathered {
                     identity: allow_all().into_iter().collect(),
                     boundary: None,
-                    conditional: false,
                 }))
             }
             PrincipalKind::Service(_) => return Some(Arc::new(Gathered::default())),

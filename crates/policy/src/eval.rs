@@ -32,6 +32,7 @@ use crate::{
     Context, Decision, PolicyDocument, PolicyKind, PolicySet, Principal, PrincipalKind, Request,
 };
 use std::borrow::Cow;
+use std::cell::Cell;
 
 /// Which of a [`PolicySet`]'s policies a statement came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,13 +105,25 @@ pub struct Evaluation {
 /// that is not an ARN and an ARN with an empty account field count as the
 /// caller's own account.
 pub fn evaluate(request: &Request<'_>, policies: &PolicySet<'_>) -> Decision {
+    run(request, policies, &mut Fast).0
+}
+
+/// Like [`evaluate`], and says whether the decision read the request's
+/// context: `false` when no condition or policy variable that took part
+/// read anything but the principal's own keys (`aws:username`,
+/// `aws:PrincipalArn`, ...), so the same principal, action, resource and
+/// policies decide the same way whatever the request's other facts are.
+pub fn evaluate_noting_context(
+    request: &Request<'_>,
+    policies: &PolicySet<'_>,
+) -> (Decision, bool) {
     run(request, policies, &mut Fast)
 }
 
 /// Like [`evaluate`], and says which statements decided.
 pub fn evaluate_detailed(request: &Request<'_>, policies: &PolicySet<'_>) -> Evaluation {
     let mut record = Detailed::default();
-    let decision = run(request, policies, &mut record);
+    let (decision, _) = run(request, policies, &mut record);
     let deny = decision == Decision::ExplicitDeny;
     let matched_statements = match decision {
         Decision::ImplicitDeny => Vec::new(),
@@ -183,6 +196,25 @@ struct Env<'a> {
     /// Its service (`s3` of `s3:getobject`).
     service: &'a str,
     resource: &'a str,
+    /// Set when a condition or policy variable read a value that is not
+    /// one of the principal's own keys: a decision made without it holds
+    /// for every request of the same principal, action and resource.
+    read_context: Cell<bool>,
+}
+
+/// Keys whose values are the principal's own (the same for every request
+/// a principal makes).
+fn principal_key(key: &str) -> bool {
+    matches!(
+        key,
+        "aws:username"
+            | "aws:userid"
+            | "aws:principalarn"
+            | "aws:principalaccount"
+            | "aws:principaltype"
+            | "aws:principalisawsservice"
+            | "aws:principalservicename"
+    )
 }
 
 impl Vars for Env<'_> {
@@ -197,7 +229,11 @@ impl Vars for Env<'_> {
 impl RequestValues for Env<'_> {
     fn values(&self, key: &str) -> Option<Found<'_>> {
         if let Some(v) = self.context.get_lowercased(key) {
+            self.read_context.set(true);
             return Some(Found::Many(v));
+        }
+        if !principal_key(key) {
+            self.read_context.set(true);
         }
         self.context.derived(key, self.principal).map(Found::One)
     }
@@ -213,7 +249,13 @@ struct Scanned {
     resource: Option<Grant>,
 }
 
-fn run<R: Recorder>(request: &Request<'_>, policies: &PolicySet<'_>, rec: &mut R) -> Decision {
+/// Decides, and says whether anything of the request's context (beyond
+/// the principal's own keys) was read on the way.
+fn run<R: Recorder>(
+    request: &Request<'_>,
+    policies: &PolicySet<'_>,
+    rec: &mut R,
+) -> (Decision, bool) {
     let mut buf = [0u8; 128];
     let action = lowercase(request.action, &mut buf);
     let env = Env {
@@ -224,7 +266,18 @@ fn run<R: Recorder>(request: &Request<'_>, policies: &PolicySet<'_>, rec: &mut R
             .split_once(':')
             .map_or(&action, |(service, _)| service),
         resource: request.resource,
+        read_context: Cell::new(false),
     };
+    let decision = decide(request, policies, rec, &env);
+    (decision, env.read_context.get())
+}
+
+fn decide<R: Recorder>(
+    request: &Request<'_>,
+    policies: &PolicySet<'_>,
+    rec: &mut R,
+    env: &Env<'_>,
+) -> Decision {
     let caller = request.principal;
     let on_behalf_of_self = !matches!(caller.kind, PrincipalKind::Root | PrincipalKind::Service(_));
     let mut found = Scanned::default();
@@ -236,7 +289,7 @@ fn run<R: Recorder>(request: &Request<'_>, policies: &PolicySet<'_>, rec: &mut R
                 doc,
                 PolicySource::Identity(i),
                 allowed,
-                &env,
+                env,
                 &mut found.deny,
                 rec,
             );
@@ -249,28 +302,21 @@ fn run<R: Recorder>(request: &Request<'_>, policies: &PolicySet<'_>, rec: &mut R
                 doc,
                 PolicySource::Boundary,
                 false,
-                &env,
+                env,
                 &mut found.deny,
                 rec,
             );
             rec.boundary(found.boundary);
         }
         if let Some(doc) = policies.session {
-            found.session = scan(
-                doc,
-                PolicySource::Session,
-                false,
-                &env,
-                &mut found.deny,
-                rec,
-            );
+            found.session = scan(doc, PolicySource::Session, false, env, &mut found.deny, rec);
         }
         if found.deny && !R::EXHAUSTIVE {
             return Decision::ExplicitDeny;
         }
     }
     if let Some(doc) = policies.resource {
-        found.resource = scan_resource(doc, &env, &mut found.deny, rec);
+        found.resource = scan_resource(doc, env, &mut found.deny, rec);
     }
     if found.deny {
         return Decision::ExplicitDeny;

@@ -41,7 +41,10 @@ pub mod stored;
 mod validate;
 
 pub use context::{Context, RequestFacts};
-pub use eval::{evaluate, evaluate_detailed, Evaluation, MatchedStatement, PolicySource};
+pub use eval::{
+    evaluate, evaluate_detailed, evaluate_noting_context, Evaluation, MatchedStatement,
+    PolicySource,
+};
 pub use spans::{Position, Span};
 
 /// Which kind of policy a document is, for validation: identity policies

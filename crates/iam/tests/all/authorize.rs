@@ -347,7 +347,8 @@ fn conditional_policies_are_decided_per_request() {
     let doc = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*",
-            "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]
+            "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+            {"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}]
     })
     .to_string();
     ok(iam(
@@ -364,7 +365,16 @@ fn conditional_policies_are_decided_per_request() {
     inside.set("aws:SourceIp", "10.1.1.1");
     let mut outside = Context::new();
     outside.set("aws:SourceIp", "192.168.1.1");
+    // The condition is read only for SendMessage: ReceiveMessage is
+    // decided (and may be kept) whatever the address, SendMessage per
+    // request, in either order.
     for _ in 0..3 {
+        for context in [&outside, &inside] {
+            assert_eq!(
+                dir.authorize(&kim, "sqs:ReceiveMessage", QUEUE, context, None),
+                Decision::Allow
+            );
+        }
         assert_eq!(
             dir.authorize(&kim, "sqs:SendMessage", QUEUE, &inside, None),
             Decision::Allow

@@ -258,6 +258,37 @@ proptest! {
     }
 
     #[test]
+    fn a_decision_that_read_no_context_holds_for_every_context(c in case()) {
+        let b = built(&c);
+        let principal = &principals()[c.principal];
+        let identity: Vec<&PolicyDocument> = b.identity.iter().collect();
+        let set = PolicySet {
+            identity: &identity,
+            boundary: b.boundary.as_ref(),
+            session: None,
+            resource: b.resource.as_ref(),
+        };
+        let decide = |has_k: bool| {
+            let mut context = Context::new();
+            if has_k {
+                context.set("k", "v");
+            }
+            let request = Request {
+                principal,
+                action: ACTIONS[c.action],
+                resource: RESOURCES[c.resource_arn],
+                context: &context,
+            };
+            updraft_policy::evaluate_noting_context(&request, &set)
+        };
+        let (decision, read) = decide(c.context_has_k);
+        prop_assert_eq!(decision, run(&c, &b));
+        if !read {
+            prop_assert_eq!(decide(!c.context_has_k).0, decision);
+        }
+    }
+
+    #[test]
     fn statement_order_does_not_matter(c in case()) {
         let before = run(&c, &built(&c));
         let mut reversed = c.clone();
