@@ -93,8 +93,25 @@ fn decide(
         None => state.iam.cached_decision(caller, action, resource),
         Some(_) => None,
     };
+    if kept == Some(Decision::Allow) {
+        return Ok(());
+    }
+    let shared = context.get_or_insert_with(|| request_context(state, caller, parts));
+    // `aws:ResourceTag/KEY`: this resource's tags, in a context of its own
+    // (an operation may decide on several resources).
+    let tags = crate::resource_policy::resource_tags(state, resource);
+    let tagged;
+    let context = if tags.is_empty() {
+        &*shared
+    } else {
+        let mut with_tags = shared.clone();
+        for (key, value) in tags {
+            with_tags.set(&format!("aws:ResourceTag/{key}"), value);
+        }
+        tagged = with_tags;
+        &tagged
+    };
     let decision = kept.unwrap_or_else(|| {
-        let context = context.get_or_insert_with(|| request_context(state, caller, parts));
         state
             .iam
             .authorize(caller, action, resource, context, policy.as_deref())
@@ -102,7 +119,6 @@ fn decide(
     match decision {
         Decision::Allow => Ok(()),
         denied => {
-            let context = context.get_or_insert_with(|| request_context(state, caller, parts));
             let why = if !own && denied != Decision::ExplicitDeny {
                 format!("because no resource-based policy allows the {action} action")
             } else {

@@ -79,6 +79,23 @@ pub(crate) fn resource_policy(state: &AppState, resource_arn: &str) -> Option<Ar
     }
 }
 
+/// The tags of the resource `resource_arn` names, as `aws:ResourceTag/KEY`
+/// conditions read them: a queue's (the services whose resources have tags
+/// here); empty for anything else.
+pub(crate) fn resource_tags(state: &AppState, resource_arn: &str) -> Vec<(String, String)> {
+    let Some(arn) = Arn::parse(resource_arn) else {
+        return Vec::new();
+    };
+    let Some(state) = state.tenant(arn.account) else {
+        return Vec::new();
+    };
+    let account = &state.account;
+    match target(resource_arn, &account.region, &account.account_id) {
+        Some(Target::Queue(name)) => state.queues.tags(name),
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,6 +99,21 @@ impl Queues {
         self.queue(name).ok().filter(|q| !q.internal)?.policy()
     }
 
+    /// An SQS queue's tags (what `aws:ResourceTag/KEY` conditions read);
+    /// empty for missing and internal queues.
+    pub fn tags(&self, name: &str) -> Vec<(String, String)> {
+        match self.queue(name).ok().filter(|q| !q.internal) {
+            Some(q) => q
+                .lock()
+                .config
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// SQS `AddPermission`: grants `actions` on queue `name` to the root
     /// of each account in `accounts`, in a statement whose `Sid` is
     /// `label`.

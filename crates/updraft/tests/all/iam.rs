@@ -383,3 +383,49 @@ for call in (sts.get_caller_identity, lam.list_functions):
         "arn:aws:iam::000000000000:root"
     );
 }
+
+/// `aws:ResourceTag/KEY` reads the queue's tags at the time of the call:
+/// a user allowed to send only to queues tagged `team=blue` is refused a
+/// `red` queue until it is tagged `blue`, and refused again once the tag
+/// is gone.
+#[test]
+fn resource_tag_conditions_read_the_queues_current_tags() {
+    let server = Server::start(&[]);
+    let out = server.boto3_inline(
+        r#"
+import boto3, json, sys
+from botocore.exceptions import ClientError
+endpoint = sys.argv[1]
+kw = dict(endpoint_url=endpoint, region_name="us-east-1")
+iam, sqs = boto3.client("iam", **kw), boto3.client("sqs", **kw)
+iam.create_user(UserName="tagged-sender")
+iam.put_user_policy(UserName="tagged-sender", PolicyName="blue", PolicyDocument=json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage",
+    "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}}}]}))
+key = iam.create_access_key(UserName="tagged-sender")["AccessKey"]
+user = boto3.client("sqs", aws_access_key_id=key["AccessKeyId"],
+                    aws_secret_access_key=key["SecretAccessKey"], **kw)
+blue = sqs.create_queue(QueueName="blue-jobs", tags={"team": "blue"})["QueueUrl"]
+red = sqs.create_queue(QueueName="red-jobs", tags={"team": "red"})["QueueUrl"]
+
+def sends(url):
+    try:
+        user.send_message(QueueUrl=url, MessageBody="x")
+        return True
+    except ClientError as e:
+        assert e.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException"), e.response
+        assert "sqs:SendMessage" in e.response["Error"]["Message"], e.response
+        return False
+
+for _ in range(2):
+    assert sends(blue) and not sends(red)
+sqs.tag_queue(QueueUrl=red, Tags={"team": "blue"})
+assert sends(red)
+sqs.untag_queue(QueueUrl=red, TagKeys=["team"])
+assert not sends(red) and sends(blue)
+print("OK")
+"#,
+        &[],
+    );
+    assert_eq!(ok(&out, "resource tags").trim(), "OK");
+}
