@@ -80,7 +80,12 @@ pub async fn deploy(c: &Client, a: DeployArgs<'_>, as_json: bool) -> anyhow::Res
         let mut body = config_body(&a, &env);
         body["FunctionName"] = json!(a.name);
         body["Runtime"] = json!("wasm");
-        body["Role"] = json!("arn:aws:iam::000000000000:role/updraft");
+        // The caller's account's default execution role, made by the server.
+        let account = crate::iam_cli::caller_account(c).await?;
+        body["Role"] = json!(format!(
+            "arn:aws:iam::{account}:role/{}",
+            crate::serve::DEFAULT_ROLE
+        ));
         body["Code"] = json!({ "ZipFile": zip });
         c.lambda(Method::POST, "/2015-03-31/functions", Some(body))
             .await?

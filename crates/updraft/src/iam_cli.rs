@@ -708,6 +708,14 @@ async fn simulate(q: &Query<'_>, a: SimulateArgs, as_json: bool) -> anyhow::Resu
     Ok(())
 }
 
+/// The account of the credentials `c` signs with (STS GetCallerIdentity).
+pub async fn caller_account(c: &Client) -> anyhow::Result<String> {
+    let identity = Query { c }
+        .call("sts", STS_VERSION, "GetCallerIdentity", vec![])
+        .await?;
+    Ok(identity.text_of("Account").to_string())
+}
+
 async fn whoami(q: &Query<'_>, as_json: bool) -> anyhow::Result<()> {
     let out = to_json(
         &q.call("sts", STS_VERSION, "GetCallerIdentity", vec![])

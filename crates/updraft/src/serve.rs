@@ -492,22 +492,24 @@ fn open_iam(
         &creds.access_key_id,
         &creds.secret_access_key,
     )?;
-    iam.ensure_service_role(
-        &account.account_id,
-        DEFAULT_ROLE,
-        &[
-            "lambda.amazonaws.com",
-            "scheduler.amazonaws.com",
-            "events.amazonaws.com",
-        ],
-    )?;
     if let Some(path) = bootstrap {
         let file = updraft_iam::Bootstrap::from_file(path)
             .with_context(|| format!("--bootstrap {}", path.display()))?;
         iam.apply_bootstrap(&file)
             .with_context(|| format!("--bootstrap {}", path.display()))?;
     }
+    // Every account gets the default roles (a role of the same name that
+    // exists is left as it is).
     for id in iam.account_ids() {
+        iam.ensure_service_role(
+            &id,
+            DEFAULT_ROLE,
+            &[
+                "lambda.amazonaws.com",
+                "scheduler.amazonaws.com",
+                "events.amazonaws.com",
+            ],
+        )?;
         ensure_scheduler_role(&iam, &id)
             .with_context(|| format!("the default scheduler role of account {id}"))?;
     }
@@ -566,9 +568,9 @@ fn bind_endpoint_socket(path: &Path) -> anyhow::Result<tokio::net::UnixListener>
     Ok(listener)
 }
 
-/// The execution role made in the node's account at first start (trusted
-/// by Lambda, Scheduler and EventBridge; no permissions until some are
-/// attached), which `updraft deploy` uses when no role is given.
+/// The execution role made in every account at start (trusted by Lambda,
+/// Scheduler and EventBridge; no permissions until some are attached),
+/// which `updraft deploy` uses when no role is given.
 pub const DEFAULT_ROLE: &str = "updraft";
 
 /// The role made in every account at start for schedules to act with
