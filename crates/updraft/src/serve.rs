@@ -132,6 +132,37 @@ fn init_tracing(format: &str) {
     }
 }
 
+/// Holds `<data-dir>/LOCK` (an exclusive `flock`, with the server's pid
+/// in it) while the server runs, so a second server on the same data
+/// directory refuses to start instead of sharing its stores. The lock
+/// goes with the process, however it ends.
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    use std::io::Write as _;
+    let path = data_dir.join("LOCK");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            anyhow::bail!(
+                "the data directory {} is in use by another updraft server (pid {}); stop it, or give this one another --data-dir",
+                data_dir.display(),
+                holder.trim()
+            );
+        }
+        Err(e) => return Err(e).with_context(|| format!("locking {}", path.display())),
+    }
+    file.set_len(0)?;
+    writeln!(file, "{}", std::process::id())?;
+    Ok(file)
+}
+
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
@@ -144,6 +175,7 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
 pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     init_tracing(&args.log_format);
     create_private_dir(&data_dir)?;
+    let _lock = lock_data_dir(&data_dir)?;
     let cred_path = data_dir.join("credentials");
     let (creds, created) = updraft_auth::load_or_create(&cred_path)
         .with_context(|| format!("credentials at {}", cred_path.display()))?;

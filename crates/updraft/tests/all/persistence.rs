@@ -187,3 +187,26 @@ fn functions_versions_aliases_and_urls_survive_a_restart() {
         );
     }
 }
+
+/// A second server on a data directory in use refuses to start, naming
+/// the directory and the running server's pid, and the first one keeps
+/// serving.
+#[test]
+fn a_second_server_on_the_same_data_directory_refuses_to_start() {
+    let server = Server::start(&[]);
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_updraft"))
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running a second updraft serve");
+    assert!(!second.status.success(), "the second server started");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("is in use by another updraft server")
+            && stderr.contains(&format!("pid {}", server.pid())),
+        "{stderr}"
+    );
+    server.assert_alive();
+}
