@@ -212,6 +212,11 @@ pub fn verify_with<G>(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
     }
+    if let Some(name) = unsigned_selector(req.headers, &parts.signed_headers) {
+        return Err(AuthError::IncompleteSignature(format!(
+            "The request's '{name}' header must be a 'SignedHeader' in the AWS Authorization."
+        )));
+    }
 
     let payload_hash = hex::encode(Sha256::digest(req.body));
     if !presigned {
@@ -267,6 +272,28 @@ pub fn verify_with<G>(
         },
         grant,
     ))
+}
+
+/// Headers that choose the operation, how it runs or whose session signs
+/// it: when a request carries one, the signature must cover it (the AWS
+/// SDKs and CLIs sign them), or a captured request could be replayed as
+/// another operation. `Content-Type` counts on the JSON protocols (those
+/// with `X-Amz-Target`).
+const SELECTORS: [&str; 3] = [
+    "x-amz-target",
+    "x-amz-invocation-type",
+    "x-amz-security-token",
+];
+
+/// The first header of [`SELECTORS`] (or `content-type` beside
+/// `x-amz-target`) the request carries but did not sign.
+fn unsigned_selector(headers: &HeaderMap, signed: &[String]) -> Option<&'static str> {
+    let unsigned = |name: &str| headers.contains_key(name) && !signed.iter().any(|h| h == name);
+    let json_protocol = headers.contains_key("x-amz-target");
+    SELECTORS
+        .into_iter()
+        .chain(json_protocol.then_some("content-type"))
+        .find(|name| unsigned(name))
 }
 
 /// `AWS4-HMAC-SHA256 Credential=K/D/R/S/aws4_request, SignedHeaders=a;b, Signature=hex`

@@ -363,6 +363,44 @@ fn host_must_be_signed() {
 }
 
 #[test]
+fn headers_that_choose_the_operation_must_be_signed() {
+    let url = "http://127.0.0.1:9001/";
+    let json = ("content-type", "application/x-amz-json-1.0");
+    let target = ("x-amz-target", "AmazonSQS.ListQueues");
+    // Signed as the SDKs sign them: accepted.
+    Received::signed("POST", url, &[json, target], b"{}")
+        .verify()
+        .unwrap();
+    let invoke = "http://127.0.0.1:9001/2015-03-31/functions/f/invocations";
+    Received::signed("POST", invoke, &[("x-amz-invocation-type", "Event")], b"{}")
+        .verify()
+        .unwrap();
+    // The same header added after signing: refused, naming it.
+    let cases = [
+        (url, vec![json], ("x-amz-target", "AmazonSQS.DeleteQueue")),
+        (
+            url,
+            vec![target],
+            ("content-type", "application/x-amz-json-1.0"),
+        ),
+        (invoke, vec![], ("x-amz-invocation-type", "Event")),
+        (invoke, vec![], ("x-amz-security-token", "token")),
+    ];
+    for (url, signed, (name, value)) in cases {
+        let mut r = Received::signed("POST", url, &signed, b"{}");
+        r.headers.insert(name, value.parse().unwrap());
+        let err = r.verify().unwrap_err();
+        assert_eq!(err.error_type(), "IncompleteSignatureException", "{name}");
+        assert!(err.to_string().contains(&format!("'{name}'")), "{err}");
+    }
+    // Content-Type alone (REST-JSON, no X-Amz-Target) may be unsigned.
+    let mut r = Received::signed("POST", invoke, &[], b"{}");
+    r.headers
+        .insert("content-type", "application/json".parse().unwrap());
+    r.verify().unwrap();
+}
+
+#[test]
 fn content_sha256_header_must_match_the_body() {
     let body = b"{}";
     let good = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
