@@ -18,7 +18,7 @@
 //!                                            ├─> POST / (X-Amz-Target)     AmazonSQS.*, AWSEvents.*, Logs_*
 //!                                            └─> POST / or /{account}/{queue} (form)   SQS query protocol
 //!  request ─> /fn/{name}[:{alias}]/{path}   (auth per URL config: NONE streams, AWS_IAM verifies)
-//!  request ─> /metrics                      (Prometheus text, unauthenticated)
+//!  request ─> /metrics                      (Prometheus text; signed with --metrics-auth on)
 //! ```
 //!
 //! The SigV4 service name is checked per API (`lambda`, `sqs`, `events`,
@@ -94,6 +94,9 @@ pub struct AppState {
     pub authorization: bool,
     /// The server's own key pair: signs the download URLs it hands out.
     pub credentials: Credentials,
+    /// Whether `/metrics` needs a signed request from a principal allowed
+    /// `updraft:GetMetrics` (`--metrics-auth on`).
+    pub metrics_auth: bool,
     /// Every account's resources, by account id; the node's own among them.
     pub tenants: BTreeMap<String, Arc<Tenant>>,
 }
@@ -294,7 +297,28 @@ async fn list_queues(state: InAccount) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "Queues": queues }))
 }
 
-async fn metrics(State(state): Shared) -> impl axum::response::IntoResponse {
+/// `GET /metrics`: every function's and queue's gauges and counters, in
+/// the OpenMetrics text format (names and numbers only). With
+/// `--metrics-auth on` the request must be signed (service `lambda`) by a
+/// principal allowed `updraft:GetMetrics`.
+async fn metrics(State(state): Shared, req: axum::extract::Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if state.metrics_auth {
+        let (mut parts, _) = req.into_parts();
+        let (identity, caller) = match signed::check(&state, &parts, b"", "lambda") {
+            Ok(verified) => verified,
+            Err(e) => return e.into_response(),
+        };
+        parts.extensions.insert(identity);
+        let op = operation::Operation::new("updraft:GetMetrics", "*");
+        if let Err(denied) = authorize::authorize(&state, &caller, &op, &parts, "lambda") {
+            return *denied;
+        }
+    }
+    metrics_text(&state).into_response()
+}
+
+fn metrics_text(state: &AppState) -> impl axum::response::IntoResponse {
     let home = state.home();
     let mut gauges: HashMap<String, FunctionGauges> = HashMap::new();
     // Pools and metrics are the node's: functions and queues of accounts

@@ -108,6 +108,11 @@ pub struct ServeArgs {
     /// (requests are still authenticated).
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     authorization: String,
+    /// `/metrics` for signed requests only (`on`: SigV4, service `lambda`,
+    /// by a principal allowed `updraft:GetMetrics`), or open to anyone who
+    /// reaches the listener (`off`, for Prometheus scrapers).
+    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    metrics_auth: String,
 }
 
 /// A 12-digit account id.
@@ -295,6 +300,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         iam: iam.clone(),
         account: account.clone(),
         authorization: args.authorization == "on",
+        metrics_auth: args.metrics_auth == "on",
         credentials: creds,
         tenants: tenants.clone(),
     });

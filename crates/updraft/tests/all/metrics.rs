@@ -504,3 +504,63 @@ fn a_wasi_command_sees_the_trace_context_as_traceparent() {
     assert_eq!(own.len(), 55, "{own}");
     assert!(!own.contains("4bf92f3577b34da6a3ce929d0e0e4736"), "{own}");
 }
+
+/// With `--metrics-auth on`, `/metrics` answers only signed requests of a
+/// principal allowed `updraft:GetMetrics`: unsigned is refused, the
+/// account's root reads it, a user needs the permission.
+#[test]
+fn metrics_auth_requires_a_signed_request_allowed_by_policy() {
+    let s = Server::start(&["--metrics-auth", "on"]);
+    let unsigned = s.get("/metrics");
+    assert_eq!(unsigned.status, 403, "{}", unsigned.text());
+    assert!(unsigned.text().contains("Missing Authentication Token"));
+
+    let root = s.signed("GET", "/metrics", &[], b"");
+    assert_eq!(root.status, 200, "{}", root.text());
+    assert!(
+        root.header("content-type")
+            .is_some_and(|t| t.starts_with("application/openmetrics-text"))
+            && root.text().trim_end().ends_with("# EOF"),
+        "{}",
+        root.text()
+    );
+
+    let out = s.boto3_inline(
+        r#"
+import boto3, json, sys
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1")
+iam.create_user(UserName="watcher")
+key = iam.create_access_key(UserName="watcher")["AccessKey"]
+print(key["AccessKeyId"], key["SecretAccessKey"])
+"#,
+        &[],
+    );
+    let printed = ok(&out, "create the user");
+    let (id, secret) = printed.trim().split_once(' ').expect("key and secret");
+    let watcher = updraft_auth::Credentials {
+        access_key_id: id.to_string(),
+        secret_access_key: secret.to_string(),
+    };
+    let as_watcher = || {
+        let now = std::time::SystemTime::now();
+        s.signed_with("GET", "/metrics", &[], b"", &watcher, "lambda", now)
+    };
+    let denied = as_watcher();
+    let message = denied.assert_error(403, "AccessDeniedException");
+    assert!(message.contains("updraft:GetMetrics"), "{message}");
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "updraft:GetMetrics", "Resource": "*"}]});
+    let out = s.aws_v2(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        "watcher",
+        "--policy-name",
+        "metrics",
+        "--policy-document",
+        &policy.to_string(),
+    ]);
+    ok(&out, "put-user-policy");
+    let allowed = as_watcher();
+    assert_eq!(allowed.status, 200, "{}", allowed.text());
+}
