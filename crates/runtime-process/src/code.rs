@@ -150,8 +150,18 @@ pub(crate) fn unpack(
         remove_tree(&tmp);
         return Err(io("writing the code", e));
     }
+    // The tree's files and directories reach the disk before its name
+    // does (one filesystem flush, not one per file), then the name.
+    let flushed = std::fs::File::open(&tmp).and_then(|d| Ok(rustix::fs::syncfs(&d)?));
+    if let Err(e) = flushed {
+        remove_tree(&tmp);
+        return Err(io("flushing the code to disk", e));
+    }
     match std::fs::rename(&tmp, &dest) {
-        Ok(()) => Ok(dest),
+        Ok(()) => {
+            updraft_types::sync_dir(code_root).map_err(|e| io("flushing the code directory", e))?;
+            Ok(dest)
+        }
         // Another deploy of the same code won the race.
         Err(_) if dest.is_dir() => {
             remove_tree(&tmp);

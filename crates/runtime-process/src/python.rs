@@ -169,6 +169,8 @@ pub fn install_awslambdaric(python: &Path, dir: &Path) -> anyhow::Result<()> {
         );
     }
     std::fs::write(staging.join(MARKER), pinned())?;
+    // The new tree reaches the disk before its name does.
+    rustix::fs::syncfs(&std::fs::File::open(&staging)?)?;
     // Swap the new tree in; the old one is removed once renamed away.
     let old = parent.join(format!(".old-{}", uuid::Uuid::new_v4().simple()));
     let had_old = dir.exists();
@@ -176,6 +178,7 @@ pub fn install_awslambdaric(python: &Path, dir: &Path) -> anyhow::Result<()> {
         std::fs::rename(dir, &old)?;
     }
     std::fs::rename(&staging, dir)?;
+    updraft_types::sync_dir(parent)?;
     if had_old {
         let _ = std::fs::remove_dir_all(&old);
     }

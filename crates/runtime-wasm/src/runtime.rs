@@ -303,7 +303,7 @@ impl WasmRuntime {
             std::io::Write::write_all(&mut tmp, &bytes)?;
             tmp.as_file().sync_all()?;
             tmp.persist(path).map_err(|e| e.error)?;
-            Ok(())
+            updraft_types::sync_dir(&self.cache_dir)
         };
         write().map_err(|e| {
             tracing::error!(path = %path.display(), error = %e, "cannot write the wasm cache");

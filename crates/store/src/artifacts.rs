@@ -17,7 +17,7 @@
 //! - names given by callers are checked to be 64 lowercase hex digits before
 //!   any path is built from them.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -62,7 +62,7 @@ impl ArtifactStore {
         // A concurrent put of the same bytes may have won the race; renaming
         // over its file replaces identical content, so that is harmless.
         tmp.persist(&path).map_err(|e| e.error)?;
-        sync_dir(shard)?;
+        updraft_types::sync_dir(shard)?;
         Ok(hex)
     }
 
@@ -88,7 +88,7 @@ impl ArtifactStore {
         let path = self.path_of(sha256_hex)?;
         match fs::remove_file(&path) {
             Ok(()) => {
-                sync_dir(
+                updraft_types::sync_dir(
                     path.parent()
                         .expect("artifact paths have a shard directory"),
                 )?;
@@ -110,19 +110,6 @@ impl ArtifactStore {
         }
         Ok(self.dir.join(&hex[..2]).join(hex))
     }
-}
-
-/// Makes a rename or removal in `dir` durable.
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Directories cannot be opened for syncing here; renames are durable
-/// as far as the platform allows.
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]

@@ -8,12 +8,14 @@
 mod arn;
 mod code;
 mod delegation;
+mod fsync;
 mod function;
 mod name;
 
 pub use arn::Arn;
 pub use code::{ArchiveFile, CodeArchive};
 pub use delegation::RoleCheck;
+pub use fsync::sync_dir;
 pub use function::{
     AliasConfig, FunctionConfig, UrlAuthType, UrlConfig, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S,
     MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S,
