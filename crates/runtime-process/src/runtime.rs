@@ -233,6 +233,13 @@ impl ProcessRuntime {
         self.shared.cgroups.mechanism
     }
 
+    /// The directories environments' cgroups are made in (cgroup v2: one;
+    /// v1: the memory one, then the pids one; none without cgroups): each
+    /// environment's limits and counters are in a directory under them.
+    pub fn cgroup_parents(&self) -> &[PathBuf] {
+        &self.shared.cgroups.dirs
+    }
+
     /// Where the code of `code_sha256` is unpacked.
     pub fn code_dir(&self, code_sha256: &str) -> Result<PathBuf, CodeError> {
         Ok(self.shared.code_root.join(code::dir_name(code_sha256)?))

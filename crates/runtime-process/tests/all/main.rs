@@ -293,6 +293,25 @@ pub fn shell_archive() -> CodeArchive {
 
 /// Locks the tests that measure or stress the node, so they do not run
 /// alongside each other on two shared cores.
+/// Whether `fx` limits environments with cgroups, as the tests of memory
+/// and process limits need. Without them such a test fails, saying why,
+/// unless `UPDRAFT_TESTS_WITHOUT_CGROUPS=1` says to skip it (then this is
+/// `false` and the test returns); CI does not set it.
+pub fn require_cgroups(fx: &Fixture) -> bool {
+    if fx.rt.limit_mechanism() != updraft_runtime_process::LimitMechanism::RlimitAs {
+        return true;
+    }
+    if std::env::var("UPDRAFT_TESTS_WITHOUT_CGROUPS").as_deref() == Ok("1") {
+        eprintln!("no cgroups on this host: skipped (UPDRAFT_TESTS_WITHOUT_CGROUPS=1)");
+        return false;
+    }
+    panic!(
+        "no usable cgroups on this host (the runtime fell back to RLIMIT_AS), so this test \
+         cannot check the limit it is about: run it as root on a host with cgroup v2 (or v1 \
+         memory and pids controllers), or set UPDRAFT_TESTS_WITHOUT_CGROUPS=1 to skip it knowingly"
+    );
+}
+
 pub async fn heavy() -> tokio::sync::MutexGuard<'static, ()> {
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     LOCK.lock().await

@@ -151,8 +151,7 @@ async fn timeout_and_exit_discard_the_environment() {
 async fn memory_hog_is_out_of_memory() {
     let _heavy = heavy().await;
     let fx = python_fixture();
-    if fx.rt.limit_mechanism() == updraft_runtime_process::LimitMechanism::RlimitAs {
-        eprintln!("no cgroups on this host");
+    if !require_cgroups(&fx) {
         return;
     }
     let t = template(&fx.rt, "python3.11", &app());

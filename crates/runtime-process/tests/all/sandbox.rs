@@ -211,9 +211,36 @@ async fn cannot_open_network_connections() {
 async fn fork_bomb_hits_the_pids_limit_and_times_out() {
     let _heavy = heavy().await;
     let fx = runtime_with(|c| c.pids_max = 64);
+    if !require_cgroups(&fx) {
+        return;
+    }
     let mut other = bystander(&fx).await;
     let t = template(&fx.rt, "provided", &shell_archive());
     let mut env = start_ok(&t, &env_config(None)).await;
+    // While the bomb runs, watch the environments' cgroups for one at its
+    // limit of 64 processes.
+    let parents = fx.rt.cgroup_parents().to_vec();
+    let watch = std::thread::spawn(move || {
+        let at_limit = |dir: &std::path::Path| {
+            let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+            read("pids.max").trim() == "64" && read("pids.current").trim() == "64"
+        };
+        let deadline = std::time::Instant::now() + Duration::from_millis(1800);
+        while std::time::Instant::now() < deadline {
+            let hit = parents.iter().any(|p| {
+                std::fs::read_dir(p)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|e| at_limit(&e.path()))
+            });
+            if hit {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    });
     let ran = invoke(
         &mut env,
         "bomb() { bomb | bomb & }; bomb; sleep 30",
@@ -223,6 +250,10 @@ async fn fork_bomb_hits_the_pids_limit_and_times_out() {
     let err = ran.error();
     assert_eq!(err.error_type, "Sandbox.Timedout");
     assert!(ran.outcome.discard);
+    assert!(
+        watch.join().unwrap(),
+        "the fork bomb's environment never reached its pids limit"
+    );
     drop(env);
     // The node still forks, and other functions still serve.
     assert!(std::process::Command::new("true")
@@ -235,8 +266,7 @@ async fn fork_bomb_hits_the_pids_limit_and_times_out() {
 #[tokio::test]
 async fn fork_fails_past_the_pids_limit() {
     let fx = runtime_with(|c| c.pids_max = 32);
-    if fx.rt.limit_mechanism() == updraft_runtime_process::LimitMechanism::RlimitAs {
-        eprintln!("no cgroups on this host: no pids limit to test");
+    if !require_cgroups(&fx) {
         return;
     }
     let t = template(&fx.rt, "provided", &shell_archive());
