@@ -129,7 +129,7 @@ fn over_the_concurrency_limit_is_429_and_counted() {
     s.create_url("sleepy", "NONE", None);
     let url = format!("{}/fn/sleepy/?ms=1500", s.url);
     let busy = std::thread::spawn(move || http().get(&url));
-    std::thread::sleep(Duration::from_millis(400));
+    wait_running(&s, "sleepy");
     let r = s.invoke("sleepy", b"{}");
     let msg = r.assert_error(429, "TooManyRequestsException");
     assert_eq!(msg, "Rate Exceeded.");
@@ -196,7 +196,7 @@ fn reserved_concurrency_limits_one_function_and_is_kept_apart() {
     // Lambda's reason, while other functions keep running.
     let url = format!("{}/fn/held/?ms=1500", s.url);
     let busy = std::thread::spawn(move || http().get(&url));
-    std::thread::sleep(Duration::from_millis(400));
+    wait_running(&s, "held");
     let text = s.metrics();
     assert_eq!(
         metric(&text, r#"updraft_concurrent_executions{function="held"}"#),
@@ -241,9 +241,10 @@ fn the_memory_budget_evicts_idle_environments_before_throttling() {
     assert_eq!(call("mem-a", 1).status, 200);
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(call("mem-b", 1).status, 200);
-    std::thread::sleep(Duration::from_millis(200));
-    let text = s.metrics();
-    assert_eq!(live(&text, "mem-a"), Some(1.0), "{text}");
+    let text = eventually(Duration::from_secs(10), "both environments idle", || {
+        let text = s.metrics();
+        (live(&text, "mem-a") == Some(1.0) && live(&text, "mem-b") == Some(1.0)).then_some(text)
+    });
     assert_eq!(
         metric(&text, r#"updraft_memory_reserved_bytes{function="mem-b"}"#),
         Some(128.0 * 1024.0 * 1024.0)
@@ -257,8 +258,10 @@ fn the_memory_budget_evicts_idle_environments_before_throttling() {
     // The budget is full of idle environments: `mem-a`'s, used least
     // recently, makes room for `mem-c`.
     assert_eq!(call("mem-c", 1).status, 200);
-    std::thread::sleep(Duration::from_millis(200));
-    let text = s.metrics();
+    let text = eventually(Duration::from_secs(10), "mem-c's environment idle", || {
+        let text = s.metrics();
+        (live(&text, "mem-c") == Some(1.0)).then_some(text)
+    });
     assert_eq!(live(&text, "mem-a"), None, "{text}");
     assert_eq!(live(&text, "mem-b"), Some(1.0), "{text}");
     assert_eq!(live(&text, "mem-c"), Some(1.0), "{text}");
@@ -268,7 +271,8 @@ fn the_memory_budget_evicts_idle_environments_before_throttling() {
     let url_c = format!("{}/fn/mem-c/?ms=1500", s.url);
     let b = std::thread::spawn(move || http().get(&url_b));
     let c = std::thread::spawn(move || http().get(&url_c));
-    std::thread::sleep(Duration::from_millis(400));
+    wait_running(&s, "mem-b");
+    wait_running(&s, "mem-c");
     let r = s.invoke("mem-a", b"{}");
     r.assert_error(429, "TooManyRequestsException");
     assert_eq!(b.join().unwrap().status, 200);
@@ -563,4 +567,15 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
     ok(&out, "put-user-policy");
     let allowed = as_watcher();
     assert_eq!(allowed.status, 200, "{}", allowed.text());
+}
+
+/// Waits (with a deadline) until one invocation of `function` is running.
+#[track_caller]
+fn wait_running(s: &Server, function: &str) {
+    let key = format!(r#"updraft_concurrent_executions{{function="{function}"}}"#);
+    eventually(
+        Duration::from_secs(10),
+        &format!("{function} running"),
+        || (metric(&s.metrics(), &key) == Some(1.0)).then_some(()),
+    );
 }
