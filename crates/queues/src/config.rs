@@ -19,12 +19,8 @@ pub const RESOURCE_KIND: &str = "queue";
 const MAX_NAME_LEN: usize = 80;
 
 /// Attributes SQS accepts that this implementation takes and does not
-/// keep: encryption settings have no effect on a node's own disk, and
-/// FIFO throughput settings none on its speed.
+/// keep: FIFO throughput settings have no effect on its speed.
 const ACCEPTED_UNUSED: &[&str] = &[
-    "KmsMasterKeyId",
-    "KmsDataKeyReusePeriodSeconds",
-    "SqsManagedSseEnabled",
     "RedriveAllowPolicy",
     "DeduplicationScope",
     "FifoThroughputLimit",
@@ -71,6 +67,7 @@ impl QueueConfig {
             redrive_policy: None,
             policy: None,
             tags: BTreeMap::new(),
+            encryption: Default::default(),
             created_ms: now,
             modified_ms: now,
         }
@@ -103,6 +100,16 @@ impl QueueConfig {
                 "ContentBasedDeduplication" => {
                     self.content_based_deduplication = boolean(name, value)?
                 }
+                "KmsMasterKeyId" => {
+                    self.encryption.kms_master_key_id = Some(value.trim())
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_owned)
+                }
+                "KmsDataKeyReusePeriodSeconds" => {
+                    self.encryption.kms_data_key_reuse_period =
+                        Some(seconds(name, value, 60..=86_400)?)
+                }
+                "SqsManagedSseEnabled" => self.encryption.sqs_managed_sse = boolean(name, value)?,
                 other if ACCEPTED_UNUSED.contains(&other) => {}
                 other => return Err(QueueError::InvalidAttributeName(other.to_owned())),
             }
@@ -115,6 +122,12 @@ impl QueueConfig {
     /// settings.
     pub fn validate(&self) -> Result<(), QueueError> {
         validate_name(&self.name, self.fifo)?;
+        // One kind of server-side encryption at a time, as SQS allows.
+        if self.encryption.sqs_managed_sse && self.encryption.kms_master_key_id.is_some() {
+            return Err(QueueError::InvalidAttributeValue(
+                "SqsManagedSseEnabled".into(),
+            ));
+        }
         if self.content_based_deduplication && !self.fifo {
             return Err(QueueError::InvalidAttributeName(
                 "ContentBasedDeduplication".into(),
@@ -157,7 +170,13 @@ impl QueueConfig {
             "ReceiveMessageWaitTimeSeconds",
             self.receive_message_wait_time.to_string(),
         );
-        put("SqsManagedSseEnabled", "false".to_owned());
+        let sse = &self.encryption;
+        put("SqsManagedSseEnabled", sse.sqs_managed_sse.to_string());
+        if let Some(key) = &sse.kms_master_key_id {
+            put("KmsMasterKeyId", key.clone());
+            let reuse = sse.kms_data_key_reuse_period.unwrap_or(300);
+            put("KmsDataKeyReusePeriodSeconds", reuse.to_string());
+        }
         if let Some(p) = &self.redrive_policy {
             put("RedrivePolicy", p.to_json());
         }

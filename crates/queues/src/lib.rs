@@ -107,6 +107,15 @@ pub struct RedrivePolicy {
     pub max_receive_count: u32,
 }
 
+/// A queue's server-side encryption settings, as SQS attributes set them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encryption {
+    pub kms_master_key_id: Option<String>,
+    /// Seconds, 60–86400 (SQS answers 300 while a KMS key is set).
+    pub kms_data_key_reuse_period: Option<u32>,
+    pub sqs_managed_sse: bool,
+}
+
 /// A queue's settings (SQS attributes); [`QueueConfig::new`] has SQS's
 /// defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +139,12 @@ pub struct QueueConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// Server-side encryption as set (`KmsMasterKeyId`,
+    /// `KmsDataKeyReusePeriodSeconds`, `SqsManagedSseEnabled`): kept and
+    /// answered, with no effect on how messages are stored (the data
+    /// directory is encrypted only if its disk is).
+    #[serde(default)]
+    pub encryption: Encryption,
     /// ms since the Unix epoch.
     pub created_ms: i64,
     pub modified_ms: i64,

@@ -237,3 +237,57 @@ async fn add_permission_keeps_a_policy_that_was_set() {
     );
     assert_eq!(queues.policy("jobs").unwrap().statement_count(), 2);
 }
+
+/// Server-side encryption settings are checked, kept across a restart and
+/// answered as set (they do not change how messages are stored); one kind
+/// of encryption at a time.
+#[tokio::test]
+async fn encryption_settings_are_kept_and_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let queues = open(dir.path());
+        create(&queues, "plain", &[]).await;
+        let plain = queues.attributes("plain").unwrap();
+        assert_eq!(plain["SqsManagedSseEnabled"], "false");
+        assert!(!plain.contains_key("KmsMasterKeyId"));
+
+        create(&queues, "kms", &[("KmsMasterKeyId", "alias/aws/sqs")]).await;
+        let kms = queues.attributes("kms").unwrap();
+        assert_eq!(kms["KmsMasterKeyId"], "alias/aws/sqs");
+        assert_eq!(kms["KmsDataKeyReusePeriodSeconds"], "300");
+        set(&queues, "kms", "KmsDataKeyReusePeriodSeconds", "600")
+            .await
+            .unwrap();
+        assert_eq!(
+            set(&queues, "kms", "KmsDataKeyReusePeriodSeconds", "59").await,
+            Err(QueueError::InvalidAttributeValue(
+                "KmsDataKeyReusePeriodSeconds".into()
+            ))
+        );
+        assert_eq!(
+            set(&queues, "kms", "SqsManagedSseEnabled", "true").await,
+            Err(QueueError::InvalidAttributeValue(
+                "SqsManagedSseEnabled".into()
+            )),
+            "KMS and SQS-managed encryption at once"
+        );
+        set(&queues, "plain", "SqsManagedSseEnabled", "true")
+            .await
+            .unwrap();
+        queues.close();
+    }
+    let queues = open(dir.path());
+    let kms = queues.attributes("kms").unwrap();
+    assert_eq!(
+        (
+            kms["KmsMasterKeyId"].as_str(),
+            kms["KmsDataKeyReusePeriodSeconds"].as_str(),
+            kms["SqsManagedSseEnabled"].as_str()
+        ),
+        ("alias/aws/sqs", "600", "false")
+    );
+    assert_eq!(
+        queues.attributes("plain").unwrap()["SqsManagedSseEnabled"],
+        "true"
+    );
+}
