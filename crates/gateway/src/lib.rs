@@ -25,6 +25,7 @@
 //! `scheduler`, `logs`).
 
 mod authorize;
+mod cors;
 mod error;
 mod event_invoke;
 mod eventbridge;

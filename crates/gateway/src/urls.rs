@@ -63,6 +63,28 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
 
+    // CORS, when the URL has a `Cors` block and a browser sent an origin:
+    // a preflight is answered here (before any authentication, as
+    // browsers do not sign it), other answers get the headers.
+    let origin = parts
+        .headers
+        .get(http::header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_string);
+    let cors = origin.as_ref().and_then(|_| {
+        let block = tenant.registry.url_cors(&name, alias.as_deref())?;
+        crate::cors::Cors::from_config(&block)
+    });
+    if let (Some(cors), Some(origin)) = (&cors, &origin) {
+        let preflight = parts.method == http::Method::OPTIONS
+            && parts
+                .headers
+                .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD);
+        if preflight {
+            return cors.preflight(origin);
+        }
+    }
+
     let source_ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -128,7 +150,13 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
         authorized_key,
     };
     match tenant.invoker.invoke_url(resolved, call).await {
-        Ok(resp) => resp.map(Body::new),
+        Ok(resp) => {
+            let mut resp = resp.map(Body::new);
+            if let (Some(cors), Some(origin)) = (&cors, &origin) {
+                cors.decorate(origin, resp.headers_mut());
+            }
+            resp
+        }
         Err(InvokeError::Throttled(_)) => message(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded."),
         Err(InvokeError::Registry(e)) => {
             tracing::error!(error = %e, function = %name, "function URL request failed");

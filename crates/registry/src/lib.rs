@@ -199,6 +199,16 @@ impl Registry {
         Some((auth, resolved))
     }
 
+    /// The `Cors` block of a function URL, if the URL exists and has one.
+    pub fn url_cors(
+        &self,
+        name: &FunctionName,
+        qualifier: Option<&str>,
+    ) -> Option<serde_json::Value> {
+        let snap = self.snapshot(name)?;
+        snap.urls.get(&qualifier.map(str::to_string))?.cors.clone()
+    }
+
     /// The loaded template for a version's code, loading it on first use.
     pub fn template(&self, config: &FunctionConfig) -> Result<Arc<dyn Template>> {
         let key = format!("{}/{}", config.runtime, config.code_sha256);

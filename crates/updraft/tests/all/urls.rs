@@ -334,3 +334,86 @@ fn traceparent_reaches_the_function_as_a_child_span() {
     assert_eq!(seen.len(), 55, "{seen}");
     assert!(!seen.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
 }
+
+/// A URL's `Cors` block is applied as Lambda applies it: a browser's
+/// preflight is answered without invoking the function, answers to an
+/// allowed origin carry the configured headers, other origins get none;
+/// without the block `OPTIONS` reaches the function.
+#[test]
+fn cors_preflight_and_headers_follow_the_url_config() {
+    let s = Server::start(&[]);
+    let name = unique("cors");
+    s.deploy(&name, guests::EXAMPLE_HELLO_HTTP, json!({}));
+    let r = s.api(
+        "POST",
+        &format!("/2021-10-31/functions/{name}/url"),
+        Some(json!({"AuthType": "NONE", "Cors": {
+            "AllowOrigins": ["https://app.example"], "AllowMethods": ["GET", "POST"],
+            "AllowHeaders": ["content-type"], "ExposeHeaders": ["x-invocation-count"],
+            "MaxAge": 300}})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let url = r.json()["FunctionUrl"].as_str().unwrap().to_string();
+    let origin = ("origin", "https://app.example");
+
+    let pre = http().request(
+        "OPTIONS",
+        &url,
+        &[origin, ("access-control-request-method", "POST")],
+        b"",
+    );
+    assert_eq!(pre.status, 200, "{}", pre.text());
+    assert_eq!(
+        pre.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(pre.header("access-control-allow-methods"), Some("GET,POST"));
+    assert_eq!(
+        pre.header("access-control-allow-headers"),
+        Some("content-type")
+    );
+    assert_eq!(pre.header("access-control-max-age"), Some("300"));
+    assert_eq!(pre.text(), "", "the preflight is the URL's answer");
+
+    let get = http().request("GET", &url, &[origin], b"");
+    assert_eq!(get.status, 200, "{}", get.text());
+    assert!(
+        get.text().starts_with("Hello from updraft!"),
+        "{}",
+        get.text()
+    );
+    assert_eq!(
+        get.header("x-invocation-count"),
+        Some("1"),
+        "the preflight did not invoke the function"
+    );
+    assert_eq!(
+        get.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(
+        get.header("access-control-expose-headers"),
+        Some("x-invocation-count")
+    );
+
+    let other = http().request("GET", &url, &[("origin", "https://other.example")], b"");
+    assert_eq!(other.status, 200);
+    assert_eq!(other.header("access-control-allow-origin"), None);
+
+    // Without a Cors block, OPTIONS is the function's to answer.
+    let plain = unique("no-cors");
+    s.deploy(&plain, guests::EXAMPLE_HELLO_HTTP, json!({}));
+    let plain_url = s.create_url(&plain, "NONE", None);
+    let passed = http().request(
+        "OPTIONS",
+        &plain_url,
+        &[origin, ("access-control-request-method", "POST")],
+        b"",
+    );
+    assert!(
+        passed.text().contains("You sent OPTIONS /"),
+        "{}",
+        passed.text()
+    );
+    assert_eq!(passed.header("access-control-allow-origin"), None);
+}
