@@ -104,6 +104,9 @@ pub struct Schedules {
     inner: Mutex<Inner>,
     /// Wakes the timer when a schedule changes.
     wake: Notify,
+    /// Failed attempts at the slot being fired, by schedule.
+    #[allow(clippy::type_complexity)]
+    attempts: std::sync::Mutex<std::collections::HashMap<(String, String), (DateTime<Utc>, u32)>>,
 }
 
 struct Inner {
@@ -197,6 +200,7 @@ impl Schedules {
             roles,
             inner: Mutex::new(Inner { schedules, groups }),
             wake: Notify::new(),
+            attempts: Default::default(),
         }))
     }
 

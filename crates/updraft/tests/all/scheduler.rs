@@ -308,7 +308,9 @@ fn cli_v1_schedule_groups() {
 /// A schedule acts with its role, as on AWS: a slot whose role may not
 /// invoke the target (the execution role `updraft` has no permissions;
 /// `narrow` may invoke one function only) is skipped and says so in the
-/// server log, while the default scheduler role delivers.
+/// server log, its event going to the target's dead-letter queue with
+/// Scheduler's error attributes, while the default scheduler role
+/// delivers.
 #[test]
 fn a_schedule_acts_with_its_role_and_a_role_without_permission_delivers_nothing() {
     let s = server();
@@ -353,7 +355,14 @@ fn a_schedule_acts_with_its_role_and_a_role_without_permission_delivers_nothing(
             format!("arn:aws:iam::000000000000:role/{narrow}"),
         ),
     ];
-    for (name, role) in &refused {
+    // The first one has a dead-letter queue: its event lands there.
+    let (dlq_url, dlq_arn) = s.create_queue(&unique("sched-dlq"), json!({}));
+    for (i, (name, role)) in refused.iter().enumerate() {
+        let mut target = json!({"Arn": function_arn(&function), "RoleArn": role,
+            "Input": format!("{{\"{name}\":1}}")});
+        if i == 0 {
+            target["DeadLetterConfig"] = json!({"Arn": dlq_arn});
+        }
         let r = s.rest_call(
             "scheduler",
             "POST",
@@ -361,7 +370,7 @@ fn a_schedule_acts_with_its_role_and_a_role_without_permission_delivers_nothing(
             Some(json!({
                 "ScheduleExpression": at_in(2),
                 "FlexibleTimeWindow": {"Mode": "OFF"},
-                "Target": {"Arn": function_arn(&function), "RoleArn": role, "Input": format!("{{\"{name}\":1}}")},
+                "Target": target,
             })),
         );
         assert_eq!(r.status, 200, "CreateSchedule {name}: {}", r.text());
@@ -372,10 +381,35 @@ fn a_schedule_acts_with_its_role_and_a_role_without_permission_delivers_nothing(
     create(s, &barrier, &at_in(5), &function, r#"{"barrier":4}"#);
     wait_recorded(s, &function, r#"{"barrier":4}"#);
     assert_eq!(s.recorded_events(&function), [r#"{"barrier":4}"#]);
+    let received = s.json_call(
+        "sqs",
+        "AmazonSQS.ReceiveMessage",
+        json!({"QueueUrl": dlq_url, "MessageAttributeNames": ["All"], "WaitTimeSeconds": 5}),
+    );
+    assert_eq!(received.status, 200, "{}", received.text());
+    let messages = received.json()["Messages"].clone();
+    let first = &messages[0];
+    assert_eq!(
+        first["Body"],
+        format!("{{\"{}\":1}}", refused[0].0),
+        "{messages}"
+    );
+    let attrs = &first["MessageAttributes"];
+    assert_eq!(
+        attrs["ERROR_CODE"]["StringValue"], "AccessDeniedException",
+        "{attrs}"
+    );
+    assert!(
+        attrs["SCHEDULE_ARN"]["StringValue"]
+            .as_str()
+            .is_some_and(|a| a.ends_with(&format!("schedule/default/{}", refused[0].0))),
+        "{attrs}"
+    );
+    assert_eq!(attrs["TARGET_ARN"]["StringValue"], function_arn(&function));
     let log = s.server_log();
     for (name, role) in &refused {
         assert!(
-            log.lines().any(|l| l.contains("may not act on its target")
+            log.lines().any(|l| l.contains("could not be reached")
                 && l.contains(&format!("schedule/default/{name}"))
                 && l.contains(role.as_str())),
             "{name} is skipped for its role: {log}"
