@@ -137,35 +137,60 @@ fn init_tracing(format: &str) {
     }
 }
 
-/// Holds `<data-dir>/LOCK` (an exclusive `flock`, with the server's pid
-/// in it) while the server runs, so a second server on the same data
-/// directory refuses to start instead of sharing its stores. The lock
-/// goes with the process, however it ends.
-fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
-    use std::io::Write as _;
-    let path = data_dir.join("LOCK");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => {}
-        Err(rustix::io::Errno::WOULDBLOCK) => {
-            let holder = std::fs::read_to_string(&path).unwrap_or_default();
-            anyhow::bail!(
-                "the data directory {} is in use by another updraft server (pid {}); stop it, or give this one another --data-dir",
-                data_dir.display(),
-                holder.trim()
-            );
+/// The data directory's lock: `<data-dir>/LOCK`, exclusively `flock`ed
+/// while a server runs, with its pid inside. A second server on the same
+/// directory refuses to start instead of sharing its stores; the lock goes
+/// with the process, however it ends. A clean shutdown empties the file,
+/// so a pid found in it at start is a server that did not stop cleanly.
+struct DataDirLock {
+    file: std::fs::File,
+    /// The pid of a previous server that did not shut down cleanly.
+    unclean: Option<String>,
+}
+
+impl DataDirLock {
+    fn take(data_dir: &Path) -> anyhow::Result<DataDirLock> {
+        use std::io::{Read as _, Write as _};
+        let path = data_dir.join("LOCK");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let mut previous = String::new();
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {
+                file.read_to_string(&mut previous)?;
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                anyhow::bail!(
+                    "the data directory {} is in use by another updraft server (pid {}); stop it, or give this one another --data-dir",
+                    data_dir.display(),
+                    holder.trim()
+                );
+            }
+            Err(e) => return Err(e).with_context(|| format!("locking {}", path.display())),
         }
-        Err(e) => return Err(e).with_context(|| format!("locking {}", path.display())),
+        file.set_len(0)?;
+        std::io::Seek::rewind(&mut file)?;
+        writeln!(file, "{}", std::process::id())?;
+        file.sync_all()?;
+        let previous = previous.trim();
+        Ok(DataDirLock {
+            file,
+            unclean: (!previous.is_empty()).then(|| previous.to_string()),
+        })
     }
-    file.set_len(0)?;
-    writeln!(file, "{}", std::process::id())?;
-    Ok(file)
+
+    /// Marks the shutdown clean (the lock itself goes with the process).
+    fn release(self) {
+        if let Err(e) = self.file.set_len(0).and_then(|()| self.file.sync_all()) {
+            tracing::warn!(error = %e, "could not mark the shutdown clean in the LOCK file");
+        }
+    }
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -178,9 +203,10 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
+    let signals = ShutdownSignals::install()?;
     init_tracing(&args.log_format);
     create_private_dir(&data_dir)?;
-    let _lock = lock_data_dir(&data_dir)?;
+    let lock = DataDirLock::take(&data_dir)?;
     let cred_path = data_dir.join("credentials");
     let (creds, created) = updraft_auth::load_or_create(&cred_path)
         .with_context(|| format!("credentials at {}", cred_path.display()))?;
@@ -305,6 +331,28 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         tenants: tenants.clone(),
     });
 
+    if let Some(pid) = &lock.unclean {
+        // What the stores did at open: messages in flight at the crash are
+        // visible again, unstored usage records were stored (the meter
+        // logs how many), accepted async invocations wait in their queues.
+        let waiting: u64 = tenants
+            .values()
+            .flat_map(|t| {
+                t.queues
+                    .queue_names("")
+                    .into_iter()
+                    .filter_map(|q| t.queues.stats(&q).ok())
+                    .collect::<Vec<_>>()
+            })
+            .map(|s| s.visible + s.in_flight + s.delayed)
+            .sum();
+        tracing::warn!(
+            previous_pid = %pid,
+            waiting,
+            "unclean shutdown: the previous server on this data directory stopped without shutting down; recovered: messages that were in flight are visible again, accepted async invocations and queued messages ({waiting}) are delivered from the event store, and unstored usage records were replayed from the journal"
+        );
+        println!("recovered from an unclean shutdown of the previous server (pid {pid}): {waiting} queued messages and async invocations are waiting to be delivered");
+    }
     println!("updraft listening on {base_url}");
     println!("data directory: {}", data_dir.display());
     println!("credentials: {} (profile default)", cred_path.display());
@@ -333,7 +381,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopping = async move {
-        shutdown_signal().await;
+        signals.recv().await;
         let _ = stop_tx.send(true);
     };
     let server = async move {
@@ -389,6 +437,7 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         }
     });
     futures::future::join_all(stops).await;
+    lock.release();
     Ok(())
 }
 
@@ -691,21 +740,27 @@ fn spawn_log_pruning(store: Arc<dyn Store>, retention: Duration) {
     });
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+/// SIGTERM and SIGINT, caught from the start of `serve`: one that arrives
+/// while the node is still starting stops it cleanly once it serves.
+struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<ShutdownSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(ShutdownSignals {
+            term: signal(SignalKind::terminate()).context("catching SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("catching SIGINT")?,
+        })
     }
-    tracing::info!("shutdown signal received");
+
+    async fn recv(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.interrupt.recv() => {},
+        }
+        tracing::info!("shutdown signal received");
+    }
 }

@@ -161,3 +161,26 @@ fn accepted_async_event_survives_a_crash() {
     );
     assert!(text.contains("cmd-echo: 22 bytes"), "{text}");
 }
+
+/// A start after a crash says so, naming the server that did not stop
+/// cleanly; a start after a clean shutdown does not.
+#[test]
+fn an_unclean_shutdown_is_reported_at_the_next_start() {
+    let mut s = Server::start(&[]);
+    s.restart();
+    assert!(
+        !s.server_log().contains("unclean shutdown"),
+        "a clean shutdown reported as unclean: {}",
+        s.server_log()
+    );
+    let crashed = s.pid();
+    s.kill_9();
+    s.restart_after_exit();
+    let log = s.server_log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("unclean shutdown") && l.contains(&crashed.to_string())),
+        "{log}"
+    );
+    s.assert_alive();
+}
