@@ -108,6 +108,14 @@ pub struct ServeArgs {
     /// (requests are still authenticated).
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     authorization: String,
+    /// How long a new connection may stay silent, and how long an HTTP/1.1
+    /// request's line and headers may take once they start.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// Open connections at once; beyond it a connection gets 503 and is
+    /// closed.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
     /// `/metrics` for signed requests only (`on`: SigV4, service `lambda`,
     /// by a principal allowed `updraft:GetMetrics`), or open to anyone who
     /// reaches the listener (`off`, for Prometheus scrapers).
@@ -384,21 +392,14 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         signals.recv().await;
         let _ = stop_tx.send(true);
     };
+    let limits = crate::tls::Limits {
+        handshake_timeout: crate::tls::HANDSHAKE_TIMEOUT,
+        header_timeout: args.header_timeout,
+        max_connections: args.max_connections,
+    };
     let server = async move {
-        match tls {
-            Some(config) => {
-                crate::tls::serve_tls(listener, config, app, stopping).await;
-                Ok(())
-            }
-            None => {
-                axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(stopping)
-                .await
-            }
-        }
+        crate::tls::serve(listener, tls, app, stopping, limits).await;
+        Ok::<(), anyhow::Error>(())
     };
     // After the signal, connections get `shutdown_timeout` to finish their
     // requests; then the server stops regardless.

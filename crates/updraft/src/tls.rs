@@ -1,19 +1,24 @@
-//! TLS for the endpoint: the server configuration read from PEM files and
-//! an HTTPS listener that serves the same router as the plain one.
+//! The endpoint's listener, plain or TLS: one accept loop with the limits
+//! every connection gets, and the TLS configuration read from PEM files.
 //!
 //! ```text
-//!  accept ──> spawn ──> TLS handshake (≤ HANDSHAKE_TIMEOUT) ──> hyper (h2 or HTTP/1.1)
-//!                                                              │
-//!            each request gets ConnectInfo<SocketAddr> and ────┘
-//!            SecureTransport(true) in its extensions, then the router
+//!  accept ──> over --max-connections? ──> 503 (plain) / closed (TLS)
+//!         ──> spawn ──> TLS handshake (≤ handshake timeout), when TLS
+//!                   ──> a first byte within the header timeout (plain)
+//!                   ──> hyper (h2 or HTTP/1.1; an HTTP/1.1 request head must
+//!                       arrive within the header timeout of its first byte
+//!                       and fit in MAX_HEAD_BYTES)
+//!            each request gets ConnectInfo<SocketAddr> and
+//!            SecureTransport(tls) in its extensions, then the router
 //! ```
 //!
 //! Every connection runs in its own task from the moment it is accepted,
-//! so a handshake that stalls or fails never holds up the accept loop or
-//! another connection. On shutdown the listener stops accepting, pending
-//! handshakes are dropped, and open connections finish their requests
-//! (HTTP/1.1 keep-alive connections close after the current response,
-//! HTTP/2 ones receive GOAWAY) before [`serve_tls`] returns.
+//! so a client that stalls (a handshake, a slowly sent header) never holds
+//! up the accept loop or another connection, and is cut off at its
+//! deadline. On shutdown the listener stops accepting, pending handshakes
+//! are dropped, and open connections finish their requests (HTTP/1.1
+//! keep-alive connections close after the current response, HTTP/2 ones
+//! receive GOAWAY) before [`serve`] returns.
 
 use std::future::Future;
 use std::path::Path;
@@ -22,7 +27,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls::pki_types::pem::{self, PemObject};
@@ -34,9 +39,25 @@ use tower::ServiceExt as _;
 /// How long a client has to complete the TLS handshake after connecting.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Whether the connection a request came on is TLS; [`serve_tls`] puts
-/// `SecureTransport(true)` in every request's extensions (the plain
-/// listener puts none), for the `aws:SecureTransport` condition key.
+/// The most bytes an HTTP/1.1 request line and headers may take (hyper
+/// answers 431 beyond it).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// What every connection is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// For the TLS handshake, from the accept.
+    pub handshake_timeout: Duration,
+    /// For a new connection's first byte, and for an HTTP/1.1 request's
+    /// line and headers to arrive once they start.
+    pub header_timeout: Duration,
+    /// Open connections at once; one more gets 503 and is closed.
+    pub max_connections: usize,
+}
+
+/// Whether the connection a request came on is TLS; [`serve`] puts
+/// `SecureTransport` in every request's extensions, for the
+/// `aws:SecureTransport` condition key.
 pub use updraft_gateway::SecureTransport;
 
 /// The server configuration for `cert` (a PEM certificate chain, leaf
@@ -116,23 +137,18 @@ fn pem_error(e: &pem::Error) -> String {
 /// Serves `app` over TLS on `listener` until `shutdown` completes and the
 /// open connections have finished (see the module header). Requests carry
 /// `ConnectInfo<SocketAddr>` (the peer) and [`SecureTransport`]`(true)`.
-pub async fn serve_tls(
+/// Serves `app` on `listener`, over TLS when `tls` is given, until
+/// `shutdown` completes.
+pub async fn serve(
     listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     app: axum::Router,
     shutdown: impl Future<Output = ()>,
+    limits: Limits,
 ) {
-    serve_tls_with(listener, config, app, shutdown, HANDSHAKE_TIMEOUT).await
-}
-
-async fn serve_tls_with(
-    listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
-    app: axum::Router,
-    shutdown: impl Future<Output = ()>,
-    handshake_timeout: Duration,
-) {
-    let acceptor = TlsAcceptor::from(config);
+    let acceptor = tls.map(TlsAcceptor::from);
+    let secure = SecureTransport(acceptor.is_some());
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     // Dropped handshakes: connections not yet handed to hyper are not
     // tracked by `graceful`, so they watch this instead.
@@ -149,12 +165,49 @@ async fn serve_tls_with(
                 }
             },
         };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, max = limits.max_connections, "too many connections: refused");
+            if acceptor.is_none() {
+                tokio::spawn(refuse(tcp));
+            }
+            continue;
+        };
         let acceptor = acceptor.clone();
         let app = app.clone();
         let watcher = graceful.watcher();
         let mut stopping = stopping_rx.clone();
         tokio::spawn(async move {
-            let handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(tcp));
+            let _permit = permit;
+            let service = hyper::service::service_fn(move |mut req: http::Request<_>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(secure);
+                app.clone().oneshot(req)
+            });
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .max_buf_size(MAX_HEAD_BYTES);
+            let Some(acceptor) = acceptor else {
+                // hyper times a request head from its first byte: a client
+                // that connects and sends nothing is timed here.
+                let mut first = [0u8; 1];
+                let first_byte = tokio::time::timeout(limits.header_timeout, tcp.peek(&mut first));
+                tokio::select! {
+                    r = first_byte => if !matches!(r, Ok(Ok(n)) if n > 0) {
+                        tracing::debug!(%peer, "nothing sent within the header timeout: closed");
+                        return;
+                    },
+                    _ = stopping.wait_for(|s| *s) => return,
+                }
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                if let Err(e) = watcher.watch(conn).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            };
+            let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp));
             let stream = tokio::select! {
                 r = handshake => match r {
                     Ok(Ok(stream)) => stream,
@@ -163,18 +216,12 @@ async fn serve_tls_with(
                         return;
                     }
                     Err(_) => {
-                        tracing::debug!(%peer, timeout = ?handshake_timeout, "TLS handshake timed out");
+                        tracing::debug!(%peer, timeout = ?limits.handshake_timeout, "TLS handshake timed out");
                         return;
                     }
                 },
                 _ = stopping.wait_for(|s| *s) => return,
             };
-            let service = hyper::service::service_fn(move |mut req: http::Request<_>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req.extensions_mut().insert(SecureTransport(true));
-                app.clone().oneshot(req)
-            });
-            let builder = auto::Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(%peer, error = %e, "TLS connection ended with an error");
@@ -184,6 +231,39 @@ async fn serve_tls_with(
     drop(listener);
     let _ = stopping_tx.send(true);
     graceful.shutdown().await;
+}
+
+/// Answers a connection over the limit with 503 and closes it.
+async fn refuse(mut tcp: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt as _;
+    let body =
+        r#"{"Message":"Too many connections: the server is at its --max-connections limit."}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let write = async {
+        tcp.write_all(answer.as_bytes()).await?;
+        tcp.shutdown().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+}
+
+/// TLS with the default limits but `handshake_timeout` (tests).
+#[cfg(test)]
+async fn serve_tls_with(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()>,
+    handshake_timeout: Duration,
+) {
+    let limits = Limits {
+        handshake_timeout,
+        header_timeout: Duration::from_secs(10),
+        max_connections: 1000,
+    };
+    serve(listener, Some(config), app, shutdown, limits).await
 }
 
 /// After a failed accept: errors of one connection are skipped; others
@@ -196,7 +276,7 @@ async fn accept_error(e: std::io::Error) {
     ) {
         return;
     }
-    tracing::warn!(error = %e, "accepting a TLS connection failed");
+    tracing::warn!(error = %e, "accepting a connection failed");
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 

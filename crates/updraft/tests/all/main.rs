@@ -19,6 +19,7 @@ mod durability;
 mod eventbridge;
 mod examples;
 mod faults;
+mod hostile;
 mod iam;
 mod iam_cli;
 mod mappings;
