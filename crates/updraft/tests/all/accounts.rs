@@ -220,12 +220,7 @@ print(lam.create_function_url_config(FunctionName=name, AuthType="NONE")["Functi
         let url = format!("{home_url}?ms=5000");
         move || http().get(&url)
     });
-    let running = format!(r#"updraft_concurrent_executions{{function="{name}"}}"#);
-    eventually(
-        std::time::Duration::from_secs(10),
-        "the slot to be held",
-        || (metric(&server.metrics(), &running) == Some(1.0)).then_some(()),
-    );
+    wait_running(&server, &name);
     let throttled = server.invoke(&name, b"{}");
     throttled.assert_error(429, "TooManyRequestsException");
     assert_eq!(

@@ -568,14 +568,3 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
     let allowed = as_watcher();
     assert_eq!(allowed.status, 200, "{}", allowed.text());
 }
-
-/// Waits (with a deadline) until one invocation of `function` is running.
-#[track_caller]
-fn wait_running(s: &Server, function: &str) {
-    let key = format!(r#"updraft_concurrent_executions{{function="{function}"}}"#);
-    eventually(
-        Duration::from_secs(10),
-        &format!("{function} running"),
-        || (metric(&s.metrics(), &key) == Some(1.0)).then_some(()),
-    );
-}

@@ -34,7 +34,7 @@ fn sigterm_waits_for_in_flight_requests_and_exits_0() {
         );
         std::thread::spawn(move || http().send("POST", &target, &headers, b"{}".to_vec()))
     };
-    std::thread::sleep(Duration::from_millis(400));
+    wait_running(&s, "sleep");
     let signalled = Instant::now();
     s.send_sigterm();
 
@@ -94,7 +94,7 @@ fn sigterm_drains_async_invocations() {
     // Still running when the signal arrives: it ends at its timeout.
     let spin_id = s.event_invoke("spin", b"{}");
     let echo_id = s.event_invoke("bg", br#"{"accepted":"before shutdown"}"#);
-    std::thread::sleep(Duration::from_millis(200));
+    wait_running(&s, "spin");
     let signalled = Instant::now();
     s.send_sigterm();
     let status = s.wait_exit(Duration::from_secs(20));

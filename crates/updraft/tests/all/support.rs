@@ -996,6 +996,22 @@ pub fn events_of(answer: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Waits (with a deadline) until an invocation of `function` is running,
+/// as the server's concurrency gauge shows.
+#[track_caller]
+pub fn wait_running(s: &Server, function: &str) {
+    let key = format!(r#"updraft_concurrent_executions{{function="{function}"}}"#);
+    eventually(
+        Duration::from_secs(10),
+        &format!("{function} running"),
+        || {
+            metric(&s.metrics(), &key)
+                .is_some_and(|n| n >= 1.0)
+                .then_some(())
+        },
+    );
+}
+
 /// Polls `f` every 100 ms until it returns `Some`, at most `bound`.
 #[track_caller]
 pub fn eventually<T>(bound: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
