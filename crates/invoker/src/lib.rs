@@ -243,7 +243,6 @@ impl Invoker {
         target: Resolved,
         call: UrlCall,
     ) -> Result<http::Response<Body>, InvokeError> {
-        let permit = self.try_permit(&target)?;
         let template = self.registry.template(&target.config)?;
         let parent = call
             .request
@@ -254,6 +253,7 @@ impl Invoker {
         let invocation = Call::new(trigger::URL, parent);
         match template.protocol() {
             Protocol::Http => {
+                let permit = self.try_permit(&target)?;
                 let (tx, rx) = oneshot::channel();
                 let this = self.clone();
                 let t = target.clone();
@@ -277,12 +277,15 @@ impl Invoker {
                 }
             }
             Protocol::Event => {
+                // The whole body, bounded in size and time, before a
+                // concurrency slot is taken: a slow or broken upload holds
+                // no slot, and an aborted one invokes nothing.
                 let (parts, body) = call.request.into_parts();
-                let body = body
-                    .collect()
-                    .await
-                    .map(|c| c.to_bytes())
-                    .unwrap_or_default();
+                let body = match read_url_body(body).await {
+                    Ok(body) => body,
+                    Err(refusal) => return Ok(refusal),
+                };
+                let permit = self.try_permit(&target)?;
                 let request_id = invocation.request_id.clone();
                 let path_and_query = parts.uri.path_and_query();
                 let event = url_event::request_event(&url_event::UrlRequest {
@@ -584,10 +587,71 @@ fn log_stream(start_ms: i64, version: &str, id: &str) -> String {
     })
 }
 
+/// The largest function URL request body an event-speaking function gets
+/// (Lambda's 6 MB synchronous payload).
+pub const URL_BODY_LIMIT: usize = 6 * 1024 * 1024;
+
+/// How long a function URL request body may take to arrive.
+pub const URL_BODY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Reads a function URL request's body for an event; `Err` is the answer
+/// when it is too large (413), too slow (408) or broken off (400).
+async fn read_url_body(mut body: Body) -> Result<Bytes, http::Response<Body>> {
+    enum Refusal {
+        TooLarge,
+        Broken,
+    }
+    let read = async {
+        let mut buf = bytes::BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                return Err(Refusal::Broken);
+            };
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > URL_BODY_LIMIT {
+                    return Err(Refusal::TooLarge);
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        Ok(buf.freeze())
+    };
+    match tokio::time::timeout(URL_BODY_DEADLINE, read).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(Refusal::TooLarge)) => Err(message_response(
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Entity Too Large",
+        )),
+        Ok(Err(Refusal::Broken)) => {
+            tracing::debug!("a function URL request body broke off");
+            Err(message_response(
+                http::StatusCode::BAD_REQUEST,
+                "Bad Request",
+            ))
+        }
+        Err(_) => Err(message_response(
+            http::StatusCode::REQUEST_TIMEOUT,
+            "Request Timeout",
+        )),
+    }
+}
+
 fn full_body(b: Bytes) -> Body {
     http_body_util::Full::new(b)
         .map_err(|never| match never {})
         .boxed_unsync()
+}
+
+/// A function URL answer of `status` with Lambda's `{"Message": ...}` body.
+fn message_response(status: http::StatusCode, msg: &str) -> http::Response<Body> {
+    let body = serde_json::json!({ "Message": msg }).to_string();
+    let mut resp = http::Response::new(full_body(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// What a function URL answers when the function failed: Lambda answers
@@ -597,13 +661,7 @@ fn error_response(error: Option<FunctionError>) -> http::Response<Body> {
         Some(e) if e.error_type == "Sandbox.Timedout" => "Task timed out",
         _ => "Internal Server Error",
     };
-    let body = serde_json::json!({ "Message": msg }).to_string();
-    let mut resp = http::Response::new(full_body(Bytes::from(body)));
-    *resp.status_mut() = http::StatusCode::BAD_GATEWAY;
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
+    let mut resp = message_response(http::StatusCode::BAD_GATEWAY, msg);
     if let Some(e) = error {
         if let Ok(v) = http::HeaderValue::from_str(&e.error_type) {
             resp.headers_mut().insert("x-amz-function-error", v);

@@ -86,3 +86,58 @@ fn connections_beyond_the_limit_get_503_and_idle_ones_are_closed() {
         || (s.get("/metrics").status == 200).then_some(()),
     );
 }
+
+/// An event-speaking function behind a URL gets its whole body or is not
+/// invoked: an upload broken off midway invokes nothing, one over 6 MB is
+/// 413, and neither holds a concurrency slot while it arrives.
+#[test]
+fn a_broken_or_oversized_url_body_invokes_nothing() {
+    let s = Server::start(&["--max-concurrency", "1"]);
+    let name = unique("url-body");
+    s.deploy(&name, guests::CMD_RECORD, serde_json::json!({}));
+    let url = s.create_url(&name, "NONE", None);
+    let path = url.trim_start_matches(&s.url).to_string();
+
+    // Declares 1000 bytes, sends 10, then goes away.
+    let mut broken = connect(&s);
+    broken
+        .write_all(
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nABORTED-xx")
+                .as_bytes(),
+        )
+        .unwrap();
+    // A slow upload in progress holds no slot: the one slot still serves.
+    let mut slow = connect(&s);
+    slow.write_all(
+        format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nSLOW").as_bytes(),
+    )
+    .unwrap();
+    let ok = http().request("POST", &url, &[], b"first");
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    drop(broken);
+    drop(slow);
+
+    let big = http().request("POST", &url, &[], &vec![b'x'; 7 * 1024 * 1024]);
+    assert_eq!(big.status, 413, "{}", big.text());
+
+    let barrier = http().request("POST", &url, &[], b"barrier");
+    assert_eq!(barrier.status, 200, "{}", barrier.text());
+    let events = eventually(Duration::from_secs(20), "the barrier's event", || {
+        let events = s.recorded_events(&name);
+        events
+            .iter()
+            .any(|e| e.contains("barrier"))
+            .then_some(events)
+    });
+    assert_eq!(
+        events.len(),
+        2,
+        "only the complete requests ran: {events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.contains("ABORTED") || e.contains("SLOW")),
+        "{events:?}"
+    );
+}
