@@ -103,12 +103,25 @@ fn filter_log_events(state: &crate::Tenant, body: &[u8]) -> Response {
                 )
             }
         };
-    let _ = (
-        req.interleaved,
-        req.unmask,
-        &req.log_stream_names,
-        &req.log_stream_name_prefix,
-    );
+    // `interleaved` is deprecated (always true on AWS); `unmask` reveals
+    // data that protection policies mask, and there are none here.
+    let _ = (req.interleaved, req.unmask);
+    if req.log_stream_names.is_some() && req.log_stream_name_prefix.is_some() {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterException",
+            "You cannot specify both logStreamNames and logStreamNamePrefix.",
+        );
+    }
+    let in_streams = |stream: &str| {
+        req.log_stream_names
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == stream))
+            && req
+                .log_stream_name_prefix
+                .as_ref()
+                .is_none_or(|prefix| stream.starts_with(prefix.as_str()))
+    };
     let Some(group) = req.log_group_name.or(req.log_group_identifier) else {
         return json_error(
             StatusCode::BAD_REQUEST,
@@ -162,7 +175,7 @@ fn filter_log_events(state: &crate::Tenant, body: &[u8]) -> Response {
             break;
         }
         last_seq = Some(r.seq);
-        if !r.text.lines().any(|l| matches(&pattern, l)) {
+        if !in_streams(&r.stream) || !r.text.lines().any(|l| matches(&pattern, l)) {
             continue;
         }
         for (i, line) in r.text.lines().enumerate() {
