@@ -74,12 +74,6 @@ fn decide(
     context: &mut Option<updraft_policy::Context>,
 ) -> Result<(), String> {
     let root = matches!(caller.principal.kind, PrincipalKind::Root);
-    // The node's account manages the others, as an organization's
-    // management account does for billing: its root user reads every
-    // account's usage.
-    if root && action == "updraft:GetUsage" && caller.account() == state.account.account_id {
-        return Ok(());
-    }
     let policy = crate::resource_policy::resource_policy(state, resource);
     let own = updraft_types::Arn::parse(resource)
         .is_none_or(|a| a.account.is_empty() || a.account == caller.account());

@@ -7,6 +7,7 @@
 //! | `arn:aws:lambda:R:A:function:NAME:QUALIFIER`| that version's or alias's (`$LATEST`: the unqualified one) |
 //! | `arn:aws:sqs:R:A:QUEUE`                     | the queue's `Policy`                |
 //! | `arn:aws:events:R:A:event-bus/NAME`         | the bus's policy                    |
+//! | `arn:aws:updraft:R:A:usage`                 | the node's account may read it (the management account, as for an organization's billing) |
 //!
 //! A qualified function ARN never falls back to the unqualified policy:
 //! Lambda decides a qualified call on the qualified resource. Every
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use updraft_policy::PolicyDocument;
 use updraft_types::{Arn, FunctionName};
 
-use crate::AppState;
+use crate::{AppState, Tenant};
 
 /// What a resource ARN names, among the resources that carry policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,8 @@ enum Target<'a> {
     },
     Queue(&'a str),
     Bus(&'a str),
+    /// An account's metered usage.
+    Usage,
 }
 
 /// Splits a resource ARN of `region` and `account` into what it names.
@@ -59,39 +62,63 @@ fn target<'a>(resource_arn: &'a str, region: &str, account: &str) -> Option<Targ
             .strip_prefix("event-bus/")
             .filter(|n| !n.is_empty())
             .map(Target::Bus),
+        "updraft" if arn.resource == "usage" => Some(Target::Usage),
         _ => None,
     }
 }
 
+/// The account the ARN names, when the node holds it, and what the ARN
+/// names there.
+fn locate<'s, 'a>(state: &'s AppState, resource_arn: &'a str) -> Option<(&'s Tenant, Target<'a>)> {
+    let tenant = state.tenant(Arn::parse(resource_arn)?.account)?;
+    let account = &tenant.account;
+    Some((
+        tenant,
+        target(resource_arn, &account.region, &account.account_id)?,
+    ))
+}
+
 /// The parsed resource policy of the resource `resource_arn` names, if it
 /// exists and has one.
-pub(crate) fn resource_policy(state: &AppState, resource_arn: &str) -> Option<Arc<PolicyDocument>> {
-    let owner = Arn::parse(resource_arn)?.account;
-    let state = state.tenant(owner)?;
-    let account = &state.account;
-    match target(resource_arn, &account.region, &account.account_id)? {
+pub(crate) fn resource_policy(node: &AppState, resource_arn: &str) -> Option<Arc<PolicyDocument>> {
+    let (tenant, target) = locate(node, resource_arn)?;
+    match target {
         Target::Function { name, qualifier } => {
             let name = FunctionName::new(name).ok()?;
-            state.registry.resource_policy(&name, qualifier)
+            tenant.registry.resource_policy(&name, qualifier)
         }
-        Target::Queue(name) => state.queues.policy(name),
-        Target::Bus(name) => state.bus.policy(name),
+        Target::Queue(name) => tenant.queues.policy(name),
+        Target::Bus(name) => tenant.bus.policy(name),
+        Target::Usage => usage_policy(&node.account.account_id),
     }
+}
+
+/// Every account's usage grants `updraft:GetUsage` to the node's account,
+/// which manages the others (its own principals still need an identity
+/// policy that allows it, its root user excepted).
+fn usage_policy(node_account: &str) -> Option<Arc<PolicyDocument>> {
+    let text = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ManagementAccount",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{node_account}:root")},
+            "Action": "updraft:GetUsage",
+            "Resource": "*"
+        }]
+    })
+    .to_string();
+    PolicyDocument::parse(&text, updraft_policy::PolicyKind::Resource)
+        .ok()
+        .map(Arc::new)
 }
 
 /// The tags of the resource `resource_arn` names, as `aws:ResourceTag/KEY`
 /// conditions read them: a queue's (the services whose resources have tags
 /// here); empty for anything else.
-pub(crate) fn resource_tags(state: &AppState, resource_arn: &str) -> Vec<(String, String)> {
-    let Some(arn) = Arn::parse(resource_arn) else {
-        return Vec::new();
-    };
-    let Some(state) = state.tenant(arn.account) else {
-        return Vec::new();
-    };
-    let account = &state.account;
-    match target(resource_arn, &account.region, &account.account_id) {
-        Some(Target::Queue(name)) => state.queues.tags(name),
+pub(crate) fn resource_tags(node: &AppState, resource_arn: &str) -> Vec<(String, String)> {
+    match locate(node, resource_arn) {
+        Some((tenant, Target::Queue(name))) => tenant.queues.tags(name),
         _ => Vec::new(),
     }
 }
@@ -137,6 +164,10 @@ mod tests {
         assert_eq!(
             t("arn:aws:events:us-east-1:000000000000:event-bus/default"),
             Some(Target::Bus("default"))
+        );
+        assert_eq!(
+            t("arn:aws:updraft:us-east-1:000000000000:usage"),
+            Some(Target::Usage)
         );
     }
 

@@ -6,8 +6,8 @@
 //! &by=function|day|hour|month|none  default function
 //! &function=NAME                  one function only
 //! &account=ID                     that account's usage (default: the
-//!                                 caller's); the node's account's root
-//!                                 user may read every account's
+//!                                 caller's); the node's account may
+//!                                 read every account's
 //! ```
 //!
 //! The answer is [`updraft_metering::UsageReport`] as JSON: `groups`,

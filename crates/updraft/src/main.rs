@@ -122,7 +122,7 @@ enum Command {
         #[arg(long)]
         function: Option<String>,
         /// The usage of this account (default: the caller's; the node's
-        /// account's root user may read every account's).
+        /// account may read every account's).
         #[arg(long, value_name = "ACCOUNT_ID")]
         account: Option<String>,
     },
