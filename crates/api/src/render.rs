@@ -70,7 +70,7 @@ fn configuration(cfg: &FunctionConfig, account: &Account, qualify_latest: bool) 
     put("LastUpdateStatus", json!("Successful"));
     put("PackageType", json!("Zip"));
     put("Architectures", json!(["x86_64"]));
-    put("EphemeralStorage", json!({"Size": 512}));
+    put("EphemeralStorage", json!({"Size": cfg.ephemeral_storage}));
     put(
         "SnapStart",
         json!({"ApplyOn": "None", "OptimizationStatus": "Off"}),

@@ -17,7 +17,7 @@
 //! | `PackageType`                            | `Zip` accepted, `Image` rejected                   |
 //! | `Architectures`                          | `["x86_64"]` accepted, others rejected             |
 //! | `TracingConfig.Mode`                     | `PassThrough` accepted, `Active` rejected          |
-//! | `EphemeralStorage.Size`                  | `512` accepted, others rejected                    |
+//! | `EphemeralStorage.Size`                  | 512–10,240 kept: the MB `/tmp` may hold            |
 //! | `SnapStart.ApplyOn`                      | `None` accepted, `PublishedVersions` rejected      |
 //! | `LoggingConfig`                          | `LogFormat: Text` and the default log group accepted; JSON, log levels, other groups rejected |
 //! | `VpcConfig`, `Layers`, `FileSystemConfigs` | empty accepted, anything else rejected           |
@@ -32,7 +32,8 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use updraft_types::{
-    FunctionConfig, FunctionName, FunctionRef, UrlAuthType, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S,
+    FunctionConfig, FunctionName, FunctionRef, UrlAuthType, DEFAULT_EPHEMERAL_STORAGE_MB,
+    DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, MAX_EPHEMERAL_STORAGE_MB,
 };
 
 use crate::validate::{self, Violations};
@@ -283,6 +284,8 @@ pub struct NewFunction {
     pub tags: BTreeMap<String, String>,
     /// The dead-letter queue's ARN (`DeadLetterConfig.TargetArn`).
     pub dead_letter_target_arn: Option<String>,
+    /// `EphemeralStorage.Size` in MB.
+    pub ephemeral_storage: u32,
 }
 
 /// An UpdateFunctionCode that passed validation.
@@ -309,6 +312,7 @@ pub struct ConfigUpdate {
     pub revision_id: Option<String>,
     /// `Some(None)` removes the dead-letter queue.
     pub dead_letter_target_arn: Option<Option<String>>,
+    pub ephemeral_storage: Option<u32>,
 }
 
 impl ConfigUpdate {
@@ -338,6 +342,9 @@ impl ConfigUpdate {
         }
         if let Some(dlq) = &self.dead_letter_target_arn {
             cfg.dead_letter_target_arn = dlq.clone();
+        }
+        if let Some(mb) = self.ephemeral_storage {
+            cfg.ephemeral_storage = mb;
         }
     }
 }
@@ -445,6 +452,23 @@ fn architectures(archs: &Option<Vec<String>>) -> Result<(), LambdaError> {
     }
 }
 
+/// `EphemeralStorage.Size` in MB, with Lambda's range check.
+fn ephemeral_storage(storage: &Option<EphemeralStorage>) -> Result<Option<u32>, LambdaError> {
+    let Some(s) = storage else { return Ok(None) };
+    let bound = if s.size < DEFAULT_EPHEMERAL_STORAGE_MB.into() {
+        format!("greater than or equal to {DEFAULT_EPHEMERAL_STORAGE_MB}")
+    } else if s.size > MAX_EPHEMERAL_STORAGE_MB.into() {
+        format!("less than or equal to {MAX_EPHEMERAL_STORAGE_MB}")
+    } else {
+        return Ok(Some(s.size as u32));
+    };
+    Err(LambdaError::Validation(format!(
+        "1 validation error detected: Value '{}' at 'ephemeralStorage.size' failed to satisfy \
+         constraint: Member must have value {bound}",
+        s.size
+    )))
+}
+
 /// `DeadLetterConfig`: `None` when absent, `Some(None)` when it names no
 /// queue (`{}` or an empty `TargetArn`), `Some(Some(arn))` for an SQS queue.
 fn dead_letter_target(
@@ -467,7 +491,6 @@ fn unimplemented_members(
     function: Option<&str>,
     layers: &Option<Vec<String>>,
     tracing: &Option<TracingConfig>,
-    storage: &Option<EphemeralStorage>,
     vpc: &Option<VpcConfig>,
     kms: &Option<String>,
     image: &Option<serde_json::Value>,
@@ -491,14 +514,6 @@ fn unimplemented_members(
                      satisfy constraint: Member must satisfy enum value set: [Active, PassThrough]"
             )))
             }
-        }
-    }
-    if let Some(s) = storage {
-        if s.size != 512 {
-            return Err(unsupported(
-                &format!("EphemeralStorage Size {}", s.size),
-                "every function has 512 MB of /tmp",
-            ));
         }
     }
     if let Some(vpc) = vpc {
@@ -669,7 +684,6 @@ impl CreateFunctionRequest {
             Some(name.as_str()),
             &self.layers,
             &self.tracing_config,
-            &self.ephemeral_storage,
             &self.vpc_config,
             &self.kms_key_arn,
             &self.image_config,
@@ -685,6 +699,8 @@ impl CreateFunctionRequest {
             return Err(unsupported("CodeSigningConfigArn", "omit it"));
         }
         let dead_letter_target_arn = dead_letter_target(&self.dead_letter_config)?.flatten();
+        let ephemeral_storage =
+            ephemeral_storage(&self.ephemeral_storage)?.unwrap_or(DEFAULT_EPHEMERAL_STORAGE_MB);
         let runtime = match self.runtime {
             Some(r) if !r.is_empty() => r,
             _ => return Err(LambdaError::InvalidParameterValue(
@@ -713,6 +729,7 @@ impl CreateFunctionRequest {
             publish: self.publish.unwrap_or(false),
             tags: self.tags.unwrap_or_default(),
             dead_letter_target_arn,
+            ephemeral_storage,
         })
     }
 }
@@ -767,7 +784,6 @@ impl UpdateFunctionConfigurationRequest {
             Some(function.as_str()),
             &self.layers,
             &self.tracing_config,
-            &self.ephemeral_storage,
             &self.vpc_config,
             &self.kms_key_arn,
             &self.image_config,
@@ -781,6 +797,7 @@ impl UpdateFunctionConfigurationRequest {
             ));
         }
         let dead_letter_target_arn = dead_letter_target(&self.dead_letter_config)?;
+        let ephemeral_storage = ephemeral_storage(&self.ephemeral_storage)?;
         Ok(ConfigUpdate {
             role: self.role,
             handler: self.handler,
@@ -791,6 +808,7 @@ impl UpdateFunctionConfigurationRequest {
             runtime: self.runtime,
             revision_id: self.revision_id,
             dead_letter_target_arn,
+            ephemeral_storage,
         })
     }
 }

@@ -25,6 +25,7 @@ fn config(version: &str) -> FunctionConfig {
         reserved_concurrency: None,
         provisioned_concurrency: Default::default(),
         dead_letter_target_arn: None,
+        ephemeral_storage: 512,
     }
 }
 
@@ -257,7 +258,7 @@ fn create_function_as_the_cli_sends_it() {
     body["PackageType"] = json!("Zip");
     body["Architectures"] = json!(["x86_64"]);
     body["TracingConfig"] = json!({"Mode": "PassThrough"});
-    body["EphemeralStorage"] = json!({"Size": 512});
+    body["EphemeralStorage"] = json!({"Size": 2048});
     body["VpcConfig"] = json!({"SubnetIds": [], "SecurityGroupIds": []});
     body["LoggingConfig"] = json!({"LogFormat": "Text", "LogGroup": "/aws/lambda/hello"});
     body["FunctionName"] = json!("arn:aws:lambda:us-east-1:000000000000:function:hello");
@@ -266,6 +267,28 @@ fn create_function_as_the_cli_sends_it() {
     assert_eq!((f.memory_size, f.timeout, f.publish), (512, 60, true));
     assert_eq!(f.environment["A1"], "x");
     assert_eq!(f.tags["team"], "core");
+    assert_eq!(f.ephemeral_storage, 2048);
+    assert_eq!(create(minimal()).unwrap().ephemeral_storage, 512);
+}
+
+#[test]
+fn ephemeral_storage_outside_512_to_10240_is_a_validation_error() {
+    for (size, bound) in [
+        (511, "greater than or equal to 512"),
+        (10_241, "less than or equal to 10240"),
+    ] {
+        let mut body = minimal();
+        body["EphemeralStorage"] = json!({ "Size": size });
+        let err = create(body).unwrap_err();
+        assert_eq!(err.error_type(), "ValidationException");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "1 validation error detected: Value '{size}' at 'ephemeralStorage.size' \
+                 failed to satisfy constraint: Member must have value {bound}"
+            )
+        );
+    }
 }
 
 #[test]
@@ -307,11 +330,6 @@ fn unsupported_members_are_rejected_clearly() {
             "Layers",
         ),
         ("TracingConfig", json!({"Mode": "Active"}), "Active"),
-        (
-            "EphemeralStorage",
-            json!({"Size": 1024}),
-            "EphemeralStorage",
-        ),
         ("VpcConfig", json!({"SubnetIds": ["s"]}), "VpcConfig"),
         (
             "DeadLetterConfig",

@@ -564,6 +564,7 @@ impl Invoker {
             function_arn: account.function_arn(&c.name),
             role: c.role.clone(),
             memory_mb: c.memory_size,
+            ephemeral_storage_mb: c.ephemeral_storage,
             timeout: Duration::from_secs(c.timeout.into()),
             env,
         }

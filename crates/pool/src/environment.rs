@@ -168,6 +168,9 @@ pub struct EnvConfig {
     /// The function's `Handler` (`module.function` for managed runtimes).
     pub handler: Option<String>,
     pub memory_mb: u32,
+    /// How many MB `/tmp` may hold (`EphemeralStorage.Size`); 0 means no
+    /// limit (tests that build configurations by hand).
+    pub ephemeral_storage_mb: u32,
     pub timeout: Duration,
     /// The complete environment: the function's variables plus the
     /// platform's (`AWS_LAMBDA_FUNCTION_NAME`, ..., and the role's

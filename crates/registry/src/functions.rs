@@ -88,6 +88,7 @@ impl Registry {
             reserved_concurrency: None,
             provisioned_concurrency: Default::default(),
             dead_letter_target_arn: req.dead_letter_target_arn,
+            ephemeral_storage: req.ephemeral_storage,
         };
         let _w = self.write_guard();
         self.store.create_function(&config).map_err(|e| match e {

@@ -314,6 +314,7 @@ pub fn deploy_or_update(registry: &Registry, name: &str, zip: Vec<u8>) -> Result
             publish: false,
             tags: Default::default(),
             dead_letter_target_arn: None,
+            ephemeral_storage: updraft_types::DEFAULT_EPHEMERAL_STORAGE_MB,
         })?
     };
     if registry.url_target(&function, None).is_none() {

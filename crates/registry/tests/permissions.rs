@@ -85,6 +85,7 @@ fn create(registry: &Registry, name: &str) -> FunctionName {
             publish: false,
             tags: Default::default(),
             dead_letter_target_arn: None,
+            ephemeral_storage: 512,
         })
         .unwrap();
     name

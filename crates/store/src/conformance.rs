@@ -114,6 +114,7 @@ pub fn function_config(name: &str, revision: &str) -> FunctionConfig {
         reserved_concurrency: None,
         provisioned_concurrency: Default::default(),
         dead_letter_target_arn: None,
+        ephemeral_storage: 512,
     }
 }
 

@@ -51,6 +51,19 @@ pub struct FunctionConfig {
     /// destination.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_target_arn: Option<String>,
+    /// `EphemeralStorage.Size`: the MB of `/tmp` the function may fill
+    /// (512–10,240).
+    #[serde(default = "default_ephemeral_storage")]
+    pub ephemeral_storage: u32,
+}
+
+/// What `/tmp` holds when a function does not say (Lambda's default).
+pub const DEFAULT_EPHEMERAL_STORAGE_MB: u32 = 512;
+/// The largest `EphemeralStorage.Size` Lambda accepts.
+pub const MAX_EPHEMERAL_STORAGE_MB: u32 = 10_240;
+
+fn default_ephemeral_storage() -> u32 {
+    DEFAULT_EPHEMERAL_STORAGE_MB
 }
 
 /// An alias: a name that points at a published version (or `$LATEST`).

@@ -17,8 +17,9 @@ pub use code::{ArchiveFile, CodeArchive};
 pub use delegation::RoleCheck;
 pub use fsync::sync_dir;
 pub use function::{
-    AliasConfig, FunctionConfig, UrlAuthType, UrlConfig, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S,
-    MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S,
+    AliasConfig, FunctionConfig, UrlAuthType, UrlConfig, DEFAULT_EPHEMERAL_STORAGE_MB,
+    DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, MAX_EPHEMERAL_STORAGE_MB, MAX_MEMORY_MB, MAX_TIMEOUT_S,
+    MIN_MEMORY_MB, MIN_TIMEOUT_S,
 };
 pub use name::{Account, FunctionName, FunctionRef, InvalidName, Qualifier, LATEST};
 

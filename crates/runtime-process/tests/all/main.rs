@@ -180,6 +180,7 @@ pub fn env_config(handler: Option<&str>) -> EnvConfig {
         version: "$LATEST".into(),
         handler: handler.map(str::to_string),
         memory_mb: 128,
+        ephemeral_storage_mb: 512,
         timeout: Duration::from_secs(5),
         env,
         function_arn: "arn:aws:lambda:eu-west-1:000000000000:function:test-fn".into(),

@@ -73,6 +73,7 @@ pub fn config() -> EnvConfig {
         function_name: "test-fn".into(),
         version: "$LATEST".into(),
         memory_mb: 128,
+        ephemeral_storage_mb: 512,
         timeout: Duration::from_secs(3),
         env,
         function_arn: "arn:aws:lambda:us-east-1:000000000000:function:test-fn".into(),
