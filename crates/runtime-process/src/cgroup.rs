@@ -1,16 +1,27 @@
-//! Per-environment resource limits: memory and process count.
+//! Per-environment resource limits: memory, process count and CPU share.
 //!
 //! Three mechanisms, the first the host has wins (logged once at startup):
 //! - **cgroup v2** (`/sys/fs/cgroup/cgroup.controllers`): one directory
-//!   `<parent>/<env>` with `memory.max`, `memory.swap.max = 0`, `pids.max`;
-//!   peak from `memory.peak`, OOM kills from `memory.events`.
-//! - **cgroup v1** (`/sys/fs/cgroup/memory` and `/sys/fs/cgroup/pids`):
+//!   `<parent>/<env>` with `memory.max`, `memory.swap.max = 0`, `pids.max`
+//!   and, when the `cpu` controller can be enabled, `cpu.weight`; peak
+//!   from `memory.peak`, OOM kills from `memory.events`.
+//! - **cgroup v1** (`/sys/fs/cgroup/memory`, `/sys/fs/cgroup/pids` and,
+//!   when mounted, `/sys/fs/cgroup/cpu`):
 //!   `memory/<platform's cgroup>/<parent>/<env>` with `memory.limit_in_bytes` (and
 //!   `memory.memsw.limit_in_bytes`, so swap does not extend it),
-//!   `pids/<platform's cgroup>/<parent>/<env>` with `pids.max`; peak from
+//!   `pids/<platform's cgroup>/<parent>/<env>` with `pids.max`,
+//!   `cpu/<platform's cgroup>/<parent>/<env>` with `cpu.shares`; peak from
 //!   `memory.max_usage_in_bytes`, OOM kills from `memory.oom_control`.
 //! - **RLIMIT_AS** on the sandbox's processes: caps address space rather
-//!   than resident memory, with no pids limit and no peak measurement.
+//!   than resident memory, with no pids limit, no CPU share and no peak
+//!   measurement.
+//!
+//! CPU, as on Lambda, follows memory: an environment's weight is
+//! proportional to its `MemorySize`, scaled so that 1024 MB gets the
+//! kernel's default (v2 `cpu.weight` 100, v1 `cpu.shares` 1024). Weights
+//! share the CPU among busy environments (a 1024 MB one gets eight times
+//! the CPU of a 128 MB one when both want more than there is); they cap
+//! nothing while CPU is idle.
 //!
 //! The sandbox's first process joins the cgroups before it execs
 //! bubblewrap (see `updraft-sandbox-init enter`), so nothing escapes
@@ -42,8 +53,23 @@ impl LimitMechanism {
 #[derive(Debug, Clone)]
 pub(crate) struct Parents {
     pub mechanism: LimitMechanism,
-    /// v2: one directory; v1: the memory one, then the pids one.
+    /// v2: one directory; v1: the memory one, the pids one, then the cpu
+    /// one if the host has that controller.
     pub dirs: Vec<PathBuf>,
+    /// Environments get a CPU weight (the `cpu` controller is there).
+    pub cpu: bool,
+}
+
+/// The v2 `cpu.weight` of an environment of `memory_mb` (1..=10000; 100
+/// at 1024 MB).
+pub fn cpu_weight(memory_mb: u32) -> u64 {
+    (u64::from(memory_mb) * 100 / 1024).clamp(1, 10_000)
+}
+
+/// The v1 `cpu.shares` of an environment of `memory_mb` (2..=262144; 1024
+/// at 1024 MB).
+pub fn cpu_shares(memory_mb: u32) -> u64 {
+    u64::from(memory_mb).clamp(2, 262_144)
 }
 
 /// This process's cgroup in the v1 hierarchy of `controller` (`/` at the
@@ -71,13 +97,22 @@ pub(crate) fn detect(parent: &str) -> Parents {
     let root = Path::new(ROOT);
     if root.join("cgroup.controllers").is_file() {
         let dir = root.join(parent);
-        let ok = std::fs::create_dir_all(&dir).is_ok()
-            && std::fs::write(root.join("cgroup.subtree_control"), "+memory +pids").is_ok()
-            && std::fs::write(dir.join("cgroup.subtree_control"), "+memory +pids").is_ok();
+        let enable = |controllers: &str| {
+            std::fs::write(root.join("cgroup.subtree_control"), controllers).is_ok()
+                && std::fs::write(dir.join("cgroup.subtree_control"), controllers).is_ok()
+        };
+        let ok = std::fs::create_dir_all(&dir).is_ok() && enable("+memory +pids");
         if ok {
+            // Optional: the kernel refuses `cpu` while a realtime process
+            // sits outside the root cgroup, for one.
+            let cpu = enable("+cpu");
+            if !cpu {
+                tracing::warn!("the cgroup v2 cpu controller cannot be enabled: environments get no CPU weight");
+            }
             return Parents {
                 mechanism: LimitMechanism::CgroupV2,
                 dirs: vec![dir],
+                cpu,
             };
         }
     } else {
@@ -94,15 +129,26 @@ pub(crate) fn detect(parent: &str) -> Parents {
             && std::fs::create_dir_all(&mem).is_ok()
             && std::fs::create_dir_all(&pids).is_ok()
         {
+            let mut dirs = vec![mem, pids];
+            let cpu = nested("cpu");
+            let has_cpu =
+                root.join("cpu/cpu.shares").is_file() && std::fs::create_dir_all(&cpu).is_ok();
+            if has_cpu {
+                dirs.push(cpu);
+            } else {
+                tracing::warn!("no cgroup v1 cpu controller: environments get no CPU weight");
+            }
             return Parents {
                 mechanism: LimitMechanism::CgroupV1,
-                dirs: vec![mem, pids],
+                dirs,
+                cpu: has_cpu,
             };
         }
     }
     Parents {
         mechanism: LimitMechanism::RlimitAs,
         dirs: Vec::new(),
+        cpu: false,
     }
 }
 
@@ -110,19 +156,23 @@ pub(crate) fn detect(parent: &str) -> Parents {
 #[derive(Debug)]
 pub(crate) struct Cgroup {
     mechanism: LimitMechanism,
-    /// v2: one directory; v1: the memory one, then the pids one.
+    /// v2: one directory; v1: the memory one, the pids one, then the cpu
+    /// one (when the host has it).
     dirs: Vec<PathBuf>,
 }
 
 impl Cgroup {
-    /// Creates the cgroups of environment `name` with its limits.
+    /// Creates the cgroups of environment `name` with its limits: memory
+    /// at `memory_mb`, `pids_max` processes, a CPU weight proportional to
+    /// `memory_mb`.
     pub fn create(
         parents: &Parents,
         name: &str,
-        memory_bytes: u64,
+        memory_mb: u32,
         pids_max: u32,
     ) -> std::io::Result<Option<Cgroup>> {
         let mechanism = parents.mechanism;
+        let memory_bytes = u64::from(memory_mb) * 1024 * 1024;
         let cgroup = match mechanism {
             LimitMechanism::RlimitAs => return Ok(None),
             LimitMechanism::CgroupV2 => {
@@ -135,6 +185,9 @@ impl Cgroup {
                 std::fs::write(dir.join("memory.max"), memory_bytes.to_string())?;
                 let _ = std::fs::write(dir.join("memory.swap.max"), "0");
                 std::fs::write(dir.join("pids.max"), pids_max.to_string())?;
+                if parents.cpu {
+                    std::fs::write(dir.join("cpu.weight"), cpu_weight(memory_mb).to_string())?;
+                }
                 cg
             }
             LimitMechanism::CgroupV1 => {
@@ -157,6 +210,12 @@ impl Cgroup {
                 let mut cg = cg;
                 cg.dirs.push(pids.clone());
                 std::fs::write(pids.join("pids.max"), pids_max.to_string())?;
+                if let Some(parent) = parents.dirs.get(2) {
+                    let cpu = parent.join(name);
+                    std::fs::create_dir(&cpu)?;
+                    cg.dirs.push(cpu.clone());
+                    std::fs::write(cpu.join("cpu.shares"), cpu_shares(memory_mb).to_string())?;
+                }
                 cg
             }
         };
@@ -232,5 +291,22 @@ impl Drop for Cgroup {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         tracing::warn!(dirs = ?self.dirs, "could not remove the cgroups of an environment");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_follows_memory() {
+        assert_eq!(cpu_weight(1024), 100);
+        assert_eq!(cpu_weight(128), 12);
+        assert_eq!(cpu_weight(10_240), 1000);
+        assert_eq!(cpu_weight(1), 1);
+        assert_eq!(cpu_shares(1024), 1024);
+        assert_eq!(cpu_shares(128), 128);
+        assert_eq!(cpu_shares(10_240), 10_240);
+        assert_eq!(cpu_shares(1), 2);
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! ```text
 //!   start():  run/<env>/rapi.sock ── RuntimeApi (hyper, this process)
-//!             cgroups <parent>/<env> (memory, pids)
-//!             updraft-sandbox-init enter ─exec─> bwrap ─> updraft-sandbox-init run
+//!             cgroups <parent>/<env> (memory, pids, cpu weight)
+//!             /tmp sized at EphemeralStorage (else ProcessConfig::tmp_mb)
+//!             updraft-sandbox-init enter --seccomp <filter>
+//!                 ─exec─> bwrap --seccomp <fd> ─> updraft-sandbox-init run
 //!                                                           ├─ 127.0.0.1:9001 ⇄ rapi.sock
 //!                                                           ├─ 127.0.0.1:9000 ⇄ the platform's endpoint (if configured)
 //!                                                           └─ bootstrap | python -m awslambdaric
@@ -187,7 +189,7 @@ impl Template for ProcessTemplate {
         let cgroup = Cgroup::create(
             &shared.cgroups,
             &format!("env-{id}"),
-            memory_bytes,
+            config.memory_mb,
             shared.config.pids_max,
         )
         .map_err(|e| internal("creating the environment's cgroups", &e))?
@@ -216,11 +218,12 @@ impl Template for ProcessTemplate {
             init_args: &shared.config.init_args,
             etc_dir: &shared.etc_dir,
             python,
-            tmp_bytes: u64::from(shared.config.tmp_mb) * 1024 * 1024,
+            tmp_bytes: u64::from(tmp_mb(config, shared.config.tmp_mb)) * 1024 * 1024,
             hostname: "updraft",
             env: &env,
             command: &command,
             staged: shared.config.sandbox_host_ids.is_some(),
+            seccomp: true,
         });
 
         let (read, write) = output::pipe().map_err(|e| internal("creating the output pipe", &e))?;
@@ -239,6 +242,7 @@ impl Template for ProcessTemplate {
                 cmd.arg("--rlimit-as").arg(memory_bytes.to_string());
             }
         }
+        cmd.arg("--seccomp").arg(&shared.seccomp_hex);
         cmd.arg("--");
         if let Some((uid, gid)) = shared.config.sandbox_host_ids {
             cmd.arg(&shared.unshare)
@@ -356,6 +360,15 @@ impl Template for ProcessTemplate {
             "process environment ready"
         );
         Ok(Box::new(environment))
+    }
+}
+
+/// The size of `/tmp` in MB: the function's `EphemeralStorage`, or the
+/// runtime's default where the configuration has none (0).
+fn tmp_mb(config: &EnvConfig, default_mb: u32) -> u32 {
+    match config.ephemeral_storage_mb {
+        0 => default_mb,
+        mb => mb,
     }
 }
 

@@ -4,10 +4,13 @@
 //! platform):
 //!
 //! ```text
-//! updraft-sandbox-init enter [--cgroup DIR]... [--rlimit-as BYTES] -- PROGRAM ARGS...
+//! updraft-sandbox-init enter [--cgroup DIR]... [--rlimit-as BYTES] [--seccomp HEX] -- PROGRAM ARGS...
 //!     as root, outside: joins the cgroups (so every process of the
 //!     sandbox is accounted from its first instruction), sets the
-//!     resource limits, execs PROGRAM. PROGRAM is either bwrap, or:
+//!     resource limits, puts the compiled seccomp filter (`--seccomp`,
+//!     hex) in an anonymous file that PROGRAM inherits and replaces the
+//!     argument `@seccomp-fd` with its descriptor's number (bwrap's
+//!     `--seccomp FD` reads it), execs PROGRAM. PROGRAM is either bwrap, or:
 //! unshare --mount --propagation private -- updraft-sandbox-init stage --uid U --gid G -- bwrap ARGS...
 //!     as root, in a private mount namespace: opens every `@src:PATH`
 //!     argument, mounts a small tmpfs over /tmp (in this namespace only),
@@ -54,7 +57,8 @@ pub fn main(args: Vec<String>) -> ExitCode {
 fn usage(problem: &str) -> ExitCode {
     eprintln!(
         "updraft-sandbox-init: {problem}\n\
-         usage: updraft-sandbox-init enter [--cgroup DIR]... [--rlimit-as BYTES] [--uid U --gid G] -- PROGRAM ARGS...\n\
+         usage: updraft-sandbox-init enter [--cgroup DIR]... [--rlimit-as BYTES] [--seccomp HEX] -- PROGRAM ARGS...\n\
+         \x20      updraft-sandbox-init stage --uid U --gid G -- PROGRAM ARGS...\n\
          \x20      updraft-sandbox-init run --listen ADDR --socket PATH [--forward ADDR=PATH]... -- COMMAND ARGS..."
     );
     ExitCode::from(2)
@@ -77,12 +81,18 @@ fn fail(what: String) -> ExitCode {
     ExitCode::from(SETUP_FAILED as u8)
 }
 
+/// The argument of `enter`'s command that becomes the seccomp filter's
+/// descriptor number.
+pub const SECCOMP_FD_ARG: &str = "@seccomp-fd";
+
 fn enter(opts: &[String], command: &[String]) -> ExitCode {
     let opts = match options(opts) {
         Ok(o) => o,
         Err(e) => return usage(&e),
     };
     let pid = std::process::id().to_string();
+    // Open until the exec: PROGRAM inherits it.
+    let mut seccomp = None;
     for (name, value) in opts {
         match name {
             "--cgroup" => {
@@ -103,11 +113,58 @@ fn enter(opts: &[String], command: &[String]) -> ExitCode {
                     return fail(format!("cannot set RLIMIT_AS: {e}"));
                 }
             }
+            "--seccomp" => {
+                let Some(filter) = from_hex(value) else {
+                    return usage("--seccomp takes the compiled filter in hex");
+                };
+                match inheritable_file(&filter) {
+                    Ok(fd) => seccomp = Some(fd),
+                    Err(e) => return fail(format!("cannot pass the seccomp filter on: {e}")),
+                }
+            }
             other => return usage(&format!("unknown option {other}")),
         }
     }
+    let mut command = command.to_vec();
+    for arg in command.iter_mut().filter(|a| *a == SECCOMP_FD_ARG) {
+        let Some(fd) = &seccomp else {
+            return usage(&format!("{SECCOMP_FD_ARG} without --seccomp"));
+        };
+        *arg = std::os::fd::AsRawFd::as_raw_fd(fd).to_string();
+    }
     let err = Command::new(&command[0]).args(&command[1..]).exec();
+    drop(seccomp);
     fail(format!("cannot run {}: {err}", command[0]))
+}
+
+/// An anonymous file holding `data`, read from its start, that survives
+/// exec (its own open file description: readers of other sandboxes do not
+/// share its offset).
+fn inheritable_file(data: &[u8]) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::io::{Seek, SeekFrom};
+    let fd = rustix::fs::memfd_create("updraft-seccomp", rustix::fs::MemfdFlags::CLOEXEC)?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(data)?;
+    file.seek(SeekFrom::Start(0))?;
+    let fd = std::os::fd::OwnedFd::from(file);
+    rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::empty())?;
+    Ok(fd)
+}
+
+/// Lower-case or upper-case hex, two digits a byte.
+pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
+    let pairs = text.as_bytes().chunks_exact(2);
+    if !pairs.remainder().is_empty() {
+        return None;
+    }
+    let digit = |b: u8| char::from(b).to_digit(16);
+    pairs
+        .map(|p| Some((digit(p[0])? * 16 + digit(p[1])?) as u8))
+        .collect()
+}
+
+pub(crate) fn to_hex(data: &[u8]) -> String {
+    data.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn stage(opts: &[String], command: &[String]) -> ExitCode {
@@ -268,4 +325,19 @@ fn forward(listener: TcpListener, socket: String) {
 
 fn copy(mut from: impl Read, mut to: impl Write) {
     let _ = std::io::copy(&mut from, &mut to);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips() {
+        let data = [0u8, 1, 0x7f, 0x80, 0xff];
+        assert_eq!(to_hex(&data), "00017f80ff");
+        assert_eq!(from_hex("00017F80ff").unwrap(), data);
+        for bad in ["0", "0g", "+1", "zz"] {
+            assert_eq!(from_hex(bad), None, "{bad}");
+        }
+    }
 }

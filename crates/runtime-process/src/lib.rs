@@ -14,8 +14,11 @@
 //!   managed runtime directory ([`install_awslambdaric`]).
 //!
 //! Every environment gets its own Runtime API ([`api`]), sandbox
-//! ([`sandbox`], see its threat model) and cgroups ([`cgroup`]). The host
-//! needs `bwrap` (Debian: `bubblewrap`) and the `updraft-sandbox-init`
+//! ([`sandbox`], see its threat model; a seccomp filter from
+//! [`seccomp`]) and cgroups ([`cgroup`]: memory, processes, a CPU weight
+//! that follows `MemorySize`); its `/tmp` holds `EphemeralStorage`. The
+//! host needs `bwrap` 0.8.0 or later (Debian: `bubblewrap`), an x86_64 or
+//! aarch64 kernel with seccomp filters, and the `updraft-sandbox-init`
 //! helper built by this crate.
 
 pub mod api;
@@ -28,6 +31,7 @@ mod output;
 mod python;
 mod runtime;
 pub mod sandbox;
+pub mod seccomp;
 
 pub use cgroup::LimitMechanism;
 pub use code::{KIND_BOOTSTRAP, KIND_PYTHON};

@@ -133,6 +133,9 @@ pub(crate) struct Shared {
     pub init_binary: PathBuf,
     pub bwrap: PathBuf,
     pub unshare: PathBuf,
+    /// The compiled seccomp filter, in hex for `updraft-sandbox-init
+    /// enter --seccomp`.
+    pub seccomp_hex: String,
 }
 
 /// Runs native processes that speak the Lambda Runtime API.
@@ -172,6 +175,10 @@ impl ProcessRuntime {
                 config.bwrap.display()
             )
         })?;
+        check_bwrap_version(&bwrap)?;
+        // Once per runtime; every environment gets the same filter.
+        let seccomp = crate::seccomp::compile()
+            .map_err(|e| anyhow::Error::new(e).context("the process sandbox's seccomp filter"))?;
         let unshare = if config.sandbox_host_ids.is_some() {
             which(Path::new("unshare")).ok_or_else(|| {
                 anyhow::anyhow!("unshare (util-linux) not found: it stages the sandboxes' mounts")
@@ -191,6 +198,7 @@ impl ProcessRuntime {
             cgroup::Parents {
                 mechanism: LimitMechanism::RlimitAs,
                 dirs: Vec::new(),
+                cpu: false,
             }
         };
         tracing::info!(
@@ -224,6 +232,7 @@ impl ProcessRuntime {
                 init_binary,
                 bwrap,
                 unshare,
+                seccomp_hex: crate::init::to_hex(&seccomp),
             }),
         })
     }
@@ -234,8 +243,9 @@ impl ProcessRuntime {
     }
 
     /// The directories environments' cgroups are made in (cgroup v2: one;
-    /// v1: the memory one, then the pids one; none without cgroups): each
-    /// environment's limits and counters are in a directory under them.
+    /// v1: the memory one, the pids one, then the cpu one if the host has
+    /// that controller; none without cgroups): each environment's limits
+    /// and counters are in a directory under them.
     pub fn cgroup_parents(&self) -> &[PathBuf] {
         &self.shared.cgroups.dirs
     }
@@ -272,6 +282,52 @@ impl ProcessRuntime {
             )))
         }
     }
+}
+
+/// The oldest bubblewrap with every option the sandbox uses
+/// (`--disable-userns`).
+const BWRAP_MIN: (u32, u32, u32) = (0, 8, 0);
+
+/// Refuses a bubblewrap older than [`BWRAP_MIN`]; one whose version
+/// cannot be read is let through with a warning (a missing option then
+/// fails every cold start, with bubblewrap's message in the init log).
+fn check_bwrap_version(bwrap: &Path) -> anyhow::Result<()> {
+    let out = std::process::Command::new(bwrap)
+        .arg("--version")
+        .output()
+        .map_err(|e| anyhow::anyhow!("running {} --version: {e}", bwrap.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match parse_bwrap_version(&text) {
+        Some(v) if v >= BWRAP_MIN => Ok(()),
+        Some((a, b, c)) => Err(anyhow::anyhow!(
+            "bubblewrap {a}.{b}.{c} ({}) is too old: the process sandbox needs {}.{}.{} or later \
+             (--disable-userns)",
+            bwrap.display(),
+            BWRAP_MIN.0,
+            BWRAP_MIN.1,
+            BWRAP_MIN.2
+        )),
+        None => {
+            tracing::warn!(bwrap = %bwrap.display(), version = %text.trim(), "unknown bubblewrap version");
+            Ok(())
+        }
+    }
+}
+
+/// `bubblewrap 0.8.0` → `(0, 8, 0)`.
+fn parse_bwrap_version(text: &str) -> Option<(u32, u32, u32)> {
+    let version = text.trim().strip_prefix("bubblewrap ")?;
+    let mut parts = version.split('.').map(|p| {
+        p.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse::<u32>()
+            .ok()
+    });
+    let major = parts.next()??;
+    let minor = parts.next()??;
+    let patch = parts.next().flatten().unwrap_or(0);
+    Some((major, minor, patch))
 }
 
 /// `program` as given if it has a `/`, else found on `PATH`.
@@ -338,5 +394,20 @@ impl Runtime for ProcessRuntime {
             code_dir: dir,
             launch,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bwrap_versions() {
+        assert_eq!(parse_bwrap_version("bubblewrap 0.8.0\n"), Some((0, 8, 0)));
+        assert_eq!(parse_bwrap_version("bubblewrap 0.11.1"), Some((0, 11, 1)));
+        assert_eq!(parse_bwrap_version("bubblewrap 0.10"), Some((0, 10, 0)));
+        assert!(parse_bwrap_version("bubblewrap 0.6.2").unwrap() < BWRAP_MIN);
+        assert!(parse_bwrap_version("bubblewrap 0.10.0").unwrap() >= BWRAP_MIN);
+        assert_eq!(parse_bwrap_version("something else"), None);
     }
 }

@@ -10,23 +10,29 @@
 //!
 //! | layer | stops |
 //! |-------|-------|
-//! | **mount namespace**, a fresh tmpfs root (remounted read-only) with only: `/usr` (and the `/bin`, `/lib*` links), a few `/etc` files (`ld.so.cache`, certificates, synthesized `passwd`/`group`/`hosts`), the code at `/var/task`, the Python install at `/var/lang` and the managed runtime at `/var/runtime` (python only), this environment's API socket directory, all **read-only**; a private tmpfs `/tmp` (512 MB); a private `/proc` and a minimal `/dev` | reading other functions' code (`<root_dir>/code/<other>` is not mounted), the data directory and its credentials, `/root`, `/home`, host `/etc` secrets; writing anywhere but `/tmp`; filling the node's disk (tmpfs size cap) |
+//! | **mount namespace**, a fresh tmpfs root (remounted read-only) with only: `/usr` (and the `/bin`, `/lib*` links), a few `/etc` files (`ld.so.cache`, certificates, synthesized `passwd`/`group`/`hosts`), the code at `/var/task`, the Python install at `/var/lang` and the managed runtime at `/var/runtime` (python only), this environment's API socket directory, all **read-only**; a private tmpfs `/tmp`; a private `/proc` and a minimal `/dev` | reading other functions' code (`<root_dir>/code/<other>` is not mounted), the data directory and its credentials, `/root`, `/home`, host `/etc` secrets; writing anywhere but `/tmp` |
+//! | **`/tmp` size**: the function's `EphemeralStorage` (`EnvConfig::ephemeral_storage_mb`), else `ProcessConfig::tmp_mb` (512 MB) | filling the node's memory through `/tmp`: writes past the size fail with `ENOSPC`, the environment serves on. tmpfs pages are also charged to the environment's memory cgroup (v1 and v2): `/tmp` and the processes share `MemorySize`, and writing more than that to `/tmp` ends as `Runtime.OutOfMemory` (environment discarded), not `ENOSPC`. Without cgroups only the tmpfs size bounds it |
 //! | **unprivileged host uid** (2000993 by default): `updraft-sandbox-init stage` binds the private sources into a private mount namespace as root, then drops to that uid before bubblewrap runs | everything the kernel grants to uid 0 rather than to a capability (owner access to root-owned files in mounted trees, writable `/proc/sys` such as `kernel/core_pattern`); an escape from the namespaces lands as a nobody |
-//! | **user namespace**, uid 993 / gid 990 inside (Lambda's `sbx_user1051`), no capabilities, `no_new_privs` (bwrap) | mounting, `chroot`, raw sockets, setuid binaries: every privileged operation |
+//! | **user namespace**, uid 993 / gid 990 inside (Lambda's `sbx_user1051`), no capabilities, `no_new_privs` (bwrap); `--disable-userns` (bubblewrap >= 0.8.0): no user namespace can be made inside it | mounting, `chroot`, raw sockets, setuid binaries: every privileged operation; regaining capabilities in a nested user namespace (and the kernel surface only such a namespace reaches) |
+//! | **seccomp filter** ([`crate::seccomp`], compiled once per runtime, installed by bwrap `--seccomp` before the runtime starts): `EPERM` for `ptrace`, `process_vm_readv`/`writev`, `pidfd_getfd`, `kcmp`, `mount` and the new mount API, `umount2`, `pivot_root`, `chroot`, `unshare`, `setns`, `clone` with a `CLONE_NEW*` flag, `bpf`, `perf_event_open`, `userfaultfd`, `io_uring_*`, the key calls, module and kexec calls, `acct`, swap, `reboot`, `syslog`, the file-handle calls, `fanotify_init`, `quotactl`, `lookup_dcookie`, `personality` other than `PER_LINUX`, setting clocks; `ENOSYS` for `clone3` (libc falls back to `clone`) and x32 calls; other ABIs (`int 0x80`) kill the process | reaching kernel code a runtime never needs (where most container escapes start): inspecting or writing other processes, namespaces and mounts even where a capability check would be the only guard, BPF and io_uring, disabling ASLR |
 //! | **PID namespace** (bwrap's reaper is pid 1) | seeing, signalling or ptracing the platform or other environments (`kill -9 <platform pid>` finds no such process); killing pid 1 ends the whole namespace |
 //! | **network namespace** with only loopback; the Runtime API reaches it as a Unix socket bind-mounted into the sandbox, forwarded to `127.0.0.1:9001` by `updraft-sandbox-init run`; the platform's endpoint likewise (one host socket, `ProcessConfig::endpoint_socket`, forwarded to `127.0.0.1:9000`, the function's `AWS_ENDPOINT_URL`), where every request is authenticated and authorized as the execution role | connecting to other host ports (NATS, ...), other machines, or abstract Unix sockets of the host |
 //! | **IPC and UTS namespaces**, `--new-session` | System V / POSIX IPC with other processes; changing the node's hostname; `TIOCSTI` injection into a terminal |
 //! | **memory cgroup** (v1 `memory.limit_in_bytes` + `memsw`, or v2 `memory.max`), sized at `MemorySize`; `RLIMIT_AS` where no cgroup exists | a memory hog taking the node's memory: the kernel OOM-kills inside the cgroup, the invocation fails with `Runtime.OutOfMemory` |
 //! | **pids cgroup** (`pids.max`) | fork bombs: `fork` fails with `EAGAIN` past the limit; the timeout then kills the tree |
+//! | **cpu cgroup**: a weight proportional to `MemorySize` (v2 `cpu.weight`, 100 at 1024 MB; v1 `cpu.shares`, 1024 at 1024 MB), as Lambda allocates CPU by memory | a busy function starving the others: under contention each environment gets CPU in proportion to its memory, and an idle one still gets its share when it wakes. A weight caps nothing on an idle node |
+//! | **bounded output**: stdout and stderr go through one pipe into the invocation's `LogSink` (bounded: the oldest output goes); reading after a response stops at what the pipe held | a log flood growing the platform's memory, or holding an invocation open with a writer that never stops |
 //! | **timeouts**: 10 s for init, the function's timeout per invocation; then SIGKILL of bwrap, whose death takes the PID namespace down (`--die-with-parent`), plus a sweep of the cgroup | infinite loops and hung runtimes; the environment is discarded |
 //! | **`--die-with-parent`** | sandboxes outliving a crashed platform |
 //!
-//! Known limits (see `SANDBOX.md` in this crate): no seccomp filter (the
-//! kernel's whole syscall surface is reachable, as in any container without
-//! one); CPU is not capped, only time; under cgroup v1 `/tmp` pages count
-//! against the memory limit; `PR_SET_PDEATHSIG` follows the *thread* that
-//! spawned bwrap, so environments must be started from threads that live
-//! as long as they do (tokio workers, not `spawn_blocking`).
+//! Known limits (see `SANDBOX.md` in this crate): the seccomp filter is a
+//! deny-list (a call it does not name, and the kernel bugs behind it, stay
+//! reachable); CPU is shared by weight, not capped, and a function's
+//! output is read at the speed it writes it (a flood costs the platform
+//! CPU, not memory); `/tmp` shares `MemorySize` with the processes;
+//! `PR_SET_PDEATHSIG` follows the *thread* that spawned bwrap, so
+//! environments must be started from threads that live as long as they
+//! do (tokio workers, not `spawn_blocking`).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -128,6 +134,9 @@ pub(crate) struct Spec<'a> {
     pub command: &'a [String],
     /// bwrap runs unprivileged: private sources are `@src:` arguments.
     pub staged: bool,
+    /// Install the seccomp filter that `updraft-sandbox-init enter
+    /// --seccomp` passes on (its descriptor is the `@seccomp-fd` argument).
+    pub seccomp: bool,
 }
 
 /// A private source: staged by `updraft-sandbox-init stage` (as root) when
@@ -148,6 +157,8 @@ pub(crate) fn bwrap_args(spec: &Spec<'_>) -> Vec<OsString> {
     };
     push(&[
         &"--unshare-user",
+        // No user namespace inside the sandbox's (bubblewrap >= 0.8.0).
+        &"--disable-userns",
         &"--unshare-pid",
         &"--unshare-ipc",
         &"--unshare-uts",
@@ -222,6 +233,9 @@ pub(crate) fn bwrap_args(spec: &Spec<'_>) -> Vec<OsString> {
     }
     // Everything is mounted: make the root itself read-only too.
     push(&[&"--remount-ro", &"/", &"--chdir", &TASK_DIR]);
+    if spec.seccomp {
+        push(&[&"--seccomp", &crate::init::SECCOMP_FD_ARG]);
+    }
     for (k, v) in spec.env {
         push(&[&"--setenv", k, v]);
     }
@@ -244,4 +258,64 @@ pub(crate) fn bwrap_args(spec: &Spec<'_>) -> Vec<OsString> {
         push(&[c]);
     }
     a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(seccomp: bool) -> Vec<String> {
+        let p = Path::new("/x");
+        bwrap_args(&Spec {
+            code_dir: p,
+            env_dir: p,
+            endpoint_socket: None,
+            init_binary: p,
+            init_args: &[],
+            etc_dir: p,
+            python: None,
+            tmp_bytes: 20 << 20,
+            hostname: "h",
+            env: &[],
+            command: &["/var/task/bootstrap".to_string()],
+            staged: false,
+            seccomp,
+        })
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+    }
+
+    /// `flag value` appears in `args` before the command.
+    fn has(args: &[String], flag: &str, value: Option<&str>) -> bool {
+        let end = args.iter().position(|a| a == "--").unwrap();
+        args[..end].iter().enumerate().any(|(i, a)| {
+            a == flag && value.is_none_or(|v| args.get(i + 1).map(String::as_str) == Some(v))
+        })
+    }
+
+    #[test]
+    fn user_namespaces_are_disabled_inside() {
+        let a = args(true);
+        assert!(has(&a, "--unshare-user", None));
+        assert!(has(&a, "--disable-userns", None));
+    }
+
+    #[test]
+    fn the_filter_is_the_helpers_descriptor() {
+        assert!(has(
+            &args(true),
+            "--seccomp",
+            Some(crate::init::SECCOMP_FD_ARG)
+        ));
+        assert!(!has(&args(false), "--seccomp", None));
+    }
+
+    #[test]
+    fn tmp_is_a_tmpfs_of_the_given_size() {
+        let a = args(true);
+        let size = a.iter().position(|x| x == "--size").unwrap();
+        assert_eq!(a[size + 1], (20u64 << 20).to_string());
+        assert_eq!(a[size + 4..size + 6], ["--tmpfs", "/tmp"]);
+    }
 }

@@ -4,6 +4,7 @@
 //! Python tests install `awslambdaric` into the target directory).
 
 mod api;
+mod limits;
 mod provided;
 mod python;
 mod rust;
