@@ -31,5 +31,6 @@ pub use credentials::{load_or_create, read_profile, Credentials};
 pub use error::AuthError;
 pub use sign::{presign_get, sign, SignError};
 pub use verify::{
-    session_token, verify_with, SignedRequest, VerifiedIdentity, Verifier, MAX_CLOCK_SKEW,
+    check_request_head, session_token, verify_with, SignedRequest, VerifiedIdentity, Verifier,
+    MAX_CLOCK_SKEW,
 };

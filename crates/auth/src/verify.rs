@@ -172,51 +172,15 @@ pub fn verify_with<G>(
     now: SystemTime,
     lookup: impl FnOnce(&str, Option<&str>) -> Result<(String, G), AuthError>,
 ) -> Result<(VerifiedIdentity, G), AuthError> {
-    let query_pairs = split_query(req.query);
-    let presigned = req.headers.get(http::header::AUTHORIZATION).is_none()
-        && query_pairs
-            .iter()
-            .any(|(k, _)| decode(k).eq_ignore_ascii_case("X-Amz-Algorithm"));
-    let parts = if presigned {
-        parse_presigned(&query_pairs)?
-    } else {
-        let header = req
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .ok_or(AuthError::MissingAuthenticationToken)?;
-        let header = header.to_str().map_err(|_| {
-            AuthError::IncompleteSignature("Authorization header is not valid ASCII.".into())
-        })?;
-        parse_authorization(header, req.headers)?
-    };
-
-    if parts.service != expected_service {
-        return Err(AuthError::WrongService {
-            expected: expected_service.to_string(),
-        });
-    }
-    let request_date = parts.time.format("%Y%m%d").to_string();
-    if parts.scope_date != request_date {
-        return Err(AuthError::InvalidScope(format!(
-            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
-                 from HTTP: '{}' != '{}', from '{}'.",
-            parts.scope_date, request_date, parts.time_source
-        )));
-    }
-    let token = session_token(req);
-    let (secret, grant) = lookup(&parts.access_key_id, token.as_deref())?;
+    let head = check_head(req, expected_service, now, lookup)?;
+    let Head {
+        parts,
+        secret,
+        grant,
+        presigned,
+        query_pairs,
+    } = head;
     let secret = secret.as_str();
-    check_time(&parts, now)?;
-    if !parts.signed_headers.iter().any(|h| h == "host") {
-        return Err(AuthError::IncompleteSignature(
-            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
-        ));
-    }
-    if let Some(name) = unsigned_selector(req.headers, &parts.signed_headers) {
-        return Err(AuthError::IncompleteSignature(format!(
-            "The request's '{name}' header must be a 'SignedHeader' in the AWS Authorization."
-        )));
-    }
 
     let payload_hash = hex::encode(Sha256::digest(req.body));
     if !presigned {
@@ -272,6 +236,91 @@ pub fn verify_with<G>(
         },
         grant,
     ))
+}
+
+/// A request's signature parts, checked in everything but the signature
+/// itself, with the signing secret and the lookup's grant.
+struct Head<'a, G> {
+    parts: SignatureParts,
+    secret: String,
+    grant: G,
+    presigned: bool,
+    query_pairs: Vec<(&'a str, &'a str)>,
+}
+
+/// Checks what can be checked of `req` before its body is read: the
+/// signature's form, service, scope and time, that the key is known (by
+/// `lookup`) and that the headers that must be signed are. A server calls
+/// it before reading a body so that a request that can never be accepted
+/// costs no more than its head; `req.body` is not used. [`verify_with`]
+/// repeats these checks and then checks the signature over the body.
+pub fn check_request_head<G>(
+    req: &SignedRequest<'_>,
+    expected_service: &str,
+    now: SystemTime,
+    lookup: impl FnOnce(&str, Option<&str>) -> Result<(String, G), AuthError>,
+) -> Result<G, AuthError> {
+    check_head(req, expected_service, now, lookup).map(|head| head.grant)
+}
+
+fn check_head<'a, G>(
+    req: &SignedRequest<'a>,
+    expected_service: &str,
+    now: SystemTime,
+    lookup: impl FnOnce(&str, Option<&str>) -> Result<(String, G), AuthError>,
+) -> Result<Head<'a, G>, AuthError> {
+    let query_pairs = split_query(req.query);
+    let presigned = req.headers.get(http::header::AUTHORIZATION).is_none()
+        && query_pairs
+            .iter()
+            .any(|(k, _)| decode(k).eq_ignore_ascii_case("X-Amz-Algorithm"));
+    let parts = if presigned {
+        parse_presigned(&query_pairs)?
+    } else {
+        let header = req
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .ok_or(AuthError::MissingAuthenticationToken)?;
+        let header = header.to_str().map_err(|_| {
+            AuthError::IncompleteSignature("Authorization header is not valid ASCII.".into())
+        })?;
+        parse_authorization(header, req.headers)?
+    };
+
+    if parts.service != expected_service {
+        return Err(AuthError::WrongService {
+            expected: expected_service.to_string(),
+        });
+    }
+    let request_date = parts.time.format("%Y%m%d").to_string();
+    if parts.scope_date != request_date {
+        return Err(AuthError::InvalidScope(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
+                 from HTTP: '{}' != '{}', from '{}'.",
+            parts.scope_date, request_date, parts.time_source
+        )));
+    }
+    let token = session_token(req);
+    let (secret, grant) = lookup(&parts.access_key_id, token.as_deref())?;
+    check_time(&parts, now)?;
+    if !parts.signed_headers.iter().any(|h| h == "host") {
+        return Err(AuthError::IncompleteSignature(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
+        ));
+    }
+    if let Some(name) = unsigned_selector(req.headers, &parts.signed_headers) {
+        return Err(AuthError::IncompleteSignature(format!(
+            "The request's '{name}' header must be a 'SignedHeader' in the AWS Authorization."
+        )));
+    }
+
+    Ok(Head {
+        parts,
+        secret,
+        grant,
+        presigned,
+        query_pairs,
+    })
 }
 
 /// Headers that choose the operation, how it runs or whose session signs

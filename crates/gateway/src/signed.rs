@@ -1,7 +1,9 @@
 //! Identity on every API request: authenticate, then authorize.
 //!
 //! ```text
-//! request ─> read body (≤ MAX_BODY) ─> SigV4 with the key's secret from IAM ─> Caller
+//! request ─> Content-Length over the route's limit? ─> 413
+//!         ─> the signature's form, scope, date and key (head only) ─> 403
+//!         ─> read body (≤ the route's limit) ─> SigV4 with the key's secret from IAM ─> Caller
 //!        ─> iam / sts?  ─> the iam crate answers (it authorizes each call itself)
 //!        ─> operation::classify ─> action + resource ARN
 //!        ─> Iam::authorize(caller, action, resource, context, resource policy)
@@ -32,6 +34,44 @@ use crate::{ApiError, Shared};
 /// The largest request body any API takes (CreateFunction carries a 50 MB
 /// zip, base64-encoded).
 pub const MAX_BODY: usize = 70 * 1024 * 1024;
+
+/// The largest body of a request that is neither a code upload nor an
+/// invocation: queue messages and events are at most 256 KB, which their
+/// encodings (form percent-encoding, JSON escaping) can grow a few times.
+pub const MAX_CONTROL_BODY: usize = 2 * 1024 * 1024;
+
+/// The largest body `req` may carry, and the operation to name when it is
+/// larger: code uploads 70 MB (a 50 MB zip in base64), invocations 6 MB
+/// (Lambda's synchronous payload limit), everything else
+/// [`MAX_CONTROL_BODY`].
+fn body_limit(service: &str, req: &Request) -> (usize, Option<&'static str>) {
+    if service != "lambda" {
+        return (MAX_CONTROL_BODY, None);
+    }
+    let path = req.uri().path();
+    let method = req.method();
+    if path.ends_with("/invocations") || path.contains("/invoke-async") {
+        (crate::invoke::MAX_SYNC_PAYLOAD, Some("InvokeFunction"))
+    } else if method == http::Method::POST && path.trim_end_matches('/') == "/2015-03-31/functions"
+    {
+        (MAX_BODY, Some("CreateFunction"))
+    } else if method == http::Method::PUT && path.ends_with("/code") {
+        (MAX_BODY, Some("UpdateFunctionCode"))
+    } else {
+        (MAX_CONTROL_BODY, None)
+    }
+}
+
+/// 413 with Lambda's `RequestTooLargeException`.
+fn too_large(limit: usize, operation: Option<&str>) -> Response {
+    let operation = operation
+        .map(|o| format!(" for the {o} operation"))
+        .unwrap_or_default();
+    ApiError(LambdaError::RequestTooLarge(format!(
+        "Request must be smaller than {limit} bytes{operation}"
+    )))
+    .into_response()
+}
 
 /// The service a request must be signed for.
 fn expected_service(req: &Request) -> &'static str {
@@ -87,6 +127,41 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Option<bytes::Bytes>,
     }
 }
 
+/// What can be authenticated of a request before its body is read (see
+/// [`updraft_auth::check_request_head`]).
+fn check_head(
+    state: &crate::AppState,
+    parts: &http::request::Parts,
+    service: &str,
+) -> Result<(), ApiError> {
+    let now = SystemTime::now();
+    updraft_auth::check_request_head(
+        &SignedRequest::from_parts(parts, &[]),
+        service,
+        now,
+        |key, token| lookup(state, key, token, now),
+    )
+    .map(drop)
+    .map_err(|e| {
+        tracing::debug!(error = %e, path = parts.uri.path(), "request head not authenticated");
+        ApiError(e.into())
+    })
+}
+
+/// The secret and principal of access key `key` (with its session token).
+fn lookup(
+    state: &crate::AppState,
+    key: &str,
+    token: Option<&str>,
+    now: SystemTime,
+) -> Result<(String, Caller), AuthError> {
+    let grant = state.iam.lookup_key(key, token, now).map_err(|e| match e {
+        KeyError::Expired => AuthError::ExpiredToken,
+        _ => AuthError::UnrecognizedClient,
+    })?;
+    Ok((grant.secret, grant.caller))
+}
+
 /// Authenticates a buffered request: its signature, made with a key the
 /// identity directory knows, for `service`.
 pub fn check(
@@ -100,13 +175,7 @@ pub fn check(
         &SignedRequest::from_parts(parts, body),
         service,
         now,
-        |key, token| {
-            let grant = state.iam.lookup_key(key, token, now).map_err(|e| match e {
-                KeyError::Expired => AuthError::ExpiredToken,
-                _ => AuthError::UnrecognizedClient,
-            })?;
-            Ok((grant.secret, grant.caller))
-        },
+        |key, token| lookup(state, key, token, now),
     )
     .map_err(|e| {
         tracing::debug!(error = %e, path = parts.uri.path(), "request not authenticated");
@@ -116,15 +185,20 @@ pub fn check(
 
 pub async fn verify(State(state): Shared, req: Request, next: Next) -> Response {
     let service = expected_service(&req);
+    let (limit, operation) = body_limit(service, &req);
+    // Before a byte of the body is read: a declared length over the limit,
+    // or a head that can never be accepted (no or a malformed signature, an
+    // unknown key, a stale date), costs the client no more than its head.
+    if axum::body::HttpBody::size_hint(req.body()).lower() > limit as u64 {
+        return too_large(limit, operation);
+    }
     let (parts, body) = req.into_parts();
-    let body = match read_body(body, MAX_BODY).await {
+    if let Err(e) = check_head(&state, &parts, service) {
+        return crate::authorize::auth_failure(service, &parts, e);
+    }
+    let body = match read_body(body, limit).await {
         Ok(Some(b)) => b,
-        Ok(None) => {
-            return ApiError(LambdaError::RequestTooLarge(format!(
-                "Request must be smaller than {MAX_BODY} bytes"
-            )))
-            .into_response()
-        }
+        Ok(None) => return too_large(limit, operation),
         Err(e) => return e.into_response(),
     };
     let (identity, caller) = match check(&state, &parts, &body, service) {

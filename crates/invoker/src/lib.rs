@@ -281,7 +281,7 @@ impl Invoker {
                 // concurrency slot is taken: a slow or broken upload holds
                 // no slot, and an aborted one invokes nothing.
                 let (parts, body) = call.request.into_parts();
-                let body = match read_url_body(body).await {
+                let body = match read_url_body(&parts.headers, body).await {
                     Ok(body) => body,
                     Err(refusal) => return Ok(refusal),
                 };
@@ -597,10 +597,26 @@ pub const URL_BODY_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Reads a function URL request's body for an event; `Err` is the answer
 /// when it is too large (413), too slow (408) or broken off (400).
-async fn read_url_body(mut body: Body) -> Result<Bytes, http::Response<Body>> {
+async fn read_url_body(
+    headers: &http::HeaderMap,
+    mut body: Body,
+) -> Result<Bytes, http::Response<Body>> {
     enum Refusal {
         TooLarge,
         Broken,
+    }
+    // A declared length over the limit is refused before a byte is read.
+    let too_large = || {
+        message_response(
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Entity Too Large",
+        )
+    };
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > URL_BODY_LIMIT as u64) {
+        return Err(too_large());
     }
     let read = async {
         let mut buf = bytes::BytesMut::new();
@@ -619,10 +635,7 @@ async fn read_url_body(mut body: Body) -> Result<Bytes, http::Response<Body>> {
     };
     match tokio::time::timeout(URL_BODY_DEADLINE, read).await {
         Ok(Ok(body)) => Ok(body),
-        Ok(Err(Refusal::TooLarge)) => Err(message_response(
-            http::StatusCode::PAYLOAD_TOO_LARGE,
-            "Request Entity Too Large",
-        )),
+        Ok(Err(Refusal::TooLarge)) => Err(too_large()),
         Ok(Err(Refusal::Broken)) => {
             tracing::debug!("a function URL request body broke off");
             Err(message_response(

@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod events_cli;
 mod iam_cli;
+mod linger;
 mod role_credentials;
 mod serve;
 mod tls;

@@ -7,7 +7,10 @@
 //!                   ──> a first byte within the header timeout (plain)
 //!                   ──> hyper (h2 or HTTP/1.1; an HTTP/1.1 request head must
 //!                       arrive within the header timeout of its first byte
-//!                       and fit in MAX_HEAD_BYTES)
+//!                       and fit in MAX_HEAD_BYTES; the next request on a
+//!                       kept-alive connection too, timed from the end of the
+//!                       previous answer: the keep-alive idle timeout)
+//!         ──> closed by the server: lingering close (crate::linger)
 //!            each request gets ConnectInfo<SocketAddr> and
 //!            SecureTransport(tls) in its extensions, then the router
 //! ```
@@ -35,6 +38,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
+
+use crate::linger::Lingering;
 
 /// How long a client has to complete the TLS handshake after connecting.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -177,7 +182,6 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let mut stopping = stopping_rx.clone();
         tokio::spawn(async move {
-            let _permit = permit;
             let service = hyper::service::service_fn(move |mut req: http::Request<_>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req.extensions_mut().insert(secure);
@@ -190,8 +194,9 @@ pub async fn serve(
                 .header_read_timeout(limits.header_timeout)
                 .max_buf_size(MAX_HEAD_BYTES);
             let Some(acceptor) = acceptor else {
-                // hyper times a request head from its first byte: a client
-                // that connects and sends nothing is timed here.
+                // Telling HTTP/2 from HTTP/1.1 waits for the first bytes
+                // with no deadline: a client that connects and sends
+                // nothing is timed here.
                 let mut first = [0u8; 1];
                 let first_byte = tokio::time::timeout(limits.header_timeout, tcp.peek(&mut first));
                 tokio::select! {
@@ -201,12 +206,14 @@ pub async fn serve(
                     },
                     _ = stopping.wait_for(|s| *s) => return,
                 }
+                let tcp = Lingering::new(tcp, permit);
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
                 if let Err(e) = watcher.watch(conn).await {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
                 return;
             };
+            let tcp = Lingering::new(tcp, permit);
             let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp));
             let stream = tokio::select! {
                 r = handshake => match r {

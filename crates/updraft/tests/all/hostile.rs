@@ -1,6 +1,8 @@
 //! Hostile clients: one that sends its request headers a byte at a time
-//! (slowloris) is cut off at the header timeout, and connections beyond
-//! `--max-connections` get 503 at once, while other clients are served.
+//! (slowloris) is cut off at the header timeout, an idle kept-alive
+//! connection is closed, connections beyond `--max-connections` get 503 at
+//! once, and bodies that are too large or never end are cut off, while
+//! other clients are served and the server's memory stays bounded.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -117,8 +119,11 @@ fn a_broken_or_oversized_url_body_invokes_nothing() {
     drop(broken);
     drop(slow);
 
-    let big = http().request("POST", &url, &[], &vec![b'x'; 7 * 1024 * 1024]);
-    assert_eq!(big.status, 413, "{}", big.text());
+    // The client is still sending when the answer comes: it reads it.
+    for _ in 0..3 {
+        let big = http().request("POST", &url, &[], &vec![b'x'; 7 * 1024 * 1024]);
+        assert_eq!(big.status, 413, "{}", big.text());
+    }
 
     let barrier = http().request("POST", &url, &[], b"barrier");
     assert_eq!(barrier.status, 200, "{}", barrier.text());
@@ -140,4 +145,172 @@ fn a_broken_or_oversized_url_body_invokes_nothing() {
             .any(|e| e.contains("ABORTED") || e.contains("SLOW")),
         "{events:?}"
     );
+}
+
+/// The server's resident memory, in KiB.
+fn rss_kib(s: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+/// A 2 GB body and a chunked body that never ends, sent to a public
+/// function URL: the first is refused on its declared length before a
+/// byte of it is read, the second cut off at 6 MB; both get 413 while
+/// another client keeps getting answers, the function never runs, and the
+/// server's memory does not grow with what was sent.
+#[test]
+fn a_2gb_body_and_an_endless_chunked_body_are_cut_off_while_others_are_served() {
+    let s = Server::start(&[]);
+    let name = unique("huge-body");
+    s.deploy(&name, guests::CMD_RECORD, serde_json::json!({}));
+    let url = s.create_url(&name, "NONE", None);
+    let path = url.trim_start_matches(&s.url).to_string();
+    assert_eq!(http().request("POST", &url, &[], b"warm").status, 200);
+    let rss_before = rss_kib(&s);
+
+    let mut declared = connect(&s);
+    declared
+        .write_all(
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2147483648\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let answer = read_to_close(&mut declared);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
+
+    // 2 GB actually sent, in chunks, from another thread, until the server
+    // stops reading.
+    let mut endless = connect(&s);
+    endless
+        .write_all(
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut writer = endless.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let mut chunk = format!("{:x}\r\n", 64 * 1024).into_bytes();
+        chunk.extend(std::iter::repeat_n(b'y', 64 * 1024));
+        chunk.extend_from_slice(b"\r\n");
+        let mut sent = 0u64;
+        while sent < 2 << 30 {
+            if writer.write_all(&chunk).is_err() {
+                break;
+            }
+            sent += chunk.len() as u64;
+        }
+        sent
+    });
+    // Others are answered meanwhile.
+    for _ in 0..5 {
+        let t = Instant::now();
+        assert_eq!(s.get("/metrics").status, 200);
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+    let answer = read_to_close(&mut endless);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
+    let sent = sender.join().unwrap();
+    assert!(sent < 2 << 30, "the server read all {sent} bytes");
+
+    let ok = http().request("POST", &url, &[], b"after");
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let events = eventually(Duration::from_secs(20), "the last event", || {
+        let events = s.recorded_events(&name);
+        events.iter().any(|e| e.contains("after")).then_some(events)
+    });
+    assert_eq!(events.len(), 2, "only the small requests ran: {events:?}");
+    let grown = rss_kib(&s).saturating_sub(rss_before);
+    assert!(
+        grown < 64 * 1024,
+        "the server grew by {grown} KiB while refusing the bodies"
+    );
+    s.assert_alive();
+}
+
+/// A kept-alive connection that sends nothing after its answer is closed
+/// at the header timeout.
+#[test]
+fn an_idle_kept_alive_connection_is_closed() {
+    let s = Server::start(&["--header-timeout", "2s"]);
+    let mut tcp = connect(&s);
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let t = Instant::now();
+    let answer = read_to_close(&mut tcp);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    let idle = t.elapsed();
+    assert!(
+        (Duration::from_millis(1500)..Duration::from_secs(8)).contains(&idle),
+        "closed after {idle:?}"
+    );
+}
+
+/// A request head, sent without its body; the answer read until the
+/// server closes or 10 s pass.
+fn head_only(s: &Server, head: &str) -> String {
+    let mut tcp = connect(s);
+    tcp.write_all(format!("{head}\r\n\r\n").as_bytes()).unwrap();
+    read_to_close(&mut tcp)
+}
+
+/// API requests are judged on their head before their body is read: a
+/// declared length over the route's limit is 413, a head that cannot be
+/// authenticated 403, both answered without waiting for a byte of body.
+#[test]
+fn api_requests_over_their_limit_or_unauthenticated_are_refused_on_their_head() {
+    let s = Server::start(&[]);
+    let t = Instant::now();
+    let create = head_only(
+        &s,
+        "POST /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nContent-Length: 73400321",
+    );
+    assert!(create.starts_with("HTTP/1.1 413"), "{create}");
+    assert!(
+        create.contains("RequestTooLargeException") && create.contains("CreateFunction"),
+        "{create}"
+    );
+    let invoke = head_only(
+        &s,
+        "POST /2015-03-31/functions/f/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 6291457",
+    );
+    assert!(invoke.starts_with("HTTP/1.1 413"), "{invoke}");
+    assert!(invoke.contains("InvokeFunction"), "{invoke}");
+    // Queue and event APIs take far less than a code upload.
+    let sqs = head_only(
+        &s,
+        "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AmazonSQS.SendMessage\r\nContent-Length: 3000000",
+    );
+    assert!(sqs.starts_with("HTTP/1.1 413"), "{sqs}");
+
+    // Within the limit but unsigned, or signed with a key nobody issued.
+    let unsigned = head_only(
+        &s,
+        "POST /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000",
+    );
+    assert!(unsigned.starts_with("HTTP/1.1 403"), "{unsigned}");
+    let date = chrono::Utc::now();
+    let forged = head_only(
+        &s,
+        &format!(
+            "POST /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\
+             X-Amz-Date: {}\r\nAuthorization: AWS4-HMAC-SHA256 \
+             Credential=AKIANOBODYISSUEDTHIS/{}/us-east-1/lambda/aws4_request, \
+             SignedHeaders=host;x-amz-date, Signature={}",
+            date.format("%Y%m%dT%H%M%SZ"),
+            date.format("%Y%m%d"),
+            "0".repeat(64)
+        ),
+    );
+    assert!(forged.starts_with("HTTP/1.1 403"), "{forged}");
+    assert!(forged.contains("UnrecognizedClient"), "{forged}");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "answers waited for bodies: {:?}",
+        t.elapsed()
+    );
+    s.assert_alive();
 }
