@@ -146,6 +146,20 @@ struct Inner {
     credentials: Option<Arc<dyn CredentialIssuer>>,
 }
 
+/// A cold start's place in its pool and the memory budget, until the
+/// environment has started: dropped, it gives both back.
+struct Reservation<'a> {
+    inner: &'a Inner,
+    key: &'a PoolKey,
+    memory_mb: u32,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.inner.forget_one(self.key, self.memory_mb, 0);
+    }
+}
+
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -339,18 +353,22 @@ impl Pools {
         let (config, retire_at) = self.with_credentials_of(config())?;
         let evicted = self.reserve(key, config.memory_mb)?;
         drop(evicted);
+        // Given back if the start fails, or if the caller gives up (drops
+        // this future) while the environment starts.
+        let reservation = Reservation {
+            inner: &self.inner,
+            key,
+            memory_mb: config.memory_mb,
+        };
         let started = Instant::now();
-        match template.start(&config, log).await {
-            Ok(env) => {
-                let mut lease = self.lease(key, env, config.memory_mb, Some(started.elapsed()));
-                lease.retire_at = retire_at;
-                Ok(lease)
-            }
-            Err(e) => {
-                self.inner.forget_one(key, config.memory_mb, 0);
-                Err(StartError::Init(e))
-            }
-        }
+        let env = template
+            .start(&config, log)
+            .await
+            .map_err(StartError::Init)?;
+        std::mem::forget(reservation);
+        let mut lease = self.lease(key, env, config.memory_mb, Some(started.elapsed()));
+        lease.retire_at = retire_at;
+        Ok(lease)
     }
 
     /// The most recently used idle environment of `key` still fit to serve
@@ -1113,6 +1131,61 @@ mod tests {
             .unwrap();
         assert_eq!(live, 2);
         assert_eq!(issuer.count(), 4);
+    }
+
+    /// A template whose environments take a long time to start.
+    struct SlowStarts;
+
+    #[async_trait]
+    impl Template for SlowStarts {
+        fn protocol(&self) -> Protocol {
+            Protocol::Event
+        }
+        async fn start(
+            &self,
+            _config: &EnvConfig,
+            _log: &LogSink,
+        ) -> Result<Box<dyn Environment>, FunctionError> {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(Box::new(Counter { calls: 0 }))
+        }
+    }
+
+    #[tokio::test]
+    async fn callers_that_give_up_during_a_cold_start_leave_nothing_reserved() {
+        let (pools, key, _, _, config) = setup(Duration::from_secs(60));
+        let slow: Arc<dyn Template> = Arc::new(SlowStarts);
+        let log = LogSink::new(16);
+        // Within the scale-up limit (1,000 new environments in 10 s).
+        for _ in 0..500 {
+            let acquire = pools.acquire(&key, &slow, || config.clone(), &log);
+            let gave_up = tokio::time::timeout(Duration::from_micros(10), acquire).await;
+            assert!(gave_up.is_err(), "the slow start finished");
+        }
+        // Many at once, in flight together, then abandoned.
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..400 {
+            let (pools, key, slow, config) =
+                (pools.clone(), key.clone(), slow.clone(), config.clone());
+            set.spawn(async move {
+                let log = LogSink::new(16);
+                pools.acquire(&key, &slow, || config, &log).await.map(drop)
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(pools.memory_reserved_mb() > 0, "the starts are in flight");
+        set.abort_all();
+        while set.join_next().await.is_some() {}
+        assert_eq!(pools.memory_reserved_mb(), 0, "nothing stays reserved");
+        assert_eq!(pools.live_by_function().get("f").copied().unwrap_or(0), 0);
+        // The pool still starts environments.
+        let starts = Arc::new(Starts(AtomicUsize::new(0)));
+        let template: Arc<dyn Template> = starts.clone();
+        let lease = pools
+            .acquire(&key, &template, || config.clone(), &log)
+            .await;
+        assert!(lease.is_ok());
+        assert_eq!(starts.0.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

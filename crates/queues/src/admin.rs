@@ -187,12 +187,7 @@ impl Queues {
 
     /// Signals [`Queues::activity`] waiters whose prefix `name` has.
     pub(crate) fn wake_activity(&self, name: &str) {
-        let waiters = self.activity.lock().unwrap_or_else(PoisonError::into_inner);
-        for (prefix, notify) in waiters.iter() {
-            if name.starts_with(prefix.as_str()) {
-                notify.notify_one();
-            }
-        }
+        wake_activity(&self.activity, name);
     }
 
     /// A redrive policy must name an existing SQS queue of the same type
@@ -225,4 +220,14 @@ fn put_config(config: &QueueConfig) -> Result<EventWrite, QueueError> {
         key: config.name.clone(),
         value: serde_json::to_string(config).map_err(|e| QueueError::Internal(e.to_string()))?,
     })
+}
+
+/// Signals the activity waiters in `waiters` whose prefix `name` has.
+pub(crate) fn wake_activity(waiters: &crate::ActivityWaiters, name: &str) {
+    let waiters = waiters.lock().unwrap_or_else(PoisonError::into_inner);
+    for (prefix, notify) in waiters.iter() {
+        if name.starts_with(prefix.as_str()) {
+            notify.notify_one();
+        }
+    }
 }

@@ -88,7 +88,9 @@ impl Queues {
     }
 
     /// Writes messages (and `extra` writes) in one commit, then makes them
-    /// deliverable.
+    /// deliverable. Once submitted, the writes are made deliverable when
+    /// stored even if the caller stops waiting (a client that hangs up):
+    /// stored messages never stay invisible until the next start.
     pub(crate) async fn store_and_deliver(
         &self,
         batches: Vec<(Arc<Queue>, Vec<Msg>)>,
@@ -103,36 +105,15 @@ impl Queues {
             );
         }
         writes.extend(extra);
-        self.commit(writes).await?;
-        let now = now_ms();
-        // A queue deleted meanwhile leaves its messages in the store (an
-        // SQS queue's are dropped at the next start); the others are
-        // delivered.
-        let mut outcome = Ok(());
-        for (q, msgs) in batches {
-            if msgs.is_empty() {
-                continue;
-            }
-            let was_empty = {
-                let mut state = q.lock();
-                if state.deleted {
-                    outcome = Err(QueueError::NonExistentQueue);
-                    continue;
-                }
-                let was_empty = state.is_empty();
-                for m in msgs {
-                    state.insert(m, now);
-                }
-                was_empty
-            };
-            // One waiter wakes; it passes the wake on if it leaves
-            // messages behind (see `receive`).
-            q.notify.notify_one();
-            if was_empty {
-                self.wake_activity(&q.name);
-            }
-        }
-        outcome
+        let stored = self.committer.submit(writes);
+        let activity = self.activity.clone();
+        let delivered = tokio::spawn(async move {
+            crate::committed(stored.await)?;
+            deliver(batches, &activity)
+        });
+        delivered
+            .await
+            .unwrap_or_else(|e| Err(QueueError::Internal(format!("delivery failed: {e}"))))
     }
 
     /// Receives up to `max_messages`, waiting up to `wait` for the first.
@@ -451,4 +432,39 @@ pub(crate) fn by_queue<T>(items: impl IntoIterator<Item = (String, T)>) -> Vec<(
         out[i].1.push(item);
     }
     out
+}
+
+/// Makes stored messages deliverable. A queue deleted meanwhile leaves its
+/// messages in the store (an SQS queue's are dropped at the next start);
+/// the others are delivered.
+fn deliver(
+    batches: Vec<(Arc<Queue>, Vec<Msg>)>,
+    activity: &crate::ActivityWaiters,
+) -> Result<(), QueueError> {
+    let now = now_ms();
+    let mut outcome = Ok(());
+    for (q, msgs) in batches {
+        if msgs.is_empty() {
+            continue;
+        }
+        let was_empty = {
+            let mut state = q.lock();
+            if state.deleted {
+                outcome = Err(QueueError::NonExistentQueue);
+                continue;
+            }
+            let was_empty = state.is_empty();
+            for m in msgs {
+                state.insert(m, now);
+            }
+            was_empty
+        };
+        // One waiter wakes; it passes the wake on if it leaves messages
+        // behind (see `receive`).
+        q.notify.notify_one();
+        if was_empty {
+            crate::admin::wake_activity(activity, &q.name);
+        }
+    }
+    outcome
 }

@@ -244,7 +244,21 @@ pub struct Queues {
     next_seq: AtomicI64,
     committer: Committer,
     /// Activity waiters by queue-name prefix ([`Queues::activity`]).
-    activity: Mutex<HashMap<String, Arc<Notify>>>,
+    activity: Arc<ActivityWaiters>,
+}
+
+/// Activity waiters by queue-name prefix ([`Queues::activity`]).
+pub(crate) type ActivityWaiters = Mutex<HashMap<String, Arc<Notify>>>;
+
+/// A commit's outcome as the queues report it.
+pub(crate) fn committed(
+    outcome: Result<committer::Outcome, tokio::sync::oneshot::error::RecvError>,
+) -> Result<(), QueueError> {
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(QueueError::Internal(e)),
+        Err(_) => Err(QueueError::Internal("the queues are closed".into())),
+    }
 }
 
 /// Internal queues are those whose name has a `:`, which SQS names cannot.
@@ -335,7 +349,7 @@ impl Queues {
             admin: tokio::sync::Mutex::new(()),
             next_seq: AtomicI64::new(max_seq + 1),
             committer,
-            activity: Mutex::new(HashMap::new()),
+            activity: Default::default(),
         }))
     }
 
@@ -344,11 +358,7 @@ impl Queues {
         if writes.is_empty() {
             return Ok(());
         }
-        match self.committer.submit(writes).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(QueueError::Internal(e)),
-            Err(_) => Err(QueueError::Internal("the queues are closed".into())),
-        }
+        committed(self.committer.submit(writes).await)
     }
 
     /// The store the queues write to (for reading resources at start).

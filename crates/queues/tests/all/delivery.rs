@@ -315,3 +315,34 @@ async fn activity_wakes_for_prefix() {
         .unwrap();
     assert_eq!(queues.queue_names("lambda-async:"), ["lambda-async:f"]);
 }
+
+/// Senders that stop waiting while their message is being stored (a
+/// client hanging up) still have it delivered: nothing stays stored but
+/// invisible until the next start.
+#[tokio::test]
+async fn sends_whose_caller_gives_up_are_still_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let queues = open(dir.path());
+    create(&queues, "jobs", &[]).await;
+    let mut abandoned = 0;
+    for i in 0..1000 {
+        let send = queues.send("jobs", vec![text(&format!("m{i}"))]);
+        // Polled once (the message is submitted), then dropped.
+        if tokio::time::timeout(Duration::ZERO, send).await.is_err() {
+            abandoned += 1;
+        }
+    }
+    assert!(abandoned > 100, "only {abandoned} sends were abandoned");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got = 0;
+    while got < 1000 && Instant::now() < deadline {
+        let batch = queues.receive("jobs", now(10)).await.unwrap().len();
+        if batch == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        got += batch;
+    }
+    assert_eq!(got, 1000, "every submitted message is delivered");
+    let stats = queues.stats("jobs").unwrap();
+    assert_eq!((stats.visible, stats.in_flight), (0, 1000));
+}
