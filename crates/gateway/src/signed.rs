@@ -253,7 +253,36 @@ pub async fn verify(State(state): Shared, req: Request, next: Next) -> Response 
             return crate::authorize::access_denied(service, &parts, message);
         }
     }
+    let blocking = runs_off_the_workers(service, &parts);
     let mut req = Request::from_parts(parts, Body::from(body));
     req.extensions_mut().insert(caller);
-    next.run(req).await
+    if !blocking {
+        return next.run(req).await;
+    }
+    // Compiling code and durable writes to the stores take milliseconds to
+    // seconds of blocking work: on a thread of the blocking pool, not an
+    // async worker. The call also runs to its end if the client hangs up.
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || runtime.block_on(next.run(req)))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, service, "a control-plane request failed");
+            http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        })
+}
+
+/// Whether a request is control-plane work that blocks (the Lambda API but
+/// invocations, the Scheduler and CloudWatch Logs APIs, whose handlers
+/// compile code and write or read SQLite synchronously), to run on the
+/// blocking pool. Invocations, queues and events stay on the async workers:
+/// their durable writes go through the queues' committer thread.
+fn runs_off_the_workers(service: &str, parts: &http::request::Parts) -> bool {
+    match service {
+        "scheduler" | "logs" => true,
+        "lambda" => {
+            let path = parts.uri.path();
+            !(path.ends_with("/invocations") || path.contains("/invoke-async"))
+        }
+        _ => false,
+    }
 }

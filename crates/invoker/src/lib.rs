@@ -166,7 +166,7 @@ impl Invoker {
         parent: Option<TraceContext>,
     ) -> Result<InvokeResult, InvokeError> {
         let permit = self.try_permit(&target)?;
-        let template = self.registry.template(&target.config)?;
+        let template = self.template(&target.config).await?;
         let call = Call {
             tail,
             ..Call::new(trigger::INVOKE, parent)
@@ -202,7 +202,7 @@ impl Invoker {
         let mut backoff = Duration::from_millis(50);
         loop {
             let permit = self.registry.limits().acquire(function).await;
-            let template = self.registry.template(&target.config)?;
+            let template = self.template(&target.config).await?;
             let ran = self
                 .run_with_id(
                     &target,
@@ -243,7 +243,7 @@ impl Invoker {
         target: Resolved,
         call: UrlCall,
     ) -> Result<http::Response<Body>, InvokeError> {
-        let template = self.registry.template(&target.config)?;
+        let template = self.template(&target.config).await?;
         let parent = call
             .request
             .headers()
@@ -538,6 +538,21 @@ impl Invoker {
             result,
             log_tail,
         })
+    }
+
+    /// A version's loaded template; loading one (reading and perhaps
+    /// compiling code) runs on the blocking pool, not an async worker.
+    async fn template(
+        &self,
+        config: &updraft_types::FunctionConfig,
+    ) -> Result<Arc<dyn updraft_pool::Template>, RegistryError> {
+        if let Some(t) = self.registry.loaded_template(config) {
+            return Ok(t);
+        }
+        let (registry, config) = (self.registry.clone(), config.clone());
+        tokio::task::spawn_blocking(move || registry.template(&config))
+            .await
+            .map_err(|e| RegistryError::Internal(format!("loading code failed: {e}")))?
     }
 
     fn env_config(&self, target: &Resolved) -> EnvConfig {

@@ -177,7 +177,7 @@ impl Invoker {
             tokio::spawn(async move {
                 loop {
                     let mut started = Vec::new();
-                    let result = match this.registry.template(&target.config) {
+                    let result = match this.template(&target.config).await {
                         Ok(template) => this
                             .pools
                             .provision(

@@ -197,20 +197,29 @@ impl Queues {
             return Ok(());
         };
         let target = policy.target_name();
-        let ok = !is_internal(target)
-            && target != config.name
-            && policy.dead_letter_target_arn == self.arn(target)
-            && self
-                .get_queue(target)
-                .is_some_and(|t| t.fifo == config.fifo);
-        if ok {
-            Ok(())
-        } else {
-            Err(QueueError::InvalidParameterValue(format!(
-                "Value {} for parameter RedrivePolicy is invalid. Reason: Dead-letter target does not exist or is not a queue of the same type.",
-                policy.to_json()
-            )))
-        }
+        let dlq = self.get_queue(target).filter(|_| {
+            !is_internal(target)
+                && target != config.name
+                && policy.dead_letter_target_arn == self.arn(target)
+        });
+        let reason = match dlq {
+            Some(t) if t.fifo != config.fifo => {
+                "Dead-letter target does not exist or is not a queue of the same type."
+            }
+            None => "Dead-letter target does not exist or is not a queue of the same type.",
+            Some(t)
+                if t.redrive_allow_policy
+                    .as_ref()
+                    .is_some_and(|p| !p.allows(&self.arn(&config.name))) =>
+            {
+                "Dead-letter target's RedriveAllowPolicy does not allow this queue as a source."
+            }
+            Some(_) => return Ok(()),
+        };
+        Err(QueueError::InvalidParameterValue(format!(
+            "Value {} for parameter RedrivePolicy is invalid. Reason: {reason}",
+            policy.to_json()
+        )))
     }
 }
 

@@ -10,21 +10,13 @@ use std::ops::RangeInclusive;
 
 use serde_json::json;
 
-use crate::{QueueConfig, QueueError, QueueStats, RedrivePolicy};
+use crate::{QueueConfig, QueueError, QueueStats, RedriveAllowPolicy, RedrivePolicy};
 
 /// The event-store resource kind of queue configs.
 pub const RESOURCE_KIND: &str = "queue";
 
 /// SQS queue names are at most this long (with `.fifo`).
 const MAX_NAME_LEN: usize = 80;
-
-/// Attributes SQS accepts that this implementation takes and does not
-/// keep: FIFO throughput settings have no effect on its speed.
-const ACCEPTED_UNUSED: &[&str] = &[
-    "RedriveAllowPolicy",
-    "DeduplicationScope",
-    "FifoThroughputLimit",
-];
 
 /// The attributes `GetQueueAttributes` can name (besides `All`).
 pub const ATTRIBUTE_NAMES: &[&str] = &[
@@ -68,6 +60,9 @@ impl QueueConfig {
             policy: None,
             tags: BTreeMap::new(),
             encryption: Default::default(),
+            redrive_allow_policy: None,
+            deduplicate_per_group: false,
+            fifo_throughput_limit: None,
             created_ms: now,
             modified_ms: now,
         }
@@ -110,7 +105,22 @@ impl QueueConfig {
                         Some(seconds(name, value, 60..=86_400)?)
                 }
                 "SqsManagedSseEnabled" => self.encryption.sqs_managed_sse = boolean(name, value)?,
-                other if ACCEPTED_UNUSED.contains(&other) => {}
+                "RedriveAllowPolicy" => {
+                    self.redrive_allow_policy = parse_redrive_allow_policy(value)?
+                }
+                "DeduplicationScope" => {
+                    self.deduplicate_per_group = match value.as_str() {
+                        "messageGroup" => true,
+                        "queue" => false,
+                        _ => return Err(QueueError::InvalidAttributeValue(name.clone())),
+                    }
+                }
+                "FifoThroughputLimit" => {
+                    self.fifo_throughput_limit = match value.as_str() {
+                        "perQueue" | "perMessageGroupId" => Some(value.clone()),
+                        _ => return Err(QueueError::InvalidAttributeValue(name.clone())),
+                    }
+                }
                 other => return Err(QueueError::InvalidAttributeName(other.to_owned())),
             }
         }
@@ -128,12 +138,38 @@ impl QueueConfig {
                 "SqsManagedSseEnabled".into(),
             ));
         }
-        if self.content_based_deduplication && !self.fifo {
-            return Err(QueueError::InvalidAttributeName(
-                "ContentBasedDeduplication".into(),
+        if !self.fifo {
+            let fifo_only = [
+                (
+                    "ContentBasedDeduplication",
+                    self.content_based_deduplication,
+                ),
+                ("DeduplicationScope", self.deduplicate_per_group),
+                ("FifoThroughputLimit", self.fifo_throughput_limit.is_some()),
+            ];
+            if let Some((name, _)) = fifo_only.into_iter().find(|(_, set)| *set) {
+                return Err(QueueError::InvalidAttributeName(name.into()));
+            }
+        }
+        // As SQS: a per-group throughput limit needs per-group
+        // deduplication.
+        if self.fifo_throughput_limit.as_deref() == Some("perMessageGroupId")
+            && !self.deduplicate_per_group
+        {
+            return Err(QueueError::InvalidAttributeValue(
+                "FifoThroughputLimit".into(),
             ));
         }
         Ok(())
+    }
+
+    /// What a FIFO queue deduplicates by: the deduplication id, within the
+    /// message group when `DeduplicationScope` is `messageGroup`.
+    pub(crate) fn deduplication_key(&self, group: Option<&str>, id: &str) -> String {
+        match group.filter(|_| self.deduplicate_per_group) {
+            Some(group) => format!("{group}\u{0}{id}"),
+            None => id.to_owned(),
+        }
     }
 
     /// Every attribute `GetQueueAttributes` answers for `All`, rendered
@@ -183,12 +219,23 @@ impl QueueConfig {
         if let Some(p) = &self.policy {
             put("Policy", p.clone());
         }
+        if let Some(p) = &self.redrive_allow_policy {
+            put("RedriveAllowPolicy", p.to_json());
+        }
         if self.fifo {
             put("FifoQueue", "true".to_owned());
             put(
                 "ContentBasedDeduplication",
                 self.content_based_deduplication.to_string(),
             );
+            let scope = if self.deduplicate_per_group {
+                "messageGroup"
+            } else {
+                "queue"
+            };
+            put("DeduplicationScope", scope.to_owned());
+            let limit = self.fifo_throughput_limit.as_deref().unwrap_or("perQueue");
+            put("FifoThroughputLimit", limit.to_owned());
         }
         out
     }
@@ -299,6 +346,62 @@ fn boolean(name: &str, value: &str) -> Result<bool, QueueError> {
 /// Parses `RedrivePolicy`: a JSON object with `deadLetterTargetArn` (an
 /// SQS ARN) and `maxReceiveCount` (1–1000, a number or a numeric string);
 /// the empty string removes the policy.
+impl RedriveAllowPolicy {
+    /// As SQS renders it: `{"redrivePermission":"byQueue","sourceQueueArns":[...]}`.
+    pub fn to_json(&self) -> String {
+        match self {
+            RedriveAllowPolicy::AllowAll => json!({"redrivePermission": "allowAll"}),
+            RedriveAllowPolicy::DenyAll => json!({"redrivePermission": "denyAll"}),
+            RedriveAllowPolicy::ByQueue(arns) => {
+                json!({"redrivePermission": "byQueue", "sourceQueueArns": arns})
+            }
+        }
+        .to_string()
+    }
+
+    /// Whether the queue `source` (an ARN) may send its dead letters here.
+    pub fn allows(&self, source: &str) -> bool {
+        match self {
+            RedriveAllowPolicy::AllowAll => true,
+            RedriveAllowPolicy::DenyAll => false,
+            RedriveAllowPolicy::ByQueue(arns) => arns.iter().any(|a| a == source),
+        }
+    }
+}
+
+/// `RedriveAllowPolicy`: `redrivePermission` is `allowAll`, `denyAll`, or
+/// `byQueue` with 1 to 10 `sourceQueueArns` (which only `byQueue` takes).
+fn parse_redrive_allow_policy(value: &str) -> Result<Option<RedriveAllowPolicy>, QueueError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    let invalid = || QueueError::InvalidAttributeValue("RedriveAllowPolicy".into());
+    let v: serde_json::Value = serde_json::from_str(value).map_err(|_| invalid())?;
+    let sources = v.get("sourceQueueArns");
+    let policy = match v.get("redrivePermission").and_then(|p| p.as_str()) {
+        Some("allowAll") if sources.is_none() => RedriveAllowPolicy::AllowAll,
+        Some("denyAll") if sources.is_none() => RedriveAllowPolicy::DenyAll,
+        Some("byQueue") => {
+            let arns: Vec<String> = sources
+                .and_then(|s| s.as_array())
+                .ok_or_else(invalid)?
+                .iter()
+                .map(|a| a.as_str().map(str::to_owned).ok_or_else(invalid))
+                .collect::<Result<_, _>>()?;
+            let well_formed = arns.iter().all(|a| {
+                let parts: Vec<&str> = a.split(':').collect();
+                parts.len() == 6 && parts[0] == "arn" && parts[2] == "sqs"
+            });
+            if !(1..=10).contains(&arns.len()) || !well_formed {
+                return Err(invalid());
+            }
+            RedriveAllowPolicy::ByQueue(arns)
+        }
+        _ => return Err(invalid()),
+    };
+    Ok(Some(policy))
+}
+
 fn parse_redrive_policy(value: &str) -> Result<Option<RedrivePolicy>, QueueError> {
     if value.trim().is_empty() {
         return Ok(None);

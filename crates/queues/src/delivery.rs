@@ -52,25 +52,27 @@ impl Queues {
                     .deduplication_id
                     .clone()
                     .unwrap_or_else(|| hex::encode(Sha256::digest(&m.body)));
+                let key = config.deduplication_key(m.group_id.as_deref(), &id);
                 let state = q.lock();
-                if let Some(sent) = state.deduplicated(&id, now) {
+                if let Some(sent) = state.deduplicated(&key, now) {
                     answers.push(sent);
                     continue;
                 }
-                Some(id)
+                Some((id, key))
             } else {
                 None
             };
             let delay = m.delay_seconds.unwrap_or(config.delay_seconds);
             let msg = new_msg(uuid::Uuid::new_v4().to_string(), seq, m, now, delay);
+            let (deduplication_id, key) = deduplication_id.unzip();
             let msg = Msg {
-                deduplication_id: deduplication_id.clone(),
+                deduplication_id,
                 ..msg
             };
             let sent = sent_of(&msg, config.fifo);
-            if let Some(id) = deduplication_id {
-                q.lock().remember(id.clone(), sent.clone(), now);
-                remembered.push(id);
+            if let Some(key) = key {
+                q.lock().remember(key.clone(), sent.clone(), now);
+                remembered.push(key);
             }
             answers.push(sent);
             msgs.push(msg);

@@ -145,9 +145,30 @@ pub struct QueueConfig {
     /// directory is encrypted only if its disk is).
     #[serde(default)]
     pub encryption: Encryption,
+    /// `RedriveAllowPolicy`: which queues may use this one as their
+    /// dead-letter queue (`None`: any of the account's queues).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive_allow_policy: Option<RedriveAllowPolicy>,
+    /// FIFO `DeduplicationScope`: whether deduplication ids are unique per
+    /// queue or per message group.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deduplicate_per_group: bool,
+    /// FIFO `FifoThroughputLimit` (`perQueue` or `perMessageGroupId`): kept
+    /// and answered; no throughput quota applies here either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fifo_throughput_limit: Option<String>,
     /// ms since the Unix epoch.
     pub created_ms: i64,
     pub modified_ms: i64,
+}
+
+/// A dead-letter queue's `RedriveAllowPolicy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RedriveAllowPolicy {
+    AllowAll,
+    DenyAll,
+    /// Only these source queues (1 to 10 ARNs).
+    ByQueue(Vec<String>),
 }
 
 /// How many messages a queue holds, and how old the oldest is.
@@ -325,7 +346,12 @@ impl Queues {
                 msg.visible_ms = msg.visible_ms.min(now);
             }
             let mut state = queue.lock();
-            if let (true, Some(dedup)) = (state.config.fifo, msg.deduplication_id.clone()) {
+            let dedup = msg
+                .deduplication_id
+                .as_deref()
+                .filter(|_| state.config.fifo)
+                .map(|id| state.config.deduplication_key(msg.group_id.as_deref(), id));
+            if let Some(dedup) = dedup {
                 let sent = Sent {
                     message_id: msg.id.to_string(),
                     md5_of_body: msg.md5_of_body.clone(),

@@ -209,9 +209,16 @@ impl Registry {
         snap.urls.get(&qualifier.map(str::to_string))?.cors.clone()
     }
 
-    /// The loaded template for a version's code, loading it on first use.
+    /// The template for a version's code when it is loaded already.
+    pub fn loaded_template(&self, config: &FunctionConfig) -> Option<Arc<dyn Template>> {
+        self.lock_templates().get(&template_key(config)).cloned()
+    }
+
+    /// The loaded template for a version's code, loading it on first use
+    /// (which may read and compile code: call it off the async workers
+    /// unless [`Registry::loaded_template`] has it).
     pub fn template(&self, config: &FunctionConfig) -> Result<Arc<dyn Template>> {
-        let key = format!("{}/{}", config.runtime, config.code_sha256);
+        let key = template_key(config);
         if let Some(t) = self.lock_templates().get(&key) {
             return Ok(t.clone());
         }
@@ -265,12 +272,48 @@ impl Registry {
     fn refresh(&self, name: &FunctionName) -> Result<()> {
         let previous = self.snapshot(name);
         let snap = Snapshot::load(&*self.store, name, previous.as_deref())?;
-        let mut snaps = self.snapshots.write().unwrap_or_else(|e| e.into_inner());
-        match snap {
-            Some(s) => snaps.insert(name.clone(), Arc::new(s)),
-            None => snaps.remove(name),
+        let replaced = {
+            let mut snaps = self.snapshots.write().unwrap_or_else(|e| e.into_inner());
+            match snap {
+                Some(s) => snaps.insert(name.clone(), Arc::new(s)),
+                None => snaps.remove(name),
+            }
         };
+        if replaced.is_some() {
+            self.release_unused_templates();
+        }
         Ok(())
+    }
+
+    /// Drops the loaded templates no version of any function uses any more
+    /// (its code changed, or it was deleted): compiled code is freed once
+    /// the environments started from it are gone too.
+    fn release_unused_templates(&self) {
+        let in_use: std::collections::HashSet<String> = {
+            let snaps = self.snapshots.read().unwrap_or_else(|e| e.into_inner());
+            snaps
+                .values()
+                .flat_map(|s| std::iter::once(&s.latest).chain(s.versions.values()))
+                .map(|c| template_key(c))
+                .collect()
+        };
+        let released: Vec<Arc<dyn Template>> = {
+            let mut templates = self.lock_templates();
+            let unused: Vec<String> = templates
+                .keys()
+                .filter(|k| !in_use.contains(*k))
+                .cloned()
+                .collect();
+            unused.iter().filter_map(|k| templates.remove(k)).collect()
+        };
+        if !released.is_empty() {
+            tracing::debug!(count = released.len(), "released unused code");
+        }
+    }
+
+    /// How many templates are loaded (for tests and metrics).
+    pub fn loaded_templates(&self) -> usize {
+        self.lock_templates().len()
     }
 
     fn not_found(&self, name: &FunctionName, qualifier: Option<&Qualifier>) -> RegistryError {
@@ -280,6 +323,11 @@ impl Registry {
         };
         RegistryError::NotFound(format!("Function not found: {arn}"))
     }
+}
+
+/// The key of a version's loaded template: its runtime and code.
+fn template_key(config: &FunctionConfig) -> String {
+    format!("{}/{}", config.runtime, config.code_sha256)
 }
 
 /// Creates `name` from a zip (runtime `wasm`, defaults otherwise) or

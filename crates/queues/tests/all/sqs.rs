@@ -370,3 +370,128 @@ async fn delete_all(queues: &Queues, queue: &str, received: &[Received]) {
         outcome.unwrap();
     }
 }
+
+/// `DeduplicationScope: messageGroup` deduplicates within a message group:
+/// the same id in two groups is two messages, twice in one group one, and
+/// that holds across a restart.
+#[tokio::test]
+async fn fifo_deduplicates_per_message_group_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let queues = open(dir.path());
+    let mut config = QueueConfig::new("groups.fifo");
+    config
+        .apply_attributes(&BTreeMap::from([
+            ("FifoQueue".into(), "true".into()),
+            ("DeduplicationScope".into(), "messageGroup".into()),
+            ("FifoThroughputLimit".into(), "perMessageGroupId".into()),
+        ]))
+        .unwrap();
+    queues.create_queue(config).await.unwrap();
+    let a = queues
+        .send("groups.fifo", vec![fifo("x", "a", Some("id"))])
+        .await
+        .unwrap();
+    let b = queues
+        .send("groups.fifo", vec![fifo("x", "b", Some("id"))])
+        .await
+        .unwrap();
+    assert_ne!(a[0].message_id, b[0].message_id);
+    queues.close();
+    let queues = open(dir.path());
+    let again = queues
+        .send("groups.fifo", vec![fifo("x", "a", Some("id"))])
+        .await
+        .unwrap();
+    assert_eq!(a, again);
+    assert_eq!(queues.stats("groups.fifo").unwrap().visible, 2);
+    let attributes = queues.attributes("groups.fifo").unwrap();
+    assert_eq!(attributes["DeduplicationScope"], "messageGroup");
+    assert_eq!(attributes["FifoThroughputLimit"], "perMessageGroupId");
+
+    // The default scope is the queue.
+    create_fifo(&queues, "whole.fifo", false).await;
+    let a = queues
+        .send("whole.fifo", vec![fifo("x", "a", Some("id"))])
+        .await
+        .unwrap();
+    let b = queues
+        .send("whole.fifo", vec![fifo("x", "b", Some("id"))])
+        .await
+        .unwrap();
+    assert_eq!(a, b);
+}
+
+/// A dead-letter queue's `RedriveAllowPolicy` decides which queues may
+/// name it in their `RedrivePolicy`.
+#[tokio::test]
+async fn redrive_allow_policy_limits_the_source_queues() {
+    let dir = tempfile::tempdir().unwrap();
+    let queues = open(dir.path());
+    let arn = |name: &str| queues.arn(name);
+    let by_queue = format!(
+        r#"{{"redrivePermission":"byQueue","sourceQueueArns":["{}"]}}"#,
+        arn("allowed")
+    );
+    create(&queues, "dlq", &[("RedriveAllowPolicy", &by_queue)]).await;
+    create(
+        &queues,
+        "closed",
+        &[("RedriveAllowPolicy", r#"{"redrivePermission":"denyAll"}"#)],
+    )
+    .await;
+    let redrive = |dlq: &str| {
+        format!(
+            r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":3}}"#,
+            arn(dlq)
+        )
+    };
+    create(&queues, "allowed", &[("RedrivePolicy", &redrive("dlq"))]).await;
+    for (source, dlq) in [("other", "dlq"), ("allowed2", "closed")] {
+        let mut config = QueueConfig::new(source);
+        config
+            .apply_attributes(&BTreeMap::from([("RedrivePolicy".into(), redrive(dlq))]))
+            .unwrap();
+        match queues.create_queue(config).await {
+            Err(QueueError::InvalidParameterValue(m)) => {
+                assert!(m.contains("RedriveAllowPolicy"), "{m}")
+            }
+            other => panic!("{source} -> {dlq}: {other:?}"),
+        }
+    }
+    let attributes = queues.attributes("dlq").unwrap();
+    let rendered: serde_json::Value =
+        serde_json::from_str(&attributes["RedriveAllowPolicy"]).unwrap();
+    assert_eq!(rendered["sourceQueueArns"][0], arn("allowed"));
+
+    // Malformed policies and FIFO-only settings on standard queues.
+    for (name, value, expected) in [
+        (
+            "RedriveAllowPolicy",
+            r#"{"redrivePermission":"some"}"#,
+            "value",
+        ),
+        (
+            "RedriveAllowPolicy",
+            r#"{"redrivePermission":"byQueue"}"#,
+            "value",
+        ),
+        (
+            "RedriveAllowPolicy",
+            r#"{"redrivePermission":"allowAll","sourceQueueArns":["x"]}"#,
+            "value",
+        ),
+        ("DeduplicationScope", "everything", "value"),
+        ("DeduplicationScope", "messageGroup", "name"),
+        ("FifoThroughputLimit", "perQueue", "name"),
+    ] {
+        let mut config = QueueConfig::new("standard");
+        let applied = config
+            .apply_attributes(&BTreeMap::from([(name.to_owned(), value.to_owned())]))
+            .and_then(|()| config.validate());
+        match (applied, expected) {
+            (Err(QueueError::InvalidAttributeValue(n)), "value")
+            | (Err(QueueError::InvalidAttributeName(n)), "name") => assert_eq!(n, name),
+            (other, _) => panic!("{name}={value}: {other:?}"),
+        }
+    }
+}
