@@ -253,12 +253,20 @@ impl Invoker {
         let invocation = Call::new(trigger::URL, parent);
         match template.protocol() {
             Protocol::Http => {
+                // Streamed to the function, but no more than a function
+                // URL takes (a declared length over it is refused at once).
+                if declared_over_limit(call.request.headers()) {
+                    return Ok(payload_too_large());
+                }
+                let request = call
+                    .request
+                    .map(|b| http_body_util::Limited::new(b, URL_BODY_LIMIT).boxed_unsync());
                 let permit = self.try_permit(&target)?;
                 let (tx, rx) = oneshot::channel();
                 let this = self.clone();
                 let t = target.clone();
                 let input = Input::Http {
-                    request: call.request,
+                    request,
                     respond: tx,
                 };
                 let done = self.tracker.spawn(async move {
@@ -603,8 +611,9 @@ fn log_stream(start_ms: i64, version: &str, id: &str) -> String {
     })
 }
 
-/// The largest function URL request body an event-speaking function gets
-/// (Lambda's 6 MB synchronous payload).
+/// The largest function URL request body a function gets (Lambda's 6 MB
+/// synchronous payload): event-speaking functions get it whole, wasi-http
+/// ones as a stream that fails beyond it.
 pub const URL_BODY_LIMIT: usize = 6 * 1024 * 1024;
 
 /// How long a function URL request body may take to arrive.
@@ -621,17 +630,8 @@ async fn read_url_body(
         Broken,
     }
     // A declared length over the limit is refused before a byte is read.
-    let too_large = || {
-        message_response(
-            http::StatusCode::PAYLOAD_TOO_LARGE,
-            "Request Entity Too Large",
-        )
-    };
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > URL_BODY_LIMIT as u64) {
-        return Err(too_large());
+    if declared_over_limit(headers) {
+        return Err(payload_too_large());
     }
     let read = async {
         let mut buf = bytes::BytesMut::new();
@@ -650,7 +650,7 @@ async fn read_url_body(
     };
     match tokio::time::timeout(URL_BODY_DEADLINE, read).await {
         Ok(Ok(body)) => Ok(body),
-        Ok(Err(Refusal::TooLarge)) => Err(too_large()),
+        Ok(Err(Refusal::TooLarge)) => Err(payload_too_large()),
         Ok(Err(Refusal::Broken)) => {
             tracing::debug!("a function URL request body broke off");
             Err(message_response(
@@ -663,6 +663,22 @@ async fn read_url_body(
             "Request Timeout",
         )),
     }
+}
+
+/// Whether a request declares a body larger than a function URL takes.
+fn declared_over_limit(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n > URL_BODY_LIMIT as u64)
+}
+
+/// A function URL's answer to a body over [`URL_BODY_LIMIT`].
+fn payload_too_large() -> http::Response<Body> {
+    message_response(
+        http::StatusCode::PAYLOAD_TOO_LARGE,
+        "Request Entity Too Large",
+    )
 }
 
 fn full_body(b: Bytes) -> Body {

@@ -314,3 +314,59 @@ fn api_requests_over_their_limit_or_unauthenticated_are_refused_on_their_head() 
     );
     s.assert_alive();
 }
+
+/// A wasi-http function gets its URL body as a stream, but no more than
+/// 6 MB of it: a declared length over that is 413 at once, and a chunked
+/// body that goes on fails the function's read past 6 MB instead of
+/// streaming on.
+#[test]
+fn a_wasi_http_function_reads_at_most_6_mb_of_a_url_body() {
+    let s = Server::start(&[]);
+    let name = unique("http-body");
+    s.deploy(&name, guests::HTTP_ECHO, serde_json::json!({}));
+    let url = s.create_url(&name, "NONE", None);
+    let path = url.trim_start_matches(&s.url).to_string();
+
+    let declared = head_only(
+        &s,
+        &format!("POST {path}echo-body HTTP/1.1\r\nHost: x\r\nContent-Length: 2147483648"),
+    );
+    assert!(declared.starts_with("HTTP/1.1 413"), "{declared}");
+
+    let mut tcp = connect(&s);
+    tcp.write_all(
+        format!("POST {path}echo-body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    let mut writer = tcp.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let mut chunk = format!("{:x}\r\n", 64 * 1024).into_bytes();
+        chunk.extend(std::iter::repeat_n(b'z', 64 * 1024));
+        chunk.extend_from_slice(b"\r\n");
+        // 64 MB, far past the limit, unless the server stops reading.
+        for _ in 0..1024 {
+            if writer.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let mut echoed = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tcp.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => echoed += buf[..n].iter().filter(|b| **b == b'z').count(),
+        }
+    }
+    sender.join().unwrap();
+    assert!(echoed > 0, "the function streamed nothing back");
+    assert!(
+        echoed <= 6 * 1024 * 1024,
+        "the function read {echoed} bytes of the body"
+    );
+    // The server is fine and the function still answers.
+    let ok = http().get(&format!("{url}after"));
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    s.assert_alive();
+}
