@@ -12,9 +12,10 @@
 //!   `pids/<platform's cgroup>/<parent>/<env>` with `pids.max`,
 //!   `cpu/<platform's cgroup>/<parent>/<env>` with `cpu.shares`; peak from
 //!   `memory.max_usage_in_bytes`, OOM kills from `memory.oom_control`.
-//! - **RLIMIT_AS** on the sandbox's processes: caps address space rather
-//!   than resident memory, with no pids limit, no CPU share and no peak
-//!   measurement.
+//! - **RLIMIT_AS** on the sandbox's processes: caps each process's address
+//!   space rather than the sandbox's resident memory, with no pids limit
+//!   and no CPU share; the peak is summed from the peaks of the sandbox's
+//!   processes instead (see `environment::rss`).
 //!
 //! CPU, as on Lambda, follows memory: an environment's weight is
 //! proportional to its `MemorySize`, scaled so that 1024 MB gets the

@@ -14,6 +14,14 @@
 //!   invoke(): event → the waiting /next; wait for /response or /error
 //!             (≤ timeout), or the exit; stdout+stderr → the invocation's log
 //! ```
+//!
+//! Max Memory Used is the environment's peak so far, sampled at the end of
+//! each invocation: the cgroup's own peak, or, without one (or without a
+//! peak file: cgroup v2 before Linux 5.19), the sum of the peaks of the
+//! sandbox's processes ([`rss`]), kept as a running maximum as a cgroup's
+//! peak is.
+
+mod rss;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -267,6 +275,7 @@ impl Template for ProcessTemplate {
         let mut child = cmd
             .spawn()
             .map_err(|e| internal("starting the sandbox", &e))?;
+        let root_pid = child.id();
         // Our copies of the pipe's write end go with the command: the pump
         // sees end of file once the sandbox's processes are gone.
         drop(cmd);
@@ -299,6 +308,8 @@ impl Template for ProcessTemplate {
             exit,
             kill_tx,
             cgroup,
+            root_pid,
+            peak: 0,
             dir: guard,
             memory_mb: config.memory_mb,
             function_arn: function_arn(config),
@@ -429,6 +440,11 @@ pub(crate) struct ProcessEnvironment {
     exit: watch::Receiver<Option<ExitStatus>>,
     kill_tx: mpsc::Sender<()>,
     cgroup: Option<Arc<Cgroup>>,
+    /// Host pid of the sandbox's first process (bubblewrap), the root of
+    /// its process tree.
+    root_pid: Option<u32>,
+    /// Peak memory so far, in bytes: the largest sample yet.
+    peak: u64,
     dir: DirGuard,
     memory_mb: u32,
     function_arn: String,
@@ -442,12 +458,24 @@ impl ProcessEnvironment {
         self.cgroup.as_ref().map_or(0, |c| c.oom_kills())
     }
 
-    fn peak_bytes(&self) -> u64 {
-        self.cgroup.as_ref().map_or(0, |c| c.peak_bytes())
+    /// Samples the environment's peak memory into `peak`: the cgroup's
+    /// peak, else the sandbox's process tree while it still runs (after
+    /// its exit the root's pid may be another process's).
+    fn sample_peak(&mut self) {
+        let cgroup_peak = self.cgroup.as_ref().map_or(0, |c| c.peak_bytes());
+        let running = !self.dead && self.exit.borrow().is_none();
+        let sample = match self.root_pid {
+            _ if cgroup_peak > 0 => cgroup_peak,
+            Some(pid) if running => rss::tree_peak_bytes(pid),
+            _ => 0,
+        };
+        self.peak = self.peak.max(sample);
     }
 
     /// Kills the whole sandbox and waits (bounded) for it to be gone.
     async fn kill(&mut self) {
+        // The last look at the processes' peaks.
+        self.sample_peak();
         self.dead = true;
         let _ = self.kill_tx.try_send(());
         if let Some(cg) = &self.cgroup {
@@ -467,14 +495,15 @@ impl ProcessEnvironment {
     }
 
     fn outcome(
-        &self,
+        &mut self,
         result: Result<Option<bytes::Bytes>, FunctionError>,
         discard: bool,
     ) -> Outcome {
+        self.sample_peak();
         Outcome {
             result,
             discard,
-            max_memory_bytes: self.peak_bytes(),
+            max_memory_bytes: self.peak,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod api;
 mod limits;
+mod memory;
 mod provided;
 mod python;
 mod rust;
