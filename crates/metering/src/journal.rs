@@ -201,6 +201,11 @@ impl Segment {
         &self.path
     }
 
+    /// Whether nothing was appended since the last reset.
+    pub fn is_empty(&self) -> bool {
+        self.tail.load(Ordering::Relaxed) == HEADER
+    }
+
     /// The segment's batch, and how many damaged frames were left out.
     pub fn batch(&mut self) -> (UsageBatch, usize) {
         let (id, bytes) = self.written();
@@ -377,7 +382,7 @@ impl Journal {
 
     /// Whether anything was appended since the last seal.
     pub fn is_empty(&self) -> bool {
-        self.full.is_empty() && self.current.tail.load(Ordering::Relaxed) == HEADER
+        self.full.is_empty() && self.current.is_empty()
     }
 }
 

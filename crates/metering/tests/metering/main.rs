@@ -1,5 +1,8 @@
 //! Metering against a real SQLite store: crash recovery (in process, and a
-//! child process killed with SIGKILL), batching, and reports that add up.
+//! child process killed with SIGKILL), batching, reports that add up, and
+//! a full disk ([`full_disk`]).
+
+mod full_disk;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -215,6 +218,8 @@ fn the_flusher_commits_on_a_full_batch_and_on_its_interval() {
             stored: 7,
             journal_errors: 0,
             store_errors: 0,
+            dropped: 0,
+            buffered: 0,
         }
     );
 }
