@@ -29,6 +29,7 @@
 //! address a child printed.
 
 mod ab;
+mod attacks;
 mod authz;
 mod cold;
 mod control;
@@ -86,6 +87,37 @@ enum Command {
     /// Invoke, called as an IAM user, on a server with `--authorization
     /// on` and one with it off, loaded in turn.
     Authz(AuthzArgs),
+    /// The load a normal client holds while hostile clients attack the
+    /// server (slowloris, 2 GB and endless bodies, an idle connection
+    /// flood), one attack at a time.
+    Attacks(AttacksArgs),
+}
+
+#[derive(clap::Args, Clone)]
+pub struct AttacksArgs {
+    /// The updraft binary.
+    #[arg(long)]
+    updraft: Option<PathBuf>,
+    /// The function (a wasi:http component).
+    #[arg(long)]
+    component: Option<PathBuf>,
+    /// Measured window of each attack.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Keep-alive connections of the normal load.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Slowloris connections.
+    #[arg(long, default_value_t = 500)]
+    slowloris: usize,
+    /// Connections of the idle flood.
+    #[arg(long, default_value_t = 10_000)]
+    idle: usize,
+    /// Worker threads of the load generator.
+    #[arg(long, default_value_t = 2)]
+    client_threads: usize,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(clap::Args, Clone)]
@@ -339,6 +371,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Process(args)) => process(args),
         Some(Command::Events(args)) => events(args),
         Some(Command::Authz(args)) => authz(args),
+        Some(Command::Attacks(args)) => attacks(args),
         None => run(cli.run),
     }
 }
@@ -513,6 +546,27 @@ fn authz(args: AuthzArgs) -> anyhow::Result<()> {
         "Authorization on and off (`updraft-bench authz`)",
         args.client_threads,
         authz::run(&settings),
+        &args.output,
+    )
+}
+
+fn attacks(args: AttacksArgs) -> anyhow::Result<()> {
+    let root = PathBuf::from(REPO_ROOT);
+    let settings = attacks::Settings {
+        updraft: updraft_binary(args.updraft, &root)?,
+        hello: hello_component(args.component, &root)?,
+        load: load::Settings {
+            connections: args.connections.max(1),
+            warmup: Duration::from_millis(200),
+            duration: args.duration,
+        },
+        slowloris: args.slowloris,
+        idle: args.idle,
+    };
+    measure_and_publish(
+        "Serving under attack (`updraft-bench attacks`)",
+        args.client_threads,
+        attacks::run(&settings),
         &args.output,
     )
 }

@@ -23,7 +23,14 @@ use updraft_test_support as guests;
 use crate::support::{http, sign_headers, Server};
 
 const ACCOUNT: &str = "000000000000";
-const ROUNDS: usize = 4;
+/// Kill -9 rounds; `UPDRAFT_DURABILITY_ROUNDS` asks for more (the trials
+/// RELIABILITY.md reports).
+fn rounds() -> usize {
+    std::env::var("UPDRAFT_DURABILITY_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+}
 /// How long the producers run before each kill.
 const LOAD: Duration = Duration::from_millis(1500);
 
@@ -215,7 +222,8 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
     assert_eq!(r.json()["FailedEntryCount"], 0, "{}", r.text());
 
     let acked = Arc::new(Mutex::new(Acked::default()));
-    for round in 0..ROUNDS {
+    let rounds = rounds();
+    for round in 0..rounds {
         let stop = Arc::new(AtomicBool::new(false));
         let creds = s.credentials();
         let workers: Vec<_> = (0..6)
@@ -287,7 +295,7 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
         &missing[..missing.len().min(20)]
     );
     eprintln!(
-        "durability: {} invocations, {} events, {} messages acknowledged over {ROUNDS} kill -9s; all delivered",
+        "durability: {} invocations, {} events, {} messages acknowledged over {rounds} kill -9s; all delivered",
         acked.invocations.len(),
         acked.events.len(),
         acked.messages.len()
