@@ -370,3 +370,51 @@ fn a_wasi_http_function_reads_at_most_6_mb_of_a_url_body() {
     assert_eq!(ok.status, 200, "{}", ok.text());
     s.assert_alive();
 }
+
+/// Clients that hang up mid-request by the hundred, on function URLs and
+/// on signed Invokes, leave no slot taken: the concurrency gauge returns to
+/// zero and the one-slot function serves the next caller.
+#[test]
+fn clients_hanging_up_mid_request_leave_no_slot_taken() {
+    let s = Server::start(&["--max-concurrency", "4"]);
+    let name = unique("hang-up");
+    s.deploy(&name, guests::HTTP_SLEEP, serde_json::json!({}));
+    let url = s.create_url(&name, "NONE", None);
+    let path = url.trim_start_matches(&s.url).to_string();
+    // Function URLs: the request is sent, the connection dropped at once.
+    for _ in 0..300 {
+        let mut tcp = connect(&s);
+        let _ = tcp.write_all(format!("GET {path}?ms=200 HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    }
+    // Signed Invokes of a spinning function, given up after 50 ms.
+    let spinner = unique("hang-up-spin");
+    s.deploy(&spinner, guests::CMD_LOOP, serde_json::json!({"Timeout": 1}));
+    let invoke = format!("{}/2015-03-31/functions/{spinner}/invocations", s.url);
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    for _ in 0..100 {
+        let headers = sign_headers(
+            "POST",
+            &invoke,
+            &[],
+            b"{}",
+            &s.credentials(),
+            "lambda",
+            std::time::SystemTime::now(),
+        );
+        let sent = client.post(&invoke).headers(headers).body("{}").send();
+        assert!(sent.map(|r| r.status() != 200).unwrap_or(true));
+    }
+    for function in [&name, &spinner] {
+        let key = format!(r#"updraft_concurrent_executions{{function="{function}"}}"#);
+        eventually(Duration::from_secs(60), "every slot given back", || {
+            (metric(&s.metrics(), &key).unwrap_or(0.0) == 0.0).then_some(())
+        });
+    }
+    let ok = http().get(&format!("{url}?ms=1"));
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.text(), "slept 1");
+    s.assert_alive();
+}
