@@ -264,30 +264,50 @@ fn endless_chunks(addr: SocketAddr, stop: Arc<AtomicBool>, _: &Settings) -> Stri
     uploads(addr, stop, head.to_string(), chunk)
 }
 
-/// Opens up to `s.idle` connections that send nothing, and watches them
-/// being closed.
-fn idle_flood(addr: SocketAddr, stop: Arc<AtomicBool>, s: &Settings) -> String {
+/// Opens up to `s.idle` connections that send nothing (from 8 threads),
+/// and watches them being closed: until all are, or 10 s after the last
+/// one opened.
+fn idle_flood(addr: SocketAddr, _stop: Arc<AtomicBool>, s: &Settings) -> String {
     let started = Instant::now();
-    let mut conns = Vec::with_capacity(s.idle);
+    let threads = 8;
+    let openers: Vec<_> = (0..threads)
+        .map(|i| {
+            let n = s.idle / threads + usize::from(i < s.idle % threads);
+            std::thread::spawn(move || {
+                let mut conns = Vec::with_capacity(n);
+                let mut failed = 0;
+                for _ in 0..n {
+                    match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+                        Ok(tcp) => {
+                            let _ = tcp.set_nonblocking(true);
+                            conns.push((tcp, Instant::now()));
+                        }
+                        Err(_) => failed += 1,
+                    }
+                }
+                (conns, failed)
+            })
+        })
+        .collect();
+    let mut open = Vec::with_capacity(s.idle);
     let mut failed = 0;
-    for _ in 0..s.idle {
-        match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-            Ok(tcp) => {
-                let _ = tcp.set_nonblocking(true);
-                conns.push(tcp);
-            }
-            Err(_) => failed += 1,
+    for opener in openers {
+        if let Ok((conns, f)) = opener.join() {
+            open.extend(conns);
+            failed += f;
         }
     }
-    let opened_in = started.elapsed().as_secs_f64();
-    // Closed by the server: a read returns 0 (or the 503's bytes first).
-    let (mut refused, mut closed) = (0usize, Vec::new());
-    let mut open = conns;
+    let connected = open.len();
+    let opened_in = started.elapsed();
+    // Closed by the server: a read returns 0 (after the 503's bytes when
+    // it was over the limit).
+    let (mut refused, mut lived) = (0usize, Vec::new());
     let mut buf = [0u8; 512];
-    while !stop.load(Ordering::Relaxed) && !open.is_empty() {
-        open.retain_mut(|tcp| match tcp.read(&mut buf) {
+    let watch_until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < watch_until && !open.is_empty() {
+        open.retain_mut(|(tcp, since)| match tcp.read(&mut buf) {
             Ok(0) => {
-                closed.push(started.elapsed().as_secs_f64());
+                lived.push(since.elapsed().as_secs_f64());
                 false
             }
             Ok(n) => {
@@ -298,17 +318,17 @@ fn idle_flood(addr: SocketAddr, stop: Arc<AtomicBool>, s: &Settings) -> String {
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => true,
             Err(_) => {
-                closed.push(started.elapsed().as_secs_f64());
+                lived.push(since.elapsed().as_secs_f64());
                 false
             }
         });
         std::thread::sleep(Duration::from_millis(100));
     }
     format!(
-        "{} connected in {opened_in:.1} s ({failed} failed); {refused} answered 503 (over --max-connections); {} closed by the server, median at {:.1} s; {} open at the end",
-        s.idle - failed,
-        closed.len(),
-        median(closed).unwrap_or(f64::NAN),
+        "{connected} connected in {:.1} s ({failed} failed); {refused} answered 503 (over --max-connections); {} closed by the server, median {:.1} s after connecting; {} still open 10 s after the last connected",
+        opened_in.as_secs_f64(),
+        lived.len(),
+        median(lived).unwrap_or(f64::NAN),
         open.len()
     )
 }

@@ -341,6 +341,13 @@ fn metrics_text(state: &AppState) -> impl axum::response::IntoResponse {
             queues.insert(tenant.registry.scoped_name(&name).into_owned(), g);
         }
     }
+    let dropped = state
+        .tenants
+        .values()
+        .filter_map(|t| t.metering.as_ref())
+        .map(|m| m.stats().dropped)
+        .sum();
+    home.invoker.metrics().usage_records_dropped(dropped);
     (
         [(
             http::header::CONTENT_TYPE,

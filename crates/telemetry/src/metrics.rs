@@ -103,6 +103,7 @@ pub struct Metrics {
     event_age: Family<FunctionLabels, Histogram, fn() -> Histogram>,
     queue_messages: Family<QueueStateLabels, Gauge>,
     queue_oldest: Family<QueueLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    usage_records_dropped: Counter,
 }
 
 /// The state of one function's environments at scrape time.
@@ -207,6 +208,12 @@ impl Metrics {
             "Age of the oldest message in a queue",
             queue_oldest.clone(),
         );
+        let usage_records_dropped = Counter::default();
+        registry.register(
+            "usage_records_dropped",
+            "Usage records lost: the usage journal could not be written and the records held in memory reached their limit",
+            usage_records_dropped.clone(),
+        );
         Metrics {
             registry,
             invocations,
@@ -222,7 +229,16 @@ impl Metrics {
             event_age,
             queue_messages,
             queue_oldest,
+            usage_records_dropped,
         }
+    }
+
+    /// Sets the usage records dropped so far (`total`, summed over the
+    /// meters at scrape time).
+    pub fn usage_records_dropped(&self, total: u64) {
+        let seen = self.usage_records_dropped.get();
+        self.usage_records_dropped
+            .inc_by(total.saturating_sub(seen));
     }
 
     /// Records one delivery attempt of an event from `source` (`async` or
@@ -347,6 +363,8 @@ mod tests {
         m.invocation("hello", Outcome::Timeout, Some(3.0));
         m.cold_start("hello", 0.0004);
         m.delivery("hello", "async", Delivery::Retry, Some(0.5));
+        m.usage_records_dropped(5);
+        m.usage_records_dropped(7);
         let text = m.render(
             &HashMap::from([(
                 "hello".to_string(),
@@ -378,6 +396,10 @@ mod tests {
         );
         assert!(
             text.contains(r#"updraft_queue_oldest_message_age_seconds{queue="orders"} 2.5"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("updraft_usage_records_dropped_total 7"),
             "{text}"
         );
         assert!(

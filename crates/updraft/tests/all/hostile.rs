@@ -388,12 +388,12 @@ fn clients_hanging_up_mid_request_leave_no_slot_taken() {
     }
     // Signed Invokes of a spinning function, given up after 50 ms.
     let spinner = unique("hang-up-spin");
-    s.deploy(&spinner, guests::CMD_LOOP, serde_json::json!({"Timeout": 1}));
+    s.deploy(
+        &spinner,
+        guests::CMD_LOOP,
+        serde_json::json!({"Timeout": 1}),
+    );
     let invoke = format!("{}/2015-03-31/functions/{spinner}/invocations", s.url);
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_millis(50))
-        .build()
-        .unwrap();
     for _ in 0..100 {
         let headers = sign_headers(
             "POST",
@@ -404,8 +404,14 @@ fn clients_hanging_up_mid_request_leave_no_slot_taken() {
             "lambda",
             std::time::SystemTime::now(),
         );
-        let sent = client.post(&invoke).headers(headers).body("{}").send();
-        assert!(sent.map(|r| r.status() != 200).unwrap_or(true));
+        let answered = http().give_up_after(
+            "POST",
+            &invoke,
+            &headers,
+            b"{}".to_vec(),
+            Duration::from_millis(50),
+        );
+        assert_ne!(answered, Some(200));
     }
     for function in [&name, &spinner] {
         let key = format!(r#"updraft_concurrent_executions{{function="{function}"}}"#);

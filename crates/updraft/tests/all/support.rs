@@ -863,6 +863,31 @@ pub fn http() -> &'static Http {
 }
 
 impl Http {
+    /// Sends a request and hangs up if no answer came within `after`; the
+    /// status when one did.
+    pub fn give_up_after(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &HeaderMap,
+        body: Vec<u8>,
+        after: Duration,
+    ) -> Option<u16> {
+        let method = http::Method::from_bytes(method.as_bytes()).expect("a method");
+        self.runtime.block_on(async {
+            let send = self
+                .client
+                .request(method, url)
+                .headers(headers.clone())
+                .body(body)
+                .send();
+            match tokio::time::timeout(after, send).await {
+                Ok(Ok(resp)) => Some(resp.status().as_u16()),
+                _ => None,
+            }
+        })
+    }
+
     pub fn send(&self, method: &str, url: &str, headers: &HeaderMap, body: Vec<u8>) -> Resp {
         let method = http::Method::from_bytes(method.as_bytes()).expect("a method");
         self.runtime.block_on(async {
