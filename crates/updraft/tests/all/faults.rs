@@ -53,7 +53,7 @@ fn infinite_loop_hits_the_timeout_while_others_answer() {
         (r, started.elapsed())
     });
     // While the loop spins, another function answers quickly.
-    std::thread::sleep(Duration::from_millis(150));
+    wait_running(&s, &spin);
     let mut answered = 0;
     let mut slowest = Duration::ZERO;
     while !looping.is_finished() {
@@ -253,11 +253,10 @@ fn idle_environments_scale_to_zero() {
     assert_eq!(metric(&m, &live), Some(1.0), "{m}");
     assert_eq!(metric(&m, &cold), Some(1.0), "{m}");
 
-    std::thread::sleep(Duration::from_millis(2500));
-    let m = s.metrics();
-    assert!(
-        metric(&m, &live).unwrap_or(0.0) == 0.0,
-        "no live environment after the idle timeout: {m}"
+    eventually(
+        Duration::from_secs(10),
+        "no live environment after the idle timeout",
+        || (metric(&s.metrics(), &live).unwrap_or(0.0) == 0.0).then_some(()),
     );
     let r = s.invoke(name, b"{}");
     assert_eq!(r.text(), "1", "state is gone: a cold start");
@@ -296,7 +295,10 @@ fn sandbox_has_private_tmp_no_network_and_its_environment() {
     // The same warm environment still has its file (once the URL request
     // has released it; a request arriving earlier gets a new environment);
     // another function never sees it.
-    std::thread::sleep(Duration::from_millis(300));
+    let running = format!(r#"updraft_concurrent_executions{{function="{a}"}}"#);
+    eventually(Duration::from_secs(10), "the environment released", || {
+        (metric(&s.metrics(), &running).unwrap_or(0.0) == 0.0).then_some(())
+    });
     let again: Value = http().get(&url_a).json();
     assert_eq!(again["tmp"], json!(["marker-a"]), "{again}");
     let other: Value = http().get(&url_b).json();
