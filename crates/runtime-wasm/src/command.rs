@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!   CommandTemplate (one per code: CommandPre or InstancePre, linked once)
-//!     └─ start() ──> CommandEnvironment (a private /tmp)
+//!     └─ start() ──> CommandEnvironment (a private /tmp and its quota)
 //!                      └─ invoke(): new Store + instance, event on stdin,
 //!                                   run, result from stdout, log from stderr
 //! ```
@@ -29,6 +29,7 @@ use crate::engine::EngineHandle;
 use crate::fault::{self, INIT_ERROR, RESPONSE_TOO_LARGE};
 use crate::http::MAX_EVENT_RESPONSE;
 use crate::output::{GuestOutput, LogSlot, ResultBuffer};
+use crate::quota::TmpQuota;
 use crate::sandbox::{new_store, wasi_builder, ComponentState, Endpoint, Limits, P1State};
 use crate::tmp::{PrivateTmp, TmpDirs};
 
@@ -56,11 +57,13 @@ impl Template for CommandTemplate {
         config: &EnvConfig,
         _log: &LogSink,
     ) -> Result<Box<dyn Environment>, FunctionError> {
+        let tmp = self.tmp.take()?;
         Ok(Box::new(CommandEnvironment {
             engine: self.engine.clone(),
             code: self.code.clone(),
             config: config.clone(),
-            tmp: self.tmp.take()?,
+            quota: tmp.quota(config.ephemeral_storage_mb),
+            tmp,
             endpoint: self.endpoint.clone(),
         }))
     }
@@ -71,6 +74,8 @@ struct CommandEnvironment {
     code: Arc<CommandCode>,
     config: EnvConfig,
     tmp: PrivateTmp,
+    /// Shared by the runs of this environment, as its `/tmp` is.
+    quota: TmpQuota,
     endpoint: Option<Arc<Endpoint>>,
 }
 
@@ -155,7 +160,12 @@ impl Environment for CommandEnvironment {
                 let mut builder = builder;
                 let mut store = new_store(
                     engine,
-                    ComponentState::new(builder.build(), memory_mb, self.endpoint.clone()),
+                    ComponentState::new(
+                        builder.build(),
+                        memory_mb,
+                        self.endpoint.clone(),
+                        self.quota.clone(),
+                    ),
                 );
                 store.data_mut().limits.deadline = deadline;
                 let run = async {
@@ -174,6 +184,7 @@ impl Environment for CommandEnvironment {
                 let state = P1State {
                     wasi: builder.build_p1(),
                     limits: Limits::new(memory_mb),
+                    quota: self.quota.clone(),
                 };
                 let mut store = new_store(engine, state);
                 store.data_mut().limits.deadline = deadline;

@@ -78,9 +78,10 @@ impl Template for HttpTemplate {
         )
         .map_err(|e| FunctionError::new(INIT_ERROR, e))?
         .build();
+        let quota = tmp.quota(config.ephemeral_storage_mb);
         let mut store = new_store(
             &self.engine.engine,
-            ComponentState::new(wasi, config.memory_mb, self.endpoint.clone()),
+            ComponentState::new(wasi, config.memory_mb, self.endpoint.clone(), quota),
         );
         store.data_mut().limits.deadline = Some(Instant::now() + INIT_TIMEOUT);
         let instantiated =

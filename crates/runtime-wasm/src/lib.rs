@@ -18,16 +18,20 @@
 //! Guests are contained (see `sandbox`): a memory limit over all their
 //! linear memories, a deadline enforced by epoch interruption (with a
 //! cooperative yield on every tick) and by a tokio timeout, a private
-//! `/tmp`, and no network but the platform's endpoint (`WasmConfig::
-//! endpoint_url`, the guest's `AWS_ENDPOINT_URL`, the one destination of
-//! outgoing `wasi:http` requests). Their faults become function errors,
-//! never panics of the node.
+//! `/tmp` that holds no more than the function's ephemeral storage (see
+//! `quota`: writes past it fail with `ENOSPC`), a bounded share of what
+//! they write to stdout and stderr (see `output`), and no network but the
+//! platform's endpoint (`WasmConfig::endpoint_url`, the guest's
+//! `AWS_ENDPOINT_URL`, the one destination of outgoing `wasi:http`
+//! requests). Their faults become function errors, never panics of the
+//! node.
 
 mod command;
 mod engine;
 mod fault;
 mod http;
 mod output;
+mod quota;
 mod runtime;
 mod sandbox;
 mod tmp;

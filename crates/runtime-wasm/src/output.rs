@@ -6,6 +6,12 @@
 //! command's stdout is its result and goes to a bounded [`ResultBuffer`].
 //! Writes are synchronous, so nothing is left in flight when an invocation
 //! ends and the slot is swapped.
+//!
+//! Nothing here grows with what a guest writes: the sink keeps the last
+//! bytes up to its limit (256 KB per invocation in the pools), a result
+//! buffer stops at its limit, and a single write reaches the sink in
+//! pieces of at most [`LOG_PIECE`], so a guest flooding its output costs
+//! the node no more than the limit plus one piece.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -28,10 +34,18 @@ impl LogSlot {
 
     fn write(&self, bytes: &[u8]) {
         if let Some(sink) = &*self.0.lock().unwrap_or_else(|e| e.into_inner()) {
-            sink.write(bytes);
+            for piece in bytes.chunks(LOG_PIECE) {
+                sink.write(piece);
+            }
         }
     }
 }
+
+/// The most handed to a [`LogSink`] at once. The sink keeps the tail of
+/// what it is given, up to its limit, but takes each piece whole first:
+/// a guest's single huge write (`output-stream.write` is not held to the
+/// `check-write` grant) would otherwise cost its full size again.
+const LOG_PIECE: usize = 64 * 1024;
 
 /// A command's stdout: its result, capped at `limit` bytes.
 #[derive(Clone)]

@@ -29,6 +29,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use crate::command::{CommandCode, CommandTemplate};
 use crate::engine::EngineHandle;
 use crate::http::HttpTemplate;
+use crate::quota;
 use crate::sandbox::{ComponentState, Endpoint, P1State};
 use crate::tmp::TmpDirs;
 
@@ -126,11 +127,15 @@ impl WasmRuntime {
         let mut components = Linker::new(&engine.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut components)
             .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        quota::p2::add_to_linker(&mut components, ComponentState::tmp_fs)
+            .map_err(|e| anyhow::anyhow!("linking the /tmp quota: {e}"))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut components)
             .map_err(|e| anyhow::anyhow!("linking wasi:http: {e}"))?;
         let mut modules = wasmtime::Linker::new(&engine.engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut modules, |s: &mut P1State| &mut s.wasi)
             .map_err(|e| anyhow::anyhow!("linking WASI preview1: {e}"))?;
+        quota::p1::add_to_linker(&mut modules)
+            .map_err(|e| anyhow::anyhow!("linking the /tmp quota for preview1: {e}"))?;
 
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine

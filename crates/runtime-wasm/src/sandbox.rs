@@ -9,8 +9,9 @@
 //!   guest cannot starve other tasks), and once the invocation deadline has
 //!   passed the guest traps with [`DeadlinePassed`];
 //! - a WASI context with the function's environment, `argv = [name]`,
-//!   clocks and randomness, a private `/tmp`, and nothing else: no other
-//!   directory, no sockets, no name lookup;
+//!   clocks and randomness, a private `/tmp` holding no more than the
+//!   function's ephemeral storage (its [`TmpQuota`], see `quota`), and
+//!   nothing else: no other directory, no sockets, no name lookup;
 //! - outgoing `wasi:http` requests go to the platform's endpoint
 //!   ([`Endpoint`], also the guest's `AWS_ENDPOINT_URL`) and nowhere else:
 //!   any other destination, or every request when no endpoint is
@@ -24,12 +25,15 @@ use bytes::Bytes;
 use updraft_pool::EnvConfig;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::output::GuestOutput;
+use crate::quota::p2::TmpFsView;
+use crate::quota::TmpQuota;
 
 /// Memory accounting and the deadline of the invocation in progress.
 #[derive(Debug)]
@@ -137,16 +141,34 @@ pub(crate) struct ComponentState {
     http: WasiHttpCtx,
     hooks: OutgoingHttp,
     pub limits: Limits,
+    quota: TmpQuota,
 }
 
 impl ComponentState {
-    pub fn new(wasi: WasiCtx, memory_mb: u32, endpoint: Option<Arc<Endpoint>>) -> Self {
+    pub fn new(
+        wasi: WasiCtx,
+        memory_mb: u32,
+        endpoint: Option<Arc<Endpoint>>,
+        quota: TmpQuota,
+    ) -> Self {
         ComponentState {
             wasi,
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             hooks: OutgoingHttp { endpoint },
             limits: Limits::new(memory_mb),
+            quota,
+        }
+    }
+
+    /// `wasi:filesystem/types` with the `/tmp` quota.
+    pub fn tmp_fs(&mut self) -> TmpFsView<'_> {
+        TmpFsView {
+            fs: WasiFilesystemCtxView {
+                ctx: self.wasi.filesystem(),
+                table: &mut self.table,
+            },
+            quota: &self.quota,
         }
     }
 }
@@ -183,6 +205,8 @@ impl HasLimits for ComponentState {
 pub(crate) struct P1State {
     pub wasi: WasiP1Ctx,
     pub limits: Limits,
+    /// Enforced by `quota::p1`.
+    pub quota: TmpQuota,
 }
 
 impl HasLimits for P1State {

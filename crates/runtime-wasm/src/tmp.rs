@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use updraft_pool::FunctionError;
 
 use crate::fault::INIT_ERROR;
+use crate::quota::{self, TmpQuota};
 
 /// Roots without a lock file younger than this may be in the making.
 const UNLOCKED_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -39,6 +40,8 @@ pub(crate) struct TmpDirs {
     spares: Mutex<Vec<PathBuf>>,
     next: AtomicU64,
     max_spares: usize,
+    /// The allocation unit of the file system the directories are on.
+    block: u64,
 }
 
 /// An environment's `/tmp`: back to the pool (or removed) when dropped.
@@ -61,12 +64,14 @@ impl TmpDirs {
         let root = tempfile::Builder::new().prefix("run-").tempdir_in(parent)?;
         let lock = std::fs::File::create(root.path().join("LOCK"))?;
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)?;
+        let block = quota::block_size(root.path());
         Ok(Arc::new(TmpDirs {
             root,
             _lock: lock,
             spares: Mutex::new(Vec::new()),
             next: AtomicU64::new(1),
             max_spares,
+            block,
         }))
     }
 
@@ -170,6 +175,12 @@ fn remove_abandoned(parent: &Path) {
 impl PrivateTmp {
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A quota of `size_mb` MB (0: the default) for this directory, which
+    /// is empty when taken.
+    pub fn quota(&self, size_mb: u32) -> TmpQuota {
+        TmpQuota::new(&self.path, size_mb, self.pool.block)
     }
 }
 

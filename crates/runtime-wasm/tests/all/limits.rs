@@ -105,3 +105,41 @@ async fn memory_growth_stops_at_the_limit() {
     assert!(peak <= 64 << 20, "peak {peak}");
     assert!(peak > 50 << 20, "peak {peak}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_flooding_its_log_keeps_only_the_tail() {
+    let (rt, _dir) = runtime();
+    let guest = std::path::Path::new(guests::HTTP_ENV).with_file_name("http_tmp.wasm");
+    let template = template(&rt, &guest.display().to_string());
+    let mut env = start(&template).await;
+    // As the pools keep it: 256 KB per invocation.
+    const KEPT: usize = 256 * 1024;
+    // 16 MiB in 4 KiB writes, then 16 MiB in 4 MiB writes (more than
+    // `check-write` grants, which nothing enforces on stdout).
+    for chunk in [4096, 4 << 20] {
+        let (respond, response) = tokio::sync::oneshot::channel();
+        let log = LogSink::new(KEPT);
+        let inv = Invocation {
+            request_id: "req-flood".into(),
+            input: Input::Http {
+                request: get(&format!("/?op=log&bytes={}&chunk={chunk}", 16 << 20)),
+                respond,
+            },
+            timeout: Duration::from_secs(10),
+            log: log.clone(),
+            traceparent: None,
+        };
+        let read = async {
+            let response = response.await.ok()?;
+            Some(response.into_body().collect().await.ok()?.to_bytes())
+        };
+        let (outcome, body) = tokio::join!(env.invoke(inv), read);
+        // Not timed out: the flood does not stall the invocation.
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        assert_eq!(body.unwrap(), format!("{{\"logged\":{}}}", 16 << 20));
+        let kept = log.take();
+        assert!(kept.len() <= KEPT, "kept {} bytes", kept.len());
+        assert!(kept.len() > KEPT / 2, "kept {} bytes", kept.len());
+        assert!(kept.ends_with(b"END\n"), "the tail is kept");
+    }
+}

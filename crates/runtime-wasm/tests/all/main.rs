@@ -8,6 +8,7 @@ mod incoming;
 mod kinds;
 mod limits;
 mod sandbox;
+mod storage;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
