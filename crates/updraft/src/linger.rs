@@ -11,7 +11,8 @@
 //! calls it lingering close, nginx `lingering_close`.
 //!
 //! [`Lingering`] wraps the TCP stream handed to hyper (under TLS when
-//! there is TLS). When hyper has closed the connection in order (shut its
+//! there is TLS), and notes in the connection's [`Activity`] when bytes
+//! last moved, for the idle timeout. When hyper has closed the connection in order (shut its
 //! write side down after the last answer) and drops the stream, a task
 //! takes it and reads until the client closes, [`LINGER_TIME`] passes or
 //! [`LINGER_BYTES`] have been discarded; the connection's slot (its
@@ -21,8 +22,10 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -33,20 +36,73 @@ pub const LINGER_TIME: Duration = Duration::from_secs(5);
 /// How many bytes a closing connection may still send before it is cut.
 pub const LINGER_BYTES: usize = 64 * 1024 * 1024;
 
+/// What a connection is doing: when bytes last moved either way, and how
+/// many requests on it are being answered.
+pub struct Activity {
+    origin: Instant,
+    /// ms after `origin`.
+    last_io_ms: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+impl Activity {
+    pub fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            origin: Instant::now(),
+            last_io_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    fn touch(&self) {
+        let now = self.origin.elapsed().as_millis() as u64;
+        self.last_io_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// How long the connection has had no request in flight and no bytes
+    /// moving; zero while a request is being answered.
+    pub fn idle_for(&self) -> Duration {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.last_io_ms.load(Ordering::Relaxed));
+        self.origin.elapsed().saturating_sub(last)
+    }
+
+    /// Counts a request as in flight until the guard is dropped.
+    pub fn request(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+}
+
+/// A request being answered (see [`Activity::request`]).
+pub struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A TCP stream that lingers when dropped (see the module header).
 pub struct Lingering {
     tcp: Option<TcpStream>,
     permit: Option<OwnedSemaphorePermit>,
+    activity: Arc<Activity>,
     /// Whether the write side was shut down: the connection ended in order.
     closed_in_order: bool,
 }
 
 impl Lingering {
-    /// `permit` (the connection's slot) is released once the drain is over.
-    pub fn new(tcp: TcpStream, permit: OwnedSemaphorePermit) -> Self {
+    /// `permit` (the connection's slot) is released once the drain is over;
+    /// `activity` notes when bytes move.
+    pub fn new(tcp: TcpStream, permit: OwnedSemaphorePermit, activity: Arc<Activity>) -> Self {
         Lingering {
             tcp: Some(tcp),
             permit: Some(permit),
+            activity,
             closed_in_order: false,
         }
     }
@@ -91,7 +147,12 @@ impl AsyncRead for Lingering {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.tcp().poll_read(cx, buf)
+        let before = buf.filled().len();
+        let read = self.tcp().poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        read
     }
 }
 
@@ -101,7 +162,11 @@ impl AsyncWrite for Lingering {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.tcp().poll_write(cx, buf)
+        let written = self.tcp().poll_write(cx, buf);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        written
     }
 
     fn poll_write_vectored(
@@ -109,7 +174,11 @@ impl AsyncWrite for Lingering {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.tcp().poll_write_vectored(cx, bufs)
+        let written = self.tcp().poll_write_vectored(cx, bufs);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        written
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -144,7 +213,8 @@ mod tests {
             let slots = slots.clone();
             async move {
                 let (tcp, _) = listener.accept().await.unwrap();
-                let mut conn = Lingering::new(tcp, slots.try_acquire_owned().unwrap());
+                let permit = slots.try_acquire_owned().unwrap();
+                let mut conn = Lingering::new(tcp, permit, Activity::new());
                 let mut head = [0u8; 64];
                 let _ = conn.read(&mut head).await.unwrap();
                 conn.write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\n\r\n")

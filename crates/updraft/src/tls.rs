@@ -10,6 +10,8 @@
 //!                       and fit in MAX_HEAD_BYTES; the next request on a
 //!                       kept-alive connection too, timed from the end of the
 //!                       previous answer: the keep-alive idle timeout)
+//!            either protocol: no request in flight and no bytes moving
+//!            for the header timeout closes the connection gracefully
 //!         ──> closed by the server: lingering close (crate::linger)
 //!            each request gets ConnectInfo<SocketAddr> and
 //!            SecureTransport(tls) in its extensions, then the router
@@ -32,14 +34,13 @@ use anyhow::{anyhow, bail, Context};
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
-use crate::linger::Lingering;
+use crate::linger::{Activity, Lingering};
 
 /// How long a client has to complete the TLS handshake after connecting.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -139,11 +140,10 @@ fn pem_error(e: &pem::Error) -> String {
     }
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` completes and the
-/// open connections have finished (see the module header). Requests carry
-/// `ConnectInfo<SocketAddr>` (the peer) and [`SecureTransport`]`(true)`.
 /// Serves `app` on `listener`, over TLS when `tls` is given, until
-/// `shutdown` completes.
+/// `shutdown` completes and the open connections have finished (see the
+/// module header). Requests carry `ConnectInfo<SocketAddr>` (the peer)
+/// and [`SecureTransport`] (whether the connection is TLS).
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -154,9 +154,9 @@ pub async fn serve(
     let acceptor = tls.map(TlsAcceptor::from);
     let secure = SecureTransport(acceptor.is_some());
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    let graceful = GracefulShutdown::new();
-    // Dropped handshakes: connections not yet handed to hyper are not
-    // tracked by `graceful`, so they watch this instead.
+    // One permit per connection being served (not lingering): all of them
+    // back means every connection has finished.
+    let served = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -177,16 +177,29 @@ pub async fn serve(
             }
             continue;
         };
+        let Ok(serving) = served.clone().try_acquire_owned() else {
+            continue;
+        };
         let acceptor = acceptor.clone();
         let app = app.clone();
-        let watcher = graceful.watcher();
         let mut stopping = stopping_rx.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |mut req: http::Request<_>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req.extensions_mut().insert(secure);
-                app.clone().oneshot(req)
-            });
+            let _serving = serving;
+            let activity = Activity::new();
+            let service = {
+                let activity = activity.clone();
+                hyper::service::service_fn(move |mut req: http::Request<_>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    req.extensions_mut().insert(secure);
+                    let in_flight = activity.request();
+                    let answer = app.clone().oneshot(req);
+                    async move {
+                        let answer = answer.await;
+                        drop(in_flight);
+                        answer
+                    }
+                })
+            };
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder
                 .http1()
@@ -206,14 +219,12 @@ pub async fn serve(
                     },
                     _ = stopping.wait_for(|s| *s) => return,
                 }
-                let tcp = Lingering::new(tcp, permit);
+                let tcp = Lingering::new(tcp, permit, activity.clone());
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
-                if let Err(e) = watcher.watch(conn).await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                }
+                run_connection(conn, &activity, limits.header_timeout, &mut stopping, peer).await;
                 return;
             };
-            let tcp = Lingering::new(tcp, permit);
+            let tcp = Lingering::new(tcp, permit, activity.clone());
             let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp));
             let stream = tokio::select! {
                 r = handshake => match r {
@@ -230,14 +241,75 @@ pub async fn serve(
                 _ = stopping.wait_for(|s| *s) => return,
             };
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(%peer, error = %e, "TLS connection ended with an error");
-            }
+            run_connection(conn, &activity, limits.header_timeout, &mut stopping, peer).await;
         });
     }
     drop(listener);
     let _ = stopping_tx.send(true);
-    graceful.shutdown().await;
+    // Every connection has finished once all its permits are back.
+    let _ = served.acquire_many(limits.max_connections as u32).await;
+}
+
+/// Drives one connection to its end. It is closed gracefully (requests in
+/// flight are answered, HTTP/2 gets GOAWAY, HTTP/1.1 closes after the
+/// current answer) when the server stops, or when it has been idle — no
+/// request in flight and no bytes either way — for `idle`: HTTP/1.1's
+/// header timeout already closes idle kept-alive connections, this closes
+/// HTTP/2 ones too.
+async fn run_connection<C, E>(
+    conn: C,
+    activity: &Activity,
+    idle: Duration,
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
+    peer: std::net::SocketAddr,
+) where
+    C: Future<Output = Result<(), E>> + GracefulConnection,
+    E: std::fmt::Display,
+{
+    let mut conn = std::pin::pin!(conn);
+    let mut check = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = stopping.wait_for(|s| *s), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            _ = check.tick(), if !closing => {
+                if activity.idle_for() >= idle {
+                    tracing::debug!(%peer, ?idle, "idle connection: closed");
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
+    }
+}
+
+/// Connections [`run_connection`] can close gracefully.
+trait GracefulConnection {
+    fn graceful_shutdown(self: std::pin::Pin<&mut Self>);
+}
+
+impl<I, S, E, B> GracefulConnection for auto::UpgradeableConnection<'_, I, S, E>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Future: 'static,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    fn graceful_shutdown(self: std::pin::Pin<&mut Self>) {
+        auto::UpgradeableConnection::graceful_shutdown(self);
+    }
 }
 
 /// Answers a connection over the limit with 503 and closes it.
@@ -254,23 +326,6 @@ async fn refuse(mut tcp: tokio::net::TcpStream) {
         tcp.shutdown().await
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
-}
-
-/// TLS with the default limits but `handshake_timeout` (tests).
-#[cfg(test)]
-async fn serve_tls_with(
-    listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
-    app: axum::Router,
-    shutdown: impl Future<Output = ()>,
-    handshake_timeout: Duration,
-) {
-    let limits = Limits {
-        handshake_timeout,
-        header_timeout: Duration::from_secs(10),
-        max_connections: 1000,
-    };
-    serve(listener, Some(config), app, shutdown, limits).await
 }
 
 /// After a failed accept: errors of one connection are skipped; others
@@ -449,6 +504,16 @@ mod tests {
     /// `serve_tls_with` on a router answering `/probe` with the peer and
     /// the transport marker it saw.
     async fn start(handshake_timeout: Duration) -> Running {
+        start_with(Limits {
+            handshake_timeout,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1000,
+        })
+        .await
+    }
+
+    /// As [`start`], with `limits`.
+    async fn start_with(limits: Limits) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = self_signed(dir.path(), "server", EC_PKCS8);
         let config = load_tls_config(&cert, &key).unwrap();
@@ -464,14 +529,14 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let done = tokio::spawn(serve_tls_with(
+        let done = tokio::spawn(serve(
             listener,
-            config,
+            Some(config),
             app,
             async move {
                 let _ = stopped.await;
             },
-            handshake_timeout,
+            limits,
         ));
         Running {
             addr,
@@ -497,6 +562,49 @@ mod tests {
         let mut out = Vec::new();
         tls.read_to_end(&mut out).await.unwrap();
         (local, String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// An HTTP/2 connection with nothing in flight and nothing sent for
+    /// the header timeout gets GOAWAY and is closed; one answering a
+    /// request is not.
+    #[tokio::test]
+    async fn an_idle_http2_connection_is_closed() {
+        let r = start_with(Limits {
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+            header_timeout: Duration::from_secs(1),
+            max_connections: 1000,
+        })
+        .await;
+        let tcp = TcpStream::connect(r.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector(&r.cert, &[b"h2"])
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let (mut send, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                .await
+                .unwrap();
+        let conn = tokio::spawn(conn);
+        let get = || {
+            http::Request::get("https://localhost/probe")
+                .body(String::new())
+                .unwrap()
+        };
+        // Busy for longer than the idle timeout: kept open.
+        for _ in 0..6 {
+            let resp = send.send_request(get()).await.unwrap();
+            assert_eq!(resp.status(), 200);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let idle_from = std::time::Instant::now();
+        let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
+        assert!(ended.is_ok(), "the idle HTTP/2 connection stayed open");
+        assert!(
+            idle_from.elapsed() >= Duration::from_millis(700),
+            "closed after {:?}",
+            idle_from.elapsed()
+        );
     }
 
     #[tokio::test]

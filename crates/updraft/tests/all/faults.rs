@@ -53,7 +53,7 @@ fn infinite_loop_hits_the_timeout_while_others_answer() {
         (r, started.elapsed())
     });
     // While the loop spins, another function answers quickly.
-    wait_running(&s, &spin);
+    wait_running(s, &spin);
     let mut answered = 0;
     let mut slowest = Duration::ZERO;
     while !looping.is_finished() {
