@@ -35,6 +35,9 @@ pub enum LambdaError {
     /// 413: the request or its payload is too large.
     #[error("{0}")]
     RequestTooLarge(String),
+    /// 408: the request's body did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 429: throttled; `reason` is Lambda's `Reason` (for example
     /// `ReservedFunctionConcurrentInvocationLimitExceeded`).
     #[error("{message}")]
@@ -83,6 +86,7 @@ impl LambdaError {
             | LambdaError::PolicyLengthExceeded(_)
             | LambdaError::InvalidRequestContent(_) => StatusCode::BAD_REQUEST,
             LambdaError::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            LambdaError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             LambdaError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             LambdaError::Service(_) => StatusCode::INTERNAL_SERVER_ERROR,
             LambdaError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -102,6 +106,7 @@ impl LambdaError {
             LambdaError::InvalidParameterValue(_) => "InvalidParameterValueException",
             LambdaError::Validation(_) => "ValidationException",
             LambdaError::RequestTooLarge(_) => "RequestTooLargeException",
+            LambdaError::RequestTimeout(_) => "RequestTimeoutException",
             LambdaError::TooManyRequests { .. } => "TooManyRequestsException",
             LambdaError::Service(_) => "ServiceException",
             LambdaError::PreconditionFailed(_) => "PreconditionFailedException",
@@ -240,6 +245,11 @@ mod tests {
                 LambdaError::RequestTooLarge("x".into()),
                 413,
                 "RequestTooLargeException",
+            ),
+            (
+                LambdaError::RequestTimeout("x".into()),
+                408,
+                "RequestTimeoutException",
             ),
             (
                 LambdaError::PreconditionFailed("x".into()),

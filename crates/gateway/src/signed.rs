@@ -3,7 +3,7 @@
 //! ```text
 //! request ─> Content-Length over the route's limit? ─> 413
 //!         ─> the signature's form, scope, date and key (head only) ─> 403
-//!         ─> read body (≤ the route's limit) ─> SigV4 with the key's secret from IAM ─> Caller
+//!         ─> read body (≤ the route's limit, within its deadline) ─> SigV4 with the key's secret from IAM ─> Caller
 //!        ─> iam / sts?  ─> the iam crate answers (it authorizes each call itself)
 //!        ─> operation::classify ─> action + resource ARN
 //!        ─> Iam::authorize(caller, action, resource, context, resource policy)
@@ -116,14 +116,34 @@ fn scope_service(headers: &http::HeaderMap) -> Option<&str> {
     scope.rsplit('/').nth(1)
 }
 
-/// Reads a body up to `limit` bytes; `None` when it is larger.
-pub async fn read_body(body: Body, limit: usize) -> Result<Option<bytes::Bytes>, ApiError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(Some(c.to_bytes())),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Ok(None),
-        Err(e) => Err(ApiError(LambdaError::InvalidRequestContent(format!(
+/// Reads a body up to `limit` bytes within `deadline`; `None` when it is
+/// larger, 408 `RequestTimeoutException` when it is slower.
+pub async fn read_body(
+    body: Body,
+    limit: usize,
+    deadline: std::time::Duration,
+) -> Result<Option<bytes::Bytes>, ApiError> {
+    let read = tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await;
+    match read {
+        Err(_) => Err(ApiError(LambdaError::RequestTimeout(format!(
+            "The request body did not arrive within {} s.",
+            deadline.as_secs()
+        )))),
+        Ok(Ok(c)) => Ok(Some(c.to_bytes())),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Ok(None),
+        Ok(Err(e)) => Err(ApiError(LambdaError::InvalidRequestContent(format!(
             "could not read the request body: {e}"
         )))),
+    }
+}
+
+/// How long a request's body may take to arrive: code uploads (up to
+/// 70 MB) 5 minutes, anything else a minute.
+fn body_deadline(limit: usize) -> std::time::Duration {
+    if limit > crate::invoke::MAX_SYNC_PAYLOAD {
+        std::time::Duration::from_secs(300)
+    } else {
+        std::time::Duration::from_secs(60)
     }
 }
 
@@ -196,7 +216,7 @@ pub async fn verify(State(state): Shared, req: Request, next: Next) -> Response 
     if let Err(e) = check_head(&state, &parts, service) {
         return crate::authorize::auth_failure(service, &parts, e);
     }
-    let body = match read_body(body, limit).await {
+    let body = match read_body(body, limit, body_deadline(limit)).await {
         Ok(Some(b)) => b,
         Ok(None) => return too_large(limit, operation),
         Err(e) => return e.into_response(),

@@ -12,16 +12,20 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http_body_util::BodyExt;
+use updraft_api::LambdaError;
 use updraft_invoker::{InvokeError, UrlCall};
 use updraft_pool::BoxError;
 use updraft_types::{FunctionName, UrlAuthType};
 
 use crate::operation::Operation;
 use crate::signed::{check, read_body};
+use crate::ApiError;
 use crate::Shared;
 
 /// The largest request a function URL takes when it must be buffered.
 const MAX_URL_REQUEST: usize = 6 * 1024 * 1024;
+/// How long a buffered function URL request's body may take to arrive.
+const MAX_URL_BODY_TIME: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn message(status: StatusCode, msg: &str) -> Response {
     (
@@ -103,10 +107,13 @@ pub async fn function_url(State(state): Shared, req: Request) -> Response {
             None,
         ),
         UrlAuthType::AwsIam => {
-            let bytes = match read_body(body, MAX_URL_REQUEST).await {
+            let bytes = match read_body(body, MAX_URL_REQUEST, MAX_URL_BODY_TIME).await {
                 Ok(Some(b)) => b,
                 Ok(None) => {
                     return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+                }
+                Err(ApiError(LambdaError::RequestTimeout(_))) => {
+                    return message(StatusCode::REQUEST_TIMEOUT, "Request Timeout")
                 }
                 Err(e) => return e.into_response(),
             };

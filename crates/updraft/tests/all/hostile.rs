@@ -424,3 +424,45 @@ fn clients_hanging_up_mid_request_leave_no_slot_taken() {
     assert_eq!(ok.text(), "slept 1");
     s.assert_alive();
 }
+
+/// A signed API request whose body stops arriving is answered 408
+/// `RequestTimeoutException` after a minute, not held forever.
+#[test]
+fn an_api_body_that_stops_arriving_times_out() {
+    let s = Server::start(&[]);
+    let url = format!("{}/2015-03-31/functions/f/invocations", s.url);
+    let headers = sign_headers(
+        "POST",
+        &url,
+        &[],
+        b"{}",
+        &s.credentials(),
+        "lambda",
+        std::time::SystemTime::now(),
+    );
+    let mut head = "POST /2015-03-31/functions/f/invocations HTTP/1.1\r\n".to_string();
+    for (name, value) in &headers {
+        head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
+    }
+    if !headers.contains_key("host") {
+        head.push_str(&format!(
+            "host: {}\r\n",
+            s.url.trim_start_matches("http://")
+        ));
+    }
+    head.push_str("content-length: 1000\r\n\r\n{");
+    let mut tcp = connect(&s);
+    tcp.set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    tcp.write_all(head.as_bytes()).unwrap();
+    let started = Instant::now();
+    let answer = read_to_close(&mut tcp);
+    let waited = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("RequestTimeoutException"), "{answer}");
+    assert!(
+        (Duration::from_secs(55)..Duration::from_secs(100)).contains(&waited),
+        "answered after {waited:?}"
+    );
+    s.assert_alive();
+}
