@@ -60,6 +60,14 @@ use updraft_telemetry::FunctionGauges;
 pub use authorize::SecureTransport;
 pub use error::ApiError;
 
+/// The SQS query protocol's form decoder, its rewriting into the JSON
+/// protocol's input and its XML writer, public so that they can be fuzzed
+/// on their own (`crates/fuzz`).
+pub mod sqs_query {
+    pub use crate::sqs::query::{decode_form, escape, to_json_input, xml_response, XMLNS};
+    pub use crate::sqs::SqsError;
+}
+
 /// One account's resources and the services that hold them. Every
 /// account has its own: its functions, queues, buses, schedules, mappings,
 /// logs and usage live apart from every other account's, so a principal

@@ -19,9 +19,9 @@
 //! queue; internal queues (async invocations) are never reachable.
 
 mod error;
-pub(crate) use error::SqsError;
+pub use error::SqsError;
 mod message_ops;
-mod query;
+pub(crate) mod query;
 mod queue_ops;
 
 use std::collections::BTreeMap;

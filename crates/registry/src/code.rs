@@ -90,11 +90,19 @@ pub fn unpack(zip_bytes: &[u8], limits: &Limits) -> Result<CodeArchive, String> 
         if total > limits.max_unzipped {
             return Err(too_big(limits));
         }
+        // `enclosed_name` has refused root and parent components; `.` ones
+        // (`./bootstrap`) are dropped, so paths are plain `a/b`.
         let path = path
             .components()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join("/");
+        if path.is_empty() {
+            return Err(format!(
+                "The deployment package contains an entry without a file name ('{raw_name}')"
+            ));
+        }
         files.push(ArchiveFile {
             path,
             data: Bytes::from(data),

@@ -38,8 +38,9 @@ pub(crate) fn dir_name(code_sha256: &str) -> Result<String, CodeError> {
 }
 
 /// Checks every path of the archive again (the registry's unpacker already
-/// refuses traversal and links; this crate does not rely on it).
-pub(crate) fn check_paths(archive: &CodeArchive) -> Result<(), CodeError> {
+/// refuses traversal and links; this crate does not rely on it). Public so
+/// that it can be fuzzed against the registry's unpacker (`crates/fuzz`).
+pub fn check_paths(archive: &CodeArchive) -> Result<(), CodeError> {
     let mut files = BTreeSet::new();
     for f in &archive.files {
         let bad = f.path.is_empty()

@@ -34,7 +34,7 @@ pub mod sandbox;
 pub mod seccomp;
 
 pub use cgroup::LimitMechanism;
-pub use code::{KIND_BOOTSTRAP, KIND_PYTHON};
+pub use code::{check_paths, KIND_BOOTSTRAP, KIND_PYTHON};
 pub use python::{
     install_awslambdaric, installed_awslambdaric, PythonInstall, AWSLAMBDARIC_VERSION,
 };

@@ -75,7 +75,14 @@ impl Expression {
                     return Some(anchor);
                 }
                 let periods = (after - anchor).num_seconds() / period.num_seconds() + 1;
-                Some(anchor + *period * periods as i32)
+                // In i64 and checked: a count of periods past `i32` (an
+                // anchor thousands of years back) must not wrap around to
+                // a slot before `after`.
+                let offset = period
+                    .num_seconds()
+                    .checked_mul(periods)
+                    .and_then(Duration::try_seconds)?;
+                anchor.checked_add_signed(offset)
             }
             Expression::Cron(cron) => {
                 let mut local = after.with_timezone(&tz).naive_local();

@@ -40,9 +40,21 @@ enum Node {
     Branch(BTreeMap<String, Node>),
 }
 
-fn tree(params: &BTreeMap<String, String>) -> BTreeMap<String, Node> {
+/// The most dotted parts a parameter name may have. SQS's deepest is
+/// `SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue`
+/// (6); the bound keeps the tree, and the recursion over it and its drop,
+/// shallow whatever the client sends.
+const MAX_NAME_PARTS: usize = 16;
+
+fn tree(params: &BTreeMap<String, String>) -> Result<BTreeMap<String, Node>, SqsError> {
     let mut root = BTreeMap::new();
     for (key, value) in params {
+        if key.split('.').nth(MAX_NAME_PARTS).is_some() {
+            let shown: String = key.chars().take(80).collect();
+            return Err(SqsError::invalid_parameter_value(format!(
+                "The parameter name {shown}... has more than {MAX_NAME_PARTS} parts."
+            )));
+        }
         let mut parts = key.split('.').peekable();
         let mut level = &mut root;
         while let Some(part) = parts.next() {
@@ -64,7 +76,7 @@ fn tree(params: &BTreeMap<String, String>) -> BTreeMap<String, Node> {
             level = next;
         }
     }
-    root
+    Ok(root)
 }
 
 /// The members of a flattened list (`Name.1`, `Name.2`, ...), by index.
@@ -190,7 +202,7 @@ fn object(action: &str, children: &BTreeMap<String, Node>) -> Result<Map<String,
 
 /// The JSON protocol's input for a query request's parameters.
 pub fn to_json_input(action: &str, params: &BTreeMap<String, String>) -> Result<Value, SqsError> {
-    object(action, &tree(params)).map(Value::Object)
+    object(action, &tree(params)?).map(Value::Object)
 }
 
 /// Escapes text for an XML element.
