@@ -466,3 +466,113 @@ fn an_api_body_that_stops_arriving_times_out() {
     );
     s.assert_alive();
 }
+
+/// Raises this process's open-file limit to `n` (its children, the server
+/// included, inherit it).
+fn raise_open_files(n: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let current = getrlimit(Resource::Nofile);
+    if current.current.is_some_and(|c| c >= n) {
+        return;
+    }
+    // Within the hard limit when it allows, else raising it (root).
+    let wanted = Rlimit {
+        current: Some(n),
+        maximum: current.maximum.map(|m| m.max(n)),
+    };
+    setrlimit(Resource::Nofile, wanted).unwrap_or_else(|e| {
+        panic!(
+            "raising the open-file limit to {n} (needs root or a hard limit of at least {n}): {e}"
+        )
+    });
+}
+
+/// 10,000 connections that never send a byte fill `--max-connections`:
+/// each is closed at the header timeout (or refused with 503 while the
+/// server is full), while a kept-alive client keeps getting answers.
+#[test]
+fn ten_thousand_idle_connections_are_cut_off_while_a_client_is_served() {
+    raise_open_files(12_000);
+    let s = Server::start(&["--header-timeout", "3s"]);
+    let addr: std::net::SocketAddr = s.url.trim_start_matches("http://").parse().unwrap();
+    // The normal client: one kept-alive connection, a request every 300 ms.
+    let mut client = connect(&s);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let served = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            let mut buf = vec![0u8; 256 * 1024];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                client
+                    .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .expect("the kept-alive client's connection is open");
+                let n = client.read(&mut buf).expect("an answer");
+                assert!(
+                    buf[..n].starts_with(b"HTTP/1.1 200"),
+                    "{:?}",
+                    &buf[..n.min(80)]
+                );
+                // The rest of the answer (metrics are a few KB).
+                std::thread::sleep(Duration::from_millis(50));
+                let _ = client.set_nonblocking(true);
+                while client.read(&mut buf).is_ok_and(|n| n > 0) {}
+                let _ = client.set_nonblocking(false);
+                answers.push(t.elapsed());
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            answers
+        })
+    };
+    let openers: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..2_500)
+                    .filter_map(|_| {
+                        let tcp =
+                            TcpStream::connect_timeout(&addr, Duration::from_secs(10)).ok()?;
+                        tcp.set_nonblocking(true).ok()?;
+                        Some(tcp)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut idle: Vec<TcpStream> = openers
+        .into_iter()
+        .flat_map(|o| o.join().unwrap())
+        .collect();
+    let connected = idle.len();
+    assert!(connected >= 9_500, "only {connected} of 10,000 connected");
+    // Every one is closed by the server: at the header timeout, or at once
+    // with a 503 while the server was full.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut buf = [0u8; 512];
+    while !idle.is_empty() && Instant::now() < deadline {
+        idle.retain_mut(|tcp| match tcp.read(&mut buf) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+        });
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answers = served.join().unwrap();
+    assert!(
+        idle.is_empty(),
+        "{} idle connections still open 30 s after the flood",
+        idle.len()
+    );
+    assert!(
+        answers.len() >= 5,
+        "the client was answered {} times",
+        answers.len()
+    );
+    let slowest = answers.iter().max().unwrap();
+    assert!(
+        *slowest < Duration::from_secs(3),
+        "the kept-alive client waited {slowest:?} for an answer"
+    );
+    s.assert_alive();
+}
