@@ -5,16 +5,16 @@
 //!
 //! The functions here are never run, so the runtime only accepts code.
 
+mod common;
+
 use std::io::Write as _;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 use updraft_api::{AddPermissionRequest, LambdaError, NewAlias, NewFunction, NewVersion};
-use updraft_pool::{CodeError, Limits, Pools, PoolsConfig, Runtime, Template};
-use updraft_registry::{PermissionError, Registry, RegistryConfig, RegistryError};
-use updraft_store::ArtifactStore;
-use updraft_store_sqlite::SqliteStore;
-use updraft_types::{Account, CodeArchive, FunctionName, Qualifier};
+use updraft_pool::{CodeError, Runtime, Template};
+use updraft_registry::{PermissionError, Registry, RegistryError};
+use updraft_types::{CodeArchive, FunctionName, Qualifier};
 
 /// Accepts any package; these tests never start an environment.
 struct AcceptingRuntime;
@@ -40,25 +40,7 @@ impl Runtime for AcceptingRuntime {
 }
 
 fn open(dir: &std::path::Path) -> Registry {
-    let store = Arc::new(SqliteStore::open(&dir.join("updraft.db")).unwrap());
-    Registry::open(
-        store,
-        ArtifactStore::open(dir.join("code")).unwrap(),
-        vec![Arc::new(AcceptingRuntime)],
-        Pools::new(PoolsConfig {
-            idle_timeout: std::time::Duration::from_secs(60),
-            memory_budget_mb: 1024,
-            scale_up: Default::default(),
-        }),
-        Limits::new(10),
-        RegistryConfig {
-            account: Account::default(),
-            base_url: "http://127.0.0.1:1".into(),
-            limits: Default::default(),
-            namespace: String::new(),
-        },
-    )
-    .unwrap()
+    common::open_with(dir, Arc::new(AcceptingRuntime))
 }
 
 fn zip() -> Vec<u8> {

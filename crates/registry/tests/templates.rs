@@ -1,19 +1,18 @@
 //! Loaded code is released when no version of any function uses it any
 //! more: after a code update, a version deletion or a function deletion.
 
+mod common;
+
 use std::io::Write as _;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use updraft_api::{CodeUpdate, NewFunction, NewVersion};
 use updraft_pool::{
-    CodeError, EnvConfig, Environment, FunctionError, Limits, LogSink, Pools, PoolsConfig,
-    Protocol, Runtime, Template,
+    CodeError, EnvConfig, Environment, FunctionError, LogSink, Protocol, Runtime, Template,
 };
-use updraft_registry::{Registry, RegistryConfig};
-use updraft_store::ArtifactStore;
-use updraft_store_sqlite::SqliteStore;
-use updraft_types::{Account, CodeArchive, FunctionName};
+use updraft_registry::Registry;
+use updraft_types::{CodeArchive, FunctionName};
 
 /// Loads a template that is never started.
 struct Loading;
@@ -53,25 +52,7 @@ impl Runtime for Loading {
 }
 
 fn open(dir: &std::path::Path) -> Registry {
-    let store = Arc::new(SqliteStore::open(&dir.join("updraft.db")).unwrap());
-    Registry::open(
-        store,
-        ArtifactStore::open(dir.join("code")).unwrap(),
-        vec![Arc::new(Loading)],
-        Pools::new(PoolsConfig {
-            idle_timeout: std::time::Duration::from_secs(60),
-            memory_budget_mb: 1024,
-            scale_up: Default::default(),
-        }),
-        Limits::new(10),
-        RegistryConfig {
-            account: Account::default(),
-            base_url: "http://127.0.0.1:1".into(),
-            limits: Default::default(),
-            namespace: String::new(),
-        },
-    )
-    .unwrap()
+    common::open_with(dir, Arc::new(Loading))
 }
 
 fn zip(code: &str) -> Vec<u8> {
