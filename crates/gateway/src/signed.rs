@@ -40,25 +40,62 @@ pub const MAX_BODY: usize = 70 * 1024 * 1024;
 /// encodings (form percent-encoding, JSON escaping) can grow a few times.
 pub const MAX_CONTROL_BODY: usize = 2 * 1024 * 1024;
 
-/// The largest body `req` may carry, and the operation to name when it is
-/// larger: code uploads 70 MB (a 50 MB zip in base64), invocations 6 MB
-/// (Lambda's synchronous payload limit), everything else
-/// [`MAX_CONTROL_BODY`].
-fn body_limit(service: &str, req: &Request) -> (usize, Option<&'static str>) {
+/// Bodies up to this size are read before the head is checked: checking
+/// first only pays off when reading the body costs more than the check.
+const HEAD_CHECK_ABOVE: u64 = 64 * 1024;
+
+/// What [`verify`] goes by for a request, from its service and route.
+struct Route {
+    /// The largest body it may carry: code uploads 70 MB (a 50 MB zip in
+    /// base64), invocations 6 MB (Lambda's synchronous payload limit),
+    /// everything else [`MAX_CONTROL_BODY`].
+    limit: usize,
+    /// The operation a 413 names.
+    operation: Option<&'static str>,
+    /// How long its body may take to arrive: code uploads 5 minutes,
+    /// anything else a minute.
+    deadline: std::time::Duration,
+    /// Control-plane work that blocks (the Lambda API but invocations, the
+    /// Scheduler and CloudWatch Logs APIs, whose handlers compile code and
+    /// write or read SQLite synchronously), run on the blocking pool.
+    /// Invocations, queues and events stay on the async workers: their
+    /// durable writes go through the queues' committer thread.
+    blocking: bool,
+}
+
+fn route(service: &str, req: &Request) -> Route {
+    const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
+    let control = |blocking| Route {
+        limit: MAX_CONTROL_BODY,
+        operation: None,
+        deadline: MINUTE,
+        blocking,
+    };
     if service != "lambda" {
-        return (MAX_CONTROL_BODY, None);
+        return control(matches!(service, "scheduler" | "logs"));
     }
     let path = req.uri().path();
     let method = req.method();
+    let upload = |operation| Route {
+        limit: MAX_BODY,
+        operation: Some(operation),
+        deadline: 5 * MINUTE,
+        blocking: true,
+    };
     if path.ends_with("/invocations") || path.contains("/invoke-async") {
-        (crate::invoke::MAX_SYNC_PAYLOAD, Some("InvokeFunction"))
+        Route {
+            limit: crate::invoke::MAX_SYNC_PAYLOAD,
+            operation: Some("InvokeFunction"),
+            deadline: MINUTE,
+            blocking: false,
+        }
     } else if method == http::Method::POST && path.trim_end_matches('/') == "/2015-03-31/functions"
     {
-        (MAX_BODY, Some("CreateFunction"))
+        upload("CreateFunction")
     } else if method == http::Method::PUT && path.ends_with("/code") {
-        (MAX_BODY, Some("UpdateFunctionCode"))
+        upload("UpdateFunctionCode")
     } else {
-        (MAX_CONTROL_BODY, None)
+        control(true)
     }
 }
 
@@ -137,16 +174,6 @@ pub async fn read_body(
     }
 }
 
-/// How long a request's body may take to arrive: code uploads (up to
-/// 70 MB) 5 minutes, anything else a minute.
-fn body_deadline(limit: usize) -> std::time::Duration {
-    if limit > crate::invoke::MAX_SYNC_PAYLOAD {
-        std::time::Duration::from_secs(300)
-    } else {
-        std::time::Duration::from_secs(60)
-    }
-}
-
 /// What can be authenticated of a request before its body is read (see
 /// [`updraft_auth::check_request_head`]).
 fn check_head(
@@ -205,20 +232,23 @@ pub fn check(
 
 pub async fn verify(State(state): Shared, req: Request, next: Next) -> Response {
     let service = expected_service(&req);
-    let (limit, operation) = body_limit(service, &req);
+    let route = route(service, &req);
     // Before a byte of the body is read: a declared length over the limit,
     // or a head that can never be accepted (no or a malformed signature, an
     // unknown key, a stale date), costs the client no more than its head.
-    if axum::body::HttpBody::size_hint(req.body()).lower() > limit as u64 {
-        return too_large(limit, operation);
+    let size = axum::body::HttpBody::size_hint(req.body());
+    if size.lower() > route.limit as u64 {
+        return too_large(route.limit, route.operation);
     }
     let (parts, body) = req.into_parts();
-    if let Err(e) = check_head(&state, &parts, service) {
-        return crate::authorize::auth_failure(service, &parts, e);
+    if size.exact().is_none_or(|n| n > HEAD_CHECK_ABOVE) {
+        if let Err(e) = check_head(&state, &parts, service) {
+            return crate::authorize::auth_failure(service, &parts, e);
+        }
     }
-    let body = match read_body(body, limit, body_deadline(limit)).await {
+    let body = match read_body(body, route.limit, route.deadline).await {
         Ok(Some(b)) => b,
-        Ok(None) => return too_large(limit, operation),
+        Ok(None) => return too_large(route.limit, route.operation),
         Err(e) => return e.into_response(),
     };
     let (identity, caller) = match check(&state, &parts, &body, service) {
@@ -273,7 +303,7 @@ pub async fn verify(State(state): Shared, req: Request, next: Next) -> Response 
             return crate::authorize::access_denied(service, &parts, message);
         }
     }
-    let blocking = runs_off_the_workers(service, &parts);
+    let blocking = route.blocking;
     let mut req = Request::from_parts(parts, Body::from(body));
     req.extensions_mut().insert(caller);
     if !blocking {
@@ -289,20 +319,4 @@ pub async fn verify(State(state): Shared, req: Request, next: Next) -> Response 
             tracing::error!(error = %e, service, "a control-plane request failed");
             http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
         })
-}
-
-/// Whether a request is control-plane work that blocks (the Lambda API but
-/// invocations, the Scheduler and CloudWatch Logs APIs, whose handlers
-/// compile code and write or read SQLite synchronously), to run on the
-/// blocking pool. Invocations, queues and events stay on the async workers:
-/// their durable writes go through the queues' committer thread.
-fn runs_off_the_workers(service: &str, parts: &http::request::Parts) -> bool {
-    match service {
-        "scheduler" | "logs" => true,
-        "lambda" => {
-            let path = parts.uri.path();
-            !(path.ends_with("/invocations") || path.contains("/invoke-async"))
-        }
-        _ => false,
-    }
 }

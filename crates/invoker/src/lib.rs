@@ -258,9 +258,13 @@ impl Invoker {
                 if declared_over_limit(call.request.headers()) {
                     return Ok(payload_too_large());
                 }
-                let request = call
-                    .request
-                    .map(|b| http_body_util::Limited::new(b, URL_BODY_LIMIT).boxed_unsync());
+                // A declared length (checked above) is one the HTTP layer
+                // holds the body to; only a body without one is counted.
+                let mut request = call.request;
+                if !request.headers().contains_key(http::header::CONTENT_LENGTH) {
+                    request = request
+                        .map(|b| http_body_util::Limited::new(b, URL_BODY_LIMIT).boxed_unsync());
+                }
                 let permit = self.try_permit(&target)?;
                 let (tx, rx) = oneshot::channel();
                 let this = self.clone();

@@ -3,53 +3,15 @@
 //! what goes with a version, an alias or the function, and what a registry
 //! opened again on the same files serves.
 //!
-//! The functions here are never run, so the runtime only accepts code.
+//! The functions here are never run.
 
 mod common;
 
-use std::io::Write as _;
-use std::sync::Arc;
-
+use common::{open, zip};
 use serde_json::{json, Value};
 use updraft_api::{AddPermissionRequest, LambdaError, NewAlias, NewFunction, NewVersion};
-use updraft_pool::{CodeError, Runtime, Template};
 use updraft_registry::{PermissionError, Registry, RegistryError};
-use updraft_types::{CodeArchive, FunctionName, Qualifier};
-
-/// Accepts any package; these tests never start an environment.
-struct AcceptingRuntime;
-
-impl Runtime for AcceptingRuntime {
-    fn names(&self) -> &[&str] {
-        &["test"]
-    }
-
-    fn prepare(&self, _: &str, _: &str, _: &CodeArchive) -> Result<String, CodeError> {
-        Ok("event".into())
-    }
-
-    fn load(
-        &self,
-        _: &str,
-        _: &str,
-        _: &str,
-        _: &dyn Fn() -> Result<CodeArchive, CodeError>,
-    ) -> Result<Arc<dyn Template>, CodeError> {
-        Err(CodeError("not runnable".into()))
-    }
-}
-
-fn open(dir: &std::path::Path) -> Registry {
-    common::open_with(dir, Arc::new(AcceptingRuntime))
-}
-
-fn zip() -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    w.start_file("main", zip::write::SimpleFileOptions::default())
-        .unwrap();
-    w.write_all(b"code").unwrap();
-    w.finish().unwrap().into_inner()
-}
+use updraft_types::{FunctionName, Qualifier};
 
 fn create(registry: &Registry, name: &str) -> FunctionName {
     let name = FunctionName::new(name).unwrap();
@@ -63,7 +25,7 @@ fn create(registry: &Registry, name: &str) -> FunctionName {
             memory_size: 128,
             timeout: 3,
             environment: Default::default(),
-            zip: zip(),
+            zip: zip("code"),
             publish: false,
             tags: Default::default(),
             dead_letter_target_arn: None,

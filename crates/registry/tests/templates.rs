@@ -3,65 +3,9 @@
 
 mod common;
 
-use std::io::Write as _;
-use std::sync::Arc;
-
-use async_trait::async_trait;
+use common::{open, zip};
 use updraft_api::{CodeUpdate, NewFunction, NewVersion};
-use updraft_pool::{
-    CodeError, EnvConfig, Environment, FunctionError, LogSink, Protocol, Runtime, Template,
-};
-use updraft_registry::Registry;
-use updraft_types::{CodeArchive, FunctionName};
-
-/// Loads a template that is never started.
-struct Loading;
-
-struct Unstartable;
-
-#[async_trait]
-impl Template for Unstartable {
-    fn protocol(&self) -> Protocol {
-        Protocol::Event
-    }
-    async fn start(
-        &self,
-        _: &EnvConfig,
-        _: &LogSink,
-    ) -> Result<Box<dyn Environment>, FunctionError> {
-        unreachable!("these tests never start an environment")
-    }
-}
-
-impl Runtime for Loading {
-    fn names(&self) -> &[&str] {
-        &["test"]
-    }
-    fn prepare(&self, _: &str, _: &str, _: &CodeArchive) -> Result<String, CodeError> {
-        Ok("event".into())
-    }
-    fn load(
-        &self,
-        _: &str,
-        _: &str,
-        _: &str,
-        _: &dyn Fn() -> Result<CodeArchive, CodeError>,
-    ) -> Result<Arc<dyn Template>, CodeError> {
-        Ok(Arc::new(Unstartable))
-    }
-}
-
-fn open(dir: &std::path::Path) -> Registry {
-    common::open_with(dir, Arc::new(Loading))
-}
-
-fn zip(code: &str) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    w.start_file("main", zip::write::SimpleFileOptions::default())
-        .unwrap();
-    w.write_all(code.as_bytes()).unwrap();
-    w.finish().unwrap().into_inner()
-}
+use updraft_types::FunctionName;
 
 fn new_function(name: &str, code: &str) -> NewFunction {
     NewFunction {
