@@ -1,0 +1,1 @@
+//! Object storage: an S3-compatible service (rest-xml API, storage engine, notifications).
