@@ -1,0 +1,925 @@
+//! The embedded [`Backend`]: object bytes in files, metadata in SQLite.
+//!
+//! ```text
+//! <dir>/meta.db            buckets, configs, object versions, uploads, parts
+//!       blobs/<ab>/<id>    finished blobs (immutable), fanned out by id prefix
+//!       tmp/<id>           blobs being written
+//! ```
+//!
+//! A blob is written to `tmp/`, fsynced, renamed into `blobs/` and the
+//! directory fsynced before [`BlobWriter::finish`] returns; only then does a
+//! record name it, in one SQLite transaction (WAL, `synchronous=FULL`).
+//! Blobs a transaction stopped naming are unlinked after it commits. On
+//! open, `tmp/` is emptied and blobs no record names are removed, so a crash
+//! at any point leaves each object old or new, never torn, and leaks
+//! nothing. One [`LocalBackend`] owns its directory: open it once per
+//! process.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+
+use crate::backend::{
+    Backend, BackendError, BlobReader, BlobRef, BlobWriter, BucketRecord, Checksum, ObjectMeta,
+    ObjectRecord, PartRecord, Result, UploadRecord, VersionCursor, WriteCondition,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS buckets(
+    name TEXT PRIMARY KEY, owner TEXT NOT NULL, region TEXT NOT NULL,
+    created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bucket_configs(
+    bucket TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY(bucket, kind));
+CREATE TABLE IF NOT EXISTS objects(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, bucket TEXT NOT NULL, key TEXT NOT NULL,
+    version_id TEXT NOT NULL, delete_marker INTEGER NOT NULL, size INTEGER NOT NULL,
+    etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, meta TEXT NOT NULL,
+    blobs TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS objects_version ON objects(bucket, key, version_id);
+CREATE INDEX IF NOT EXISTS objects_key ON objects(bucket, key, seq);
+CREATE TABLE IF NOT EXISTS uploads(
+    upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL,
+    initiated_ms INTEGER NOT NULL, meta TEXT NOT NULL, initiator TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS uploads_key ON uploads(bucket, key, initiated_ms);
+CREATE TABLE IF NOT EXISTS parts(
+    upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, etag TEXT NOT NULL,
+    last_modified_ms INTEGER NOT NULL, blob_id TEXT NOT NULL, blob_size INTEGER NOT NULL,
+    checksum TEXT, PRIMARY KEY(upload_id, part_number));
+";
+
+const OBJECT_COLUMNS: &str =
+    "key, version_id, seq, delete_marker, size, etag, last_modified_ms, meta, blobs";
+
+/// Files plus SQLite under one directory.
+pub struct LocalBackend {
+    dir: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl LocalBackend {
+    /// Opens (creating) the backend under `dir`, removing partial and
+    /// unnamed blobs left by a crash.
+    pub fn open(dir: &Path) -> Result<Self> {
+        for sub in ["blobs", "tmp"] {
+            fs::create_dir_all(dir.join(sub))
+                .map_err(|e| io_err(format!("creating {}", dir.join(sub).display()), e))?;
+        }
+        let db = dir.join("meta.db");
+        let context = format!("opening {}", db.display());
+        let conn = Connection::open(&db).map_err(|e| db_err(&context, e))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| db_err(&context, e))?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| db_err(&context, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(BackendError::Storage {
+                context: format!("{context}: journal_mode is {mode}, not WAL"),
+                transient: false,
+                source: "WAL refused".into(),
+            });
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .and_then(|()| conn.execute_batch(SCHEMA))
+            .map_err(|e| db_err(&context, e))?;
+        let backend = LocalBackend {
+            dir: dir.to_path_buf(),
+            conn: Mutex::new(conn),
+        };
+        backend.sweep()?;
+        Ok(backend)
+    }
+
+    /// Removes `tmp/*` and every blob no record names.
+    fn sweep(&self) -> Result<()> {
+        let tmp = self.dir.join("tmp");
+        for entry in fs::read_dir(&tmp).map_err(|e| io_err("listing tmp".into(), e))? {
+            let entry = entry.map_err(|e| io_err("listing tmp".into(), e))?;
+            remove_quietly(&entry.path());
+        }
+        let named = self.named_blobs()?;
+        let blobs = self.dir.join("blobs");
+        for fan in fs::read_dir(&blobs).map_err(|e| io_err("listing blobs".into(), e))? {
+            let fan = fan.map_err(|e| io_err("listing blobs".into(), e))?;
+            if !fan.path().is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(fan.path()).map_err(|e| io_err("listing blobs".into(), e))? {
+                let entry = entry.map_err(|e| io_err("listing blobs".into(), e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !named.contains(&name) {
+                    remove_quietly(&entry.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn named_blobs(&self) -> Result<HashSet<String>> {
+        let conn = self.lock();
+        let ctx = "reading blob names";
+        let mut named = HashSet::new();
+        let mut stmt = conn
+            .prepare("SELECT blobs FROM objects")
+            .map_err(|e| db_err(ctx, e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| db_err(ctx, e))?;
+        for blobs in rows {
+            let blobs: Vec<BlobRef> = parse_json(&blobs.map_err(|e| db_err(ctx, e))?)?;
+            named.extend(blobs.into_iter().map(|b| b.id));
+        }
+        let mut stmt = conn
+            .prepare("SELECT blob_id FROM parts")
+            .map_err(|e| db_err(ctx, e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| db_err(ctx, e))?;
+        for id in rows {
+            named.insert(id.map_err(|e| db_err(ctx, e))?);
+        }
+        Ok(named)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock dropped its transaction, which
+        // rolled back: the connection is still consistent.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn blob_path(&self, id: &str) -> PathBuf {
+        let fan = id.get(..2).unwrap_or("00");
+        self.dir.join("blobs").join(fan).join(id)
+    }
+
+    /// Runs `f` in an immediate transaction, commits, then deletes the
+    /// blobs it returned as no longer named.
+    fn write<T>(
+        &self,
+        context: &str,
+        f: impl FnOnce(&Transaction) -> Result<(T, Vec<BlobRef>)>,
+    ) -> Result<T> {
+        let (value, garbage) = {
+            let mut conn = self.lock();
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| db_err(context, e))?;
+            let out = f(&tx)?;
+            tx.commit().map_err(|e| db_err(context, e))?;
+            out
+        };
+        for blob in garbage {
+            remove_quietly(&self.blob_path(&blob.id));
+        }
+        Ok(value)
+    }
+
+    fn read<T>(
+        &self,
+        context: &str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let conn = self.lock();
+        f(&conn).map_err(|e| db_err(context, e))
+    }
+}
+
+fn remove_quietly(path: &Path) {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(path = %path.display(), error = %e, "could not remove a blob"),
+    }
+}
+
+fn io_err(context: String, e: io::Error) -> BackendError {
+    let transient = matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    );
+    BackendError::Storage {
+        context,
+        transient,
+        source: Box::new(e),
+    }
+}
+
+fn db_err(context: &str, e: rusqlite::Error) -> BackendError {
+    let transient = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::DatabaseBusy)
+    );
+    BackendError::Storage {
+        context: context.to_string(),
+        transient,
+        source: Box::new(e),
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| BackendError::Storage {
+        context: "decoding a stored record".into(),
+        transient: false,
+        source: Box::new(e),
+    })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| BackendError::Storage {
+        context: "encoding a record".into(),
+        transient: false,
+        source: Box::new(e),
+    })
+}
+
+/// A raw object row; decoded outside the query closure so JSON errors keep
+/// their own kind.
+struct RawObject {
+    key: String,
+    version_id: String,
+    seq: i64,
+    delete_marker: bool,
+    size: i64,
+    etag: String,
+    last_modified_ms: i64,
+    meta: String,
+    blobs: String,
+}
+
+fn raw_object(r: &Row) -> rusqlite::Result<RawObject> {
+    Ok(RawObject {
+        key: r.get(0)?,
+        version_id: r.get(1)?,
+        seq: r.get(2)?,
+        delete_marker: r.get(3)?,
+        size: r.get(4)?,
+        etag: r.get(5)?,
+        last_modified_ms: r.get(6)?,
+        meta: r.get(7)?,
+        blobs: r.get(8)?,
+    })
+}
+
+fn decode(raw: RawObject) -> Result<ObjectRecord> {
+    Ok(ObjectRecord {
+        key: raw.key,
+        version_id: raw.version_id,
+        seq: raw.seq,
+        delete_marker: raw.delete_marker,
+        size: u64::try_from(raw.size).unwrap_or(0),
+        etag: raw.etag,
+        last_modified_ms: raw.last_modified_ms,
+        meta: parse_json(&raw.meta)?,
+        blobs: parse_json(&raw.blobs)?,
+    })
+}
+
+fn decode_all(raws: Vec<RawObject>) -> Result<Vec<ObjectRecord>> {
+    raws.into_iter().map(decode).collect()
+}
+
+fn latest(tx: &Connection, bucket: &str, key: &str) -> rusqlite::Result<Option<RawObject>> {
+    tx.query_row(
+        &format!(
+            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2 \
+             ORDER BY seq DESC LIMIT 1"
+        ),
+        params![bucket, key],
+        raw_object,
+    )
+    .optional()
+}
+
+fn bucket_exists(tx: &Connection, bucket: &str) -> rusqlite::Result<bool> {
+    tx.query_row(
+        "SELECT 1 FROM buckets WHERE name = ?1",
+        [bucket],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|o| o.is_some())
+}
+
+/// Inserts `object` as the newest version inside `tx`; returns it with its
+/// seq and the blobs of the version it replaced.
+fn insert_version(
+    tx: &Transaction,
+    bucket: &str,
+    mut object: ObjectRecord,
+    condition: &WriteCondition,
+) -> Result<(ObjectRecord, Vec<BlobRef>)> {
+    let ctx = "recording an object version";
+    if !bucket_exists(tx, bucket).map_err(|e| db_err(ctx, e))? {
+        return Err(BackendError::NotFound(format!("bucket {bucket}")));
+    }
+    let current = latest(tx, bucket, &object.key).map_err(|e| db_err(ctx, e))?;
+    let live = current.as_ref().filter(|c| !c.delete_marker);
+    let holds = match condition {
+        WriteCondition::Always => true,
+        WriteCondition::IfAbsent => live.is_none(),
+        WriteCondition::IfEtag(etag) => live.is_some_and(|c| &c.etag == etag),
+    };
+    if !holds {
+        return Err(BackendError::PreconditionFailed);
+    }
+    let replaced: Option<String> = tx
+        .query_row(
+            "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 \
+             RETURNING blobs",
+            params![bucket, object.key, object.version_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| db_err(ctx, e))?;
+    let garbage = match replaced {
+        Some(blobs) => parse_json(&blobs)?,
+        None => Vec::new(),
+    };
+    let size = i64::try_from(object.size).unwrap_or(i64::MAX);
+    tx.execute(
+        "INSERT INTO objects(bucket, key, version_id, delete_marker, size, etag, \
+         last_modified_ms, meta, blobs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            bucket,
+            object.key,
+            object.version_id,
+            object.delete_marker,
+            size,
+            object.etag,
+            object.last_modified_ms,
+            to_json(&object.meta)?,
+            to_json(&object.blobs)?,
+        ],
+    )
+    .map_err(|e| db_err(ctx, e))?;
+    object.seq = tx.last_insert_rowid();
+    Ok((object, garbage))
+}
+
+struct LocalBlobWriter {
+    file: Option<File>,
+    tmp: PathBuf,
+    dest: PathBuf,
+    id: String,
+    size: u64,
+}
+
+impl BlobWriter for LocalBlobWriter {
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let file = self.file.as_mut().ok_or_else(|| BackendError::Storage {
+            context: "writing a finished blob".into(),
+            transient: false,
+            source: "blob already finished".into(),
+        })?;
+        file.write_all(bytes)
+            .map_err(|e| io_err(format!("writing {}", self.tmp.display()), e))?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<BlobRef> {
+        let file = self.file.take().ok_or_else(|| BackendError::Storage {
+            context: "finishing a blob twice".into(),
+            transient: false,
+            source: "blob already finished".into(),
+        })?;
+        let ctx = |what: &str| format!("{what} {}", self.tmp.display());
+        file.sync_all().map_err(|e| io_err(ctx("fsyncing"), e))?;
+        drop(file);
+        let parent = self.dest.parent().unwrap_or(Path::new("."));
+        if !parent.exists() {
+            fs::create_dir_all(parent).map_err(|e| io_err(ctx("creating a folder for"), e))?;
+            if let Some(grand) = parent.parent() {
+                sync_dir(grand).map_err(|e| io_err(ctx("fsyncing the folder of"), e))?;
+            }
+        }
+        fs::rename(&self.tmp, &self.dest).map_err(|e| io_err(ctx("renaming"), e))?;
+        sync_dir(parent).map_err(|e| io_err(ctx("fsyncing the folder of"), e))?;
+        Ok(BlobRef {
+            id: std::mem::take(&mut self.id),
+            size: self.size,
+        })
+    }
+}
+
+impl Drop for LocalBlobWriter {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            remove_quietly(&self.tmp);
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Backend for LocalBackend {
+    fn create_blob(&self) -> Result<Box<dyn BlobWriter>> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let tmp = self.dir.join("tmp").join(&id);
+        let file =
+            File::create_new(&tmp).map_err(|e| io_err(format!("creating {}", tmp.display()), e))?;
+        Ok(Box::new(LocalBlobWriter {
+            file: Some(file),
+            dest: self.blob_path(&id),
+            tmp,
+            id,
+            size: 0,
+        }))
+    }
+
+    fn read_blob(&self, blob: &BlobRef) -> Result<Box<dyn BlobReader>> {
+        let path = self.blob_path(&blob.id);
+        match File::open(&path) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(BackendError::NotFound(format!("blob {}", blob.id)))
+            }
+            Err(e) => Err(io_err(format!("opening {}", path.display()), e)),
+        }
+    }
+
+    fn discard_blob(&self, blob: &BlobRef) -> Result<()> {
+        let path = self.blob_path(&blob.id);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(format!("removing {}", path.display()), e)),
+        }
+    }
+
+    fn create_bucket(&self, bucket: &BucketRecord) -> Result<()> {
+        self.write("creating a bucket", |tx| {
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO buckets(name, owner, region, created_ms) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![bucket.name, bucket.owner, bucket.region, bucket.created_ms],
+                )
+                .map_err(|e| db_err("creating a bucket", e))?;
+            if n == 0 {
+                return Err(BackendError::Conflict(format!("bucket {}", bucket.name)));
+            }
+            Ok(((), Vec::new()))
+        })
+    }
+
+    fn bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
+        self.read("reading a bucket", |c| {
+            c.query_row(
+                "SELECT name, owner, region, created_ms FROM buckets WHERE name = ?1",
+                [name],
+                bucket_row,
+            )
+            .optional()
+        })
+    }
+
+    fn list_buckets(&self) -> Result<Vec<BucketRecord>> {
+        self.read("listing buckets", |c| {
+            let mut stmt =
+                c.prepare("SELECT name, owner, region, created_ms FROM buckets ORDER BY name")?;
+            let rows = stmt.query_map([], bucket_row)?;
+            rows.collect()
+        })
+    }
+
+    fn delete_bucket(&self, name: &str) -> Result<()> {
+        let ctx = "deleting a bucket";
+        self.write(ctx, |tx| {
+            if !bucket_exists(tx, name).map_err(|e| db_err(ctx, e))? {
+                return Err(BackendError::NotFound(format!("bucket {name}")));
+            }
+            let used: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM objects WHERE bucket = ?1) \
+                     OR EXISTS(SELECT 1 FROM uploads WHERE bucket = ?1)",
+                    [name],
+                    |r| r.get(0),
+                )
+                .map_err(|e| db_err(ctx, e))?;
+            if used {
+                return Err(BackendError::NotEmpty(name.to_string()));
+            }
+            tx.execute("DELETE FROM bucket_configs WHERE bucket = ?1", [name])
+                .and_then(|_| tx.execute("DELETE FROM buckets WHERE name = ?1", [name]))
+                .map_err(|e| db_err(ctx, e))?;
+            Ok(((), Vec::new()))
+        })
+    }
+
+    fn set_bucket_config(&self, bucket: &str, kind: &str, value: Option<&str>) -> Result<()> {
+        let ctx = "setting a bucket configuration";
+        self.write(ctx, |tx| {
+            if !bucket_exists(tx, bucket).map_err(|e| db_err(ctx, e))? {
+                return Err(BackendError::NotFound(format!("bucket {bucket}")));
+            }
+            match value {
+                Some(v) => tx.execute(
+                    "INSERT INTO bucket_configs(bucket, kind, value) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT(bucket, kind) DO UPDATE SET value = excluded.value",
+                    params![bucket, kind, v],
+                ),
+                None => tx.execute(
+                    "DELETE FROM bucket_configs WHERE bucket = ?1 AND kind = ?2",
+                    params![bucket, kind],
+                ),
+            }
+            .map_err(|e| db_err(ctx, e))?;
+            Ok(((), Vec::new()))
+        })
+    }
+
+    fn bucket_config(&self, bucket: &str, kind: &str) -> Result<Option<String>> {
+        self.read("reading a bucket configuration", |c| {
+            c.query_row(
+                "SELECT value FROM bucket_configs WHERE bucket = ?1 AND kind = ?2",
+                params![bucket, kind],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    fn put_object(
+        &self,
+        bucket: &str,
+        object: ObjectRecord,
+        condition: WriteCondition,
+    ) -> Result<ObjectRecord> {
+        self.write("recording an object", |tx| {
+            insert_version(tx, bucket, object, &condition)
+        })
+    }
+
+    fn object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<ObjectRecord>> {
+        let raw = self.read("reading an object", |c| match version {
+            None => latest(c, bucket, key),
+            Some(v) => c
+                .query_row(
+                    &format!(
+                        "SELECT {OBJECT_COLUMNS} FROM objects \
+                         WHERE bucket = ?1 AND key = ?2 AND version_id = ?3"
+                    ),
+                    params![bucket, key, v],
+                    raw_object,
+                )
+                .optional(),
+        })?;
+        raw.map(decode).transpose()
+    }
+
+    fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+    ) -> Result<Option<ObjectRecord>> {
+        let ctx = "deleting an object version";
+        self.write(ctx, |tx| {
+            let raw = tx
+                .query_row(
+                    &format!(
+                        "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 \
+                         RETURNING {OBJECT_COLUMNS}"
+                    ),
+                    params![bucket, key, version],
+                    raw_object,
+                )
+                .optional()
+                .map_err(|e| db_err(ctx, e))?;
+            match raw {
+                Some(raw) => {
+                    let rec = decode(raw)?;
+                    let garbage = rec.blobs.clone();
+                    Ok((Some(rec), garbage))
+                }
+                None => Ok((None, Vec::new())),
+            }
+        })
+    }
+
+    fn update_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+        meta: &ObjectMeta,
+    ) -> Result<bool> {
+        let ctx = "updating object metadata";
+        let json = to_json(meta)?;
+        self.write(ctx, |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE objects SET meta = ?4 WHERE bucket = ?1 AND key = ?2 \
+                     AND version_id = ?3",
+                    params![bucket, key, version, json],
+                )
+                .map_err(|e| db_err(ctx, e))?;
+            Ok((n > 0, Vec::new()))
+        })
+    }
+
+    fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<ObjectRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let raws = self.read("listing objects", |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM objects o \
+                 WHERE o.bucket = ?1 AND o.key > ?2 AND o.key >= ?3 \
+                 AND substr(o.key, 1, length(?3)) = ?3 \
+                 AND o.seq = (SELECT MAX(seq) FROM objects i \
+                              WHERE i.bucket = ?1 AND i.key = o.key) \
+                 AND o.delete_marker = 0 \
+                 ORDER BY o.key LIMIT ?4"
+            ))?;
+            let rows = stmt.query_map(params![bucket, after, prefix, limit], raw_object)?;
+            rows.collect()
+        })?;
+        decode_all(raws)
+    }
+
+    fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&VersionCursor>,
+        limit: usize,
+    ) -> Result<Vec<ObjectRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (after_key, after_seq) = match after {
+            Some(c) => (c.key.as_str(), c.seq.unwrap_or(i64::MIN)),
+            None => ("", i64::MIN),
+        };
+        let raws = self.read("listing object versions", |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM objects \
+                 WHERE bucket = ?1 AND (key > ?2 OR (key = ?2 AND seq < ?3)) \
+                 AND key >= ?4 AND substr(key, 1, length(?4)) = ?4 \
+                 ORDER BY key, seq DESC LIMIT ?5"
+            ))?;
+            let rows = stmt.query_map(
+                params![bucket, after_key, after_seq, prefix, limit],
+                raw_object,
+            )?;
+            rows.collect()
+        })?;
+        decode_all(raws)
+    }
+
+    fn create_upload(&self, bucket: &str, upload: &UploadRecord) -> Result<()> {
+        let ctx = "creating a multipart upload";
+        let meta = to_json(&upload.meta)?;
+        self.write(ctx, |tx| {
+            if !bucket_exists(tx, bucket).map_err(|e| db_err(ctx, e))? {
+                return Err(BackendError::NotFound(format!("bucket {bucket}")));
+            }
+            tx.execute(
+                "INSERT INTO uploads(upload_id, bucket, key, initiated_ms, meta, initiator) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    upload.upload_id,
+                    bucket,
+                    upload.key,
+                    upload.initiated_ms,
+                    meta,
+                    upload.initiator
+                ],
+            )
+            .map_err(|e| db_err(ctx, e))?;
+            Ok(((), Vec::new()))
+        })
+    }
+
+    fn upload(&self, bucket: &str, upload_id: &str) -> Result<Option<UploadRecord>> {
+        let raw = self.read("reading a multipart upload", |c| {
+            c.query_row(
+                "SELECT upload_id, key, initiated_ms, meta, initiator FROM uploads \
+                 WHERE bucket = ?1 AND upload_id = ?2",
+                params![bucket, upload_id],
+                raw_upload,
+            )
+            .optional()
+        })?;
+        raw.map(decode_upload).transpose()
+    }
+
+    fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<UploadRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let raws = self.read("listing multipart uploads", |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT upload_id, key, initiated_ms, meta, initiator FROM uploads \
+                 WHERE bucket = ?1 AND key >= ?2 AND substr(key, 1, length(?2)) = ?2 \
+                 ORDER BY key, upload_id",
+            )?;
+            let rows = stmt.query_map(params![bucket, prefix], raw_upload)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let mut out = Vec::new();
+        for raw in raws {
+            let skip = match after {
+                None => false,
+                // Keys after the marker's key; with an upload id, the marker
+                // key's uploads that come after that one too.
+                Some((key, "")) => raw.1.as_str() <= key,
+                Some((key, id)) => raw.1.as_str() < key || (raw.1 == key && (raw.0.as_str() <= id)),
+            };
+            if skip {
+                continue;
+            }
+            out.push(decode_upload(raw)?);
+            if out.len() as i64 >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_part(&self, bucket: &str, upload_id: &str, part: &PartRecord) -> Result<()> {
+        let ctx = "recording a part";
+        let checksum = part.checksum.as_ref().map(to_json).transpose()?;
+        self.write(ctx, |tx| {
+            let exists = tx
+                .query_row(
+                    "SELECT 1 FROM uploads WHERE bucket = ?1 AND upload_id = ?2",
+                    params![bucket, upload_id],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(|e| db_err(ctx, e))?;
+            if exists.is_none() {
+                return Err(BackendError::NotFound(format!("upload {upload_id}")));
+            }
+            let old = tx
+                .query_row(
+                    "DELETE FROM parts WHERE upload_id = ?1 AND part_number = ?2 \
+                     RETURNING blob_id, blob_size",
+                    params![upload_id, part.part_number],
+                    |r| {
+                        Ok(BlobRef {
+                            id: r.get(0)?,
+                            size: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
+                        })
+                    },
+                )
+                .optional()
+                .map_err(|e| db_err(ctx, e))?;
+            tx.execute(
+                "INSERT INTO parts(upload_id, part_number, etag, last_modified_ms, blob_id, \
+                 blob_size, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    upload_id,
+                    part.part_number,
+                    part.etag,
+                    part.last_modified_ms,
+                    part.blob.id,
+                    i64::try_from(part.blob.size).unwrap_or(i64::MAX),
+                    checksum
+                ],
+            )
+            .map_err(|e| db_err(ctx, e))?;
+            Ok(((), old.into_iter().collect()))
+        })
+    }
+
+    fn list_parts(&self, bucket: &str, upload_id: &str) -> Result<Vec<PartRecord>> {
+        let ctx = "listing parts";
+        let rows = self.read(ctx, |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT p.part_number, p.etag, p.last_modified_ms, p.blob_id, p.blob_size, \
+                 p.checksum FROM parts p JOIN uploads u ON u.upload_id = p.upload_id \
+                 WHERE u.bucket = ?1 AND p.upload_id = ?2 ORDER BY p.part_number",
+            )?;
+            let rows = stmt.query_map(params![bucket, upload_id], |r| {
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|(n, etag, ms, id, size, checksum)| {
+                Ok(PartRecord {
+                    part_number: n,
+                    etag,
+                    last_modified_ms: ms,
+                    blob: BlobRef {
+                        id,
+                        size: size.try_into().unwrap_or(0),
+                    },
+                    checksum: checksum.map(|c| parse_json::<Checksum>(&c)).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    fn complete_upload(
+        &self,
+        bucket: &str,
+        upload_id: &str,
+        object: ObjectRecord,
+        condition: WriteCondition,
+    ) -> Result<ObjectRecord> {
+        let ctx = "completing a multipart upload";
+        self.write(ctx, |tx| {
+            let parts = take_upload(tx, bucket, upload_id)?;
+            let used: HashSet<&str> = object.blobs.iter().map(|b| b.id.as_str()).collect();
+            let mut garbage: Vec<BlobRef> = parts
+                .into_iter()
+                .filter(|b| !used.contains(b.id.as_str()))
+                .collect();
+            let (rec, replaced) = insert_version(tx, bucket, object, &condition)?;
+            garbage.extend(replaced);
+            Ok((rec, garbage))
+        })
+    }
+
+    fn abort_upload(&self, bucket: &str, upload_id: &str) -> Result<()> {
+        self.write("aborting a multipart upload", |tx| {
+            let parts = take_upload(tx, bucket, upload_id)?;
+            Ok(((), parts))
+        })
+    }
+}
+
+/// Deletes an upload and its parts inside `tx`; returns the parts' blobs.
+fn take_upload(tx: &Transaction, bucket: &str, upload_id: &str) -> Result<Vec<BlobRef>> {
+    let ctx = "ending a multipart upload";
+    let n = tx
+        .execute(
+            "DELETE FROM uploads WHERE bucket = ?1 AND upload_id = ?2",
+            params![bucket, upload_id],
+        )
+        .map_err(|e| db_err(ctx, e))?;
+    if n == 0 {
+        return Err(BackendError::NotFound(format!("upload {upload_id}")));
+    }
+    let mut stmt = tx
+        .prepare("DELETE FROM parts WHERE upload_id = ?1 RETURNING blob_id, blob_size")
+        .map_err(|e| db_err(ctx, e))?;
+    let rows = stmt
+        .query_map([upload_id], |r| {
+            Ok(BlobRef {
+                id: r.get(0)?,
+                size: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
+            })
+        })
+        .map_err(|e| db_err(ctx, e))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| db_err(ctx, e))
+}
+
+fn bucket_row(r: &Row) -> rusqlite::Result<BucketRecord> {
+    Ok(BucketRecord {
+        name: r.get(0)?,
+        owner: r.get(1)?,
+        region: r.get(2)?,
+        created_ms: r.get(3)?,
+    })
+}
+
+type RawUpload = (String, String, i64, String, String);
+
+fn raw_upload(r: &Row) -> rusqlite::Result<RawUpload> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn decode_upload(
+    (upload_id, key, initiated_ms, meta, initiator): RawUpload,
+) -> Result<UploadRecord> {
+    Ok(UploadRecord {
+        upload_id,
+        key,
+        initiated_ms,
+        meta: parse_json(&meta)?,
+        initiator,
+    })
+}
