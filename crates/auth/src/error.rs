@@ -34,6 +34,36 @@ pub enum AuthError {
     /// request (scope date, terminator, content hash).
     #[error("{0}")]
     InvalidScope(String),
+    /// S3: a presigned URL used after `X-Amz-Date` + `X-Amz-Expires`.
+    #[error("Request has expired")]
+    RequestExpired,
+    /// S3: a presigned URL used before its `X-Amz-Date` (beyond the skew).
+    #[error("Request is not valid yet")]
+    RequestNotYetValid,
+    /// S3: a header-signed request whose time is too far from the clock.
+    #[error("The difference between the request time and the current time is too large.")]
+    RequestTimeTooSkewed,
+    /// S3: the presigned query parameters are missing or malformed.
+    #[error("{0}")]
+    QueryParametersError(String),
+    /// S3: a header-signed request without `x-amz-content-sha256`.
+    #[error("Missing required header for this request: x-amz-content-sha256")]
+    MissingContentSha256,
+    /// S3: a header or form field has a value S3 does not accept.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// S3 POST: the policy's `expiration` has passed.
+    #[error("Invalid according to Policy: Policy expired.")]
+    PolicyExpired,
+    /// S3: a header every request of this kind must carry is absent.
+    #[error("Your request was missing a required header: {0}")]
+    MissingHeader(&'static str),
+    /// S3: `x-amz-content-sha256` is neither a hex SHA-256 nor a known mode.
+    #[error("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, or a valid sha256 value.")]
+    InvalidContentSha256,
+    /// S3 POST: the policy document cannot be read, or it has expired.
+    #[error("{0}")]
+    InvalidPolicy(String),
 }
 
 impl AuthError {
@@ -47,7 +77,72 @@ impl AuthError {
             AuthError::InvalidSignature
             | AuthError::SignatureExpired(_)
             | AuthError::WrongService { .. }
-            | AuthError::InvalidScope(_) => "InvalidSignatureException",
+            | AuthError::InvalidScope(_)
+            | AuthError::RequestExpired
+            | AuthError::RequestNotYetValid
+            | AuthError::RequestTimeTooSkewed => "InvalidSignatureException",
+            AuthError::QueryParametersError(_)
+            | AuthError::MissingContentSha256
+            | AuthError::InvalidArgument(_)
+            | AuthError::PolicyExpired
+            | AuthError::MissingHeader(_)
+            | AuthError::InvalidContentSha256
+            | AuthError::InvalidPolicy(_) => "IncompleteSignatureException",
+        }
+    }
+
+    /// The S3 error code (`<Error><Code>`) for this failure.
+    pub fn s3_code(&self) -> &'static str {
+        match self {
+            AuthError::MissingAuthenticationToken
+            | AuthError::RequestExpired
+            | AuthError::RequestNotYetValid
+            | AuthError::PolicyExpired => "AccessDenied",
+            AuthError::IncompleteSignature(_)
+            | AuthError::WrongService { .. }
+            | AuthError::InvalidScope(_) => "AuthorizationHeaderMalformed",
+            AuthError::UnrecognizedClient => "InvalidAccessKeyId",
+            AuthError::ExpiredToken => "ExpiredToken",
+            AuthError::InvalidSignature => "SignatureDoesNotMatch",
+            AuthError::SignatureExpired(_) | AuthError::RequestTimeTooSkewed => {
+                "RequestTimeTooSkewed"
+            }
+            AuthError::QueryParametersError(_) => "AuthorizationQueryParametersError",
+            AuthError::MissingHeader(_) => "MissingSecurityHeader",
+            AuthError::InvalidContentSha256 | AuthError::InvalidArgument(_) => "InvalidArgument",
+            AuthError::MissingContentSha256 => "InvalidRequest",
+            AuthError::InvalidPolicy(_) => "InvalidPolicyDocument",
+        }
+    }
+
+    /// The HTTP status S3 answers [`AuthError::s3_code`] with.
+    pub fn s3_status(&self) -> http::StatusCode {
+        match self {
+            AuthError::IncompleteSignature(_)
+            | AuthError::WrongService { .. }
+            | AuthError::InvalidScope(_)
+            | AuthError::ExpiredToken
+            | AuthError::QueryParametersError(_)
+            | AuthError::MissingHeader(_)
+            | AuthError::InvalidContentSha256
+            | AuthError::MissingContentSha256
+            | AuthError::InvalidArgument(_)
+            | AuthError::InvalidPolicy(_) => http::StatusCode::BAD_REQUEST,
+            _ => http::StatusCode::FORBIDDEN,
+        }
+    }
+
+    /// The message S3 sends with [`AuthError::s3_code`] (`<Error><Message>`):
+    /// S3's own wording where it differs from the JSON services'.
+    pub fn s3_message(&self) -> String {
+        match self {
+            AuthError::MissingAuthenticationToken => "Access Denied".into(),
+            AuthError::UnrecognizedClient => {
+                "The AWS Access Key Id you provided does not exist in our records.".into()
+            }
+            AuthError::ExpiredToken => "The provided token has expired.".into(),
+            AuthError::SignatureExpired(_) => AuthError::RequestTimeTooSkewed.to_string(),
+            other => other.to_string(),
         }
     }
 

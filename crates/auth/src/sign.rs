@@ -1,9 +1,19 @@
 //! SigV4 signing for updraft's own CLI, done entirely by `aws-sigv4` with
-//! its default settings (the same canonicalization the AWS SDKs use).
+//! its default settings (the same canonicalization the AWS SDKs use), and
+//! with the S3 SDK's settings for the service `s3` (path encoded once and
+//! not normalized, `x-amz-content-sha256` sent and signed, presigned URLs
+//! for `UNSIGNED-PAYLOAD`).
+//!
+//! [`chunked`] signs aws-chunked bodies (chunk and trailer signatures).
+
+pub mod chunked;
 
 use std::time::SystemTime;
 
-use aws_sigv4::http_request::{self, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::http_request::{
+    self, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::Credentials;
@@ -20,7 +30,8 @@ pub enum SignError {
 /// Signs a request and returns its headers with `Authorization` and
 /// `X-Amz-Date` added (every header in `headers` is signed, except the ones
 /// `aws-sigv4` always leaves out: `user-agent`, `x-amzn-trace-id`,
-/// `transfer-encoding`).
+/// `transfer-encoding`). For the service `s3` the request is signed as the
+/// S3 SDKs sign it, with `x-amz-content-sha256` added (the body's hash).
 ///
 /// `url` must be absolute and already percent-encoded
 /// (`http://127.0.0.1:9001/2015-03-31/functions/f/invocations?Qualifier=%24LATEST`);
@@ -36,6 +47,69 @@ pub fn sign(
     service: &str,
     time: SystemTime,
 ) -> Result<HeaderMap, SignError> {
+    sign_inner(
+        method,
+        url,
+        headers,
+        SignableBody::Bytes(body),
+        creds,
+        region,
+        service,
+        time,
+    )
+    .map(|(headers, _)| headers)
+}
+
+/// Signs an S3 request whose `x-amz-content-sha256` is `content_sha256`:
+/// the body's hex SHA-256, `UNSIGNED-PAYLOAD`, or a streaming mode
+/// (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`, `...-PAYLOAD-TRAILER`,
+/// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`; the caller adds
+/// `x-amz-decoded-content-length`, `content-encoding` and `x-amz-trailer`
+/// to `headers`). Returns the signed headers and the signature, which seeds
+/// the chunk signatures of a streaming body ([`chunked::ChunkSigner`]).
+pub fn sign_s3(
+    method: &str,
+    url: &str,
+    headers: &HeaderMap,
+    content_sha256: &str,
+    creds: &Credentials,
+    region: &str,
+    time: SystemTime,
+) -> Result<(HeaderMap, String), SignError> {
+    sign_inner(
+        method,
+        url,
+        headers,
+        SignableBody::Precomputed(content_sha256.to_string()),
+        creds,
+        region,
+        crate::s3::S3_SERVICE,
+        time,
+    )
+}
+
+/// The settings the SDKs sign `service` with.
+fn settings_for(service: &str) -> SigningSettings {
+    let mut settings = SigningSettings::default();
+    if service == crate::s3::S3_SERVICE {
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    }
+    settings
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign_inner(
+    method: &str,
+    url: &str,
+    headers: &HeaderMap,
+    body: SignableBody<'_>,
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+    time: SystemTime,
+) -> Result<(HeaderMap, String), SignError> {
     let mut pairs = Vec::with_capacity(headers.len());
     for (name, value) in headers {
         let value = value
@@ -56,13 +130,13 @@ pub fn sign(
         .region(region)
         .name(service)
         .time(time)
-        .settings(SigningSettings::default())
+        .settings(settings_for(service))
         .build()
         .map_err(|e| SignError::Signing(e.to_string()))?
         .into();
-    let request = SignableRequest::new(method, url, pairs.into_iter(), SignableBody::Bytes(body))
+    let request = SignableRequest::new(method, url, pairs.into_iter(), body)
         .map_err(|e| SignError::Signing(e.to_string()))?;
-    let (instructions, _signature) = http_request::sign(request, &params)
+    let (instructions, signature) = http_request::sign(request, &params)
         .map_err(|e| SignError::Signing(e.to_string()))?
         .into_parts();
     let mut out = headers.clone();
@@ -72,13 +146,28 @@ pub fn sign(
         let value = HeaderValue::from_str(value).map_err(|e| SignError::Signing(e.to_string()))?;
         out.insert(name, value);
     }
-    Ok(out)
+    Ok((out, signature))
 }
 
 /// A presigned `GET` URL for `url` (absolute, percent-encoded), valid for
 /// `expires_in` from `time`: the signature travels in the query string, as
 /// in the download URLs AWS hands out.
 pub fn presign_get(
+    url: &str,
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+    time: SystemTime,
+    expires_in: std::time::Duration,
+) -> Result<String, SignError> {
+    presign("GET", url, creds, region, service, time, expires_in)
+}
+
+/// A presigned URL for `method` on `url` (absolute, percent-encoded), valid
+/// for `expires_in` from `time`. For the service `s3` it is signed as the
+/// S3 SDKs presign (`UNSIGNED-PAYLOAD`), so a `PUT` URL accepts any body.
+pub fn presign(
+    method: &str,
     url: &str,
     creds: &Credentials,
     region: &str,
@@ -94,9 +183,15 @@ pub fn presign_get(
         "updraft",
     )
     .into();
-    let mut settings = SigningSettings::default();
+    let mut settings = settings_for(service);
     settings.signature_location = http_request::SignatureLocation::QueryParams;
     settings.expires_in = Some(expires_in);
+    let body = if service == crate::s3::S3_SERVICE {
+        settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
+        SignableBody::UnsignedPayload
+    } else {
+        SignableBody::Bytes(&[])
+    };
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
@@ -106,13 +201,13 @@ pub fn presign_get(
         .build()
         .map_err(|e| SignError::Signing(e.to_string()))?
         .into();
-    let request = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
+    let request = SignableRequest::new(method, url, std::iter::empty(), body)
         .map_err(|e| SignError::Signing(e.to_string()))?;
     let (instructions, _signature) = http_request::sign(request, &params)
         .map_err(|e| SignError::Signing(e.to_string()))?
         .into_parts();
     let mut request = http::Request::builder()
-        .method("GET")
+        .method(method)
         .uri(url)
         .body(())
         .map_err(|e| SignError::Signing(e.to_string()))?;

@@ -33,18 +33,18 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 /// The longest validity a presigned request may claim (seven days, as AWS).
 const MAX_PRESIGN_EXPIRES: u64 = 7 * 24 * 60 * 60;
 
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-const TERMINATOR: &str = "aws4_request";
-const AMZ_DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
+pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub(crate) const TERMINATOR: &str = "aws4_request";
+pub(crate) const AMZ_DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 
 /// Everything but RFC 3986 unreserved characters (`A-Za-z0-9-._~`).
-const STRICT: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const STRICT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
 /// As [`STRICT`], keeping `/` (for paths).
-const STRICT_PATH: &AsciiSet = &STRICT.remove(b'/');
+pub(crate) const STRICT_PATH: &AsciiSet = &STRICT.remove(b'/');
 
 /// A request as it arrived, before any decoding.
 #[derive(Debug, Clone, Copy)]
@@ -105,18 +105,18 @@ impl std::fmt::Debug for Verifier {
 }
 
 /// The signature-bearing values of a request, wherever they came from.
-struct SignatureParts {
-    access_key_id: String,
-    scope_date: String,
-    region: String,
-    service: String,
-    signed_headers: Vec<String>,
-    signature: String,
+pub(crate) struct SignatureParts {
+    pub(crate) access_key_id: String,
+    pub(crate) scope_date: String,
+    pub(crate) region: String,
+    pub(crate) service: String,
+    pub(crate) signed_headers: Vec<String>,
+    pub(crate) signature: String,
     /// The request time, and where it was read from (for messages).
-    time: DateTime<Utc>,
+    pub(crate) time: DateTime<Utc>,
     time_source: &'static str,
     /// Presigned only: seconds the signature stays valid.
-    expires: Option<u64>,
+    pub(crate) expires: Option<u64>,
 }
 
 impl Verifier {
@@ -172,7 +172,7 @@ pub fn verify_with<G>(
     now: SystemTime,
     lookup: impl FnOnce(&str, Option<&str>) -> Result<(String, G), AuthError>,
 ) -> Result<(VerifiedIdentity, G), AuthError> {
-    let head = check_head(req, expected_service, now, lookup)?;
+    let head = check_head(req, expected_service, now, Rules::Json, lookup)?;
     let Head {
         parts,
         secret,
@@ -240,12 +240,12 @@ pub fn verify_with<G>(
 
 /// A request's signature parts, checked in everything but the signature
 /// itself, with the signing secret and the lookup's grant.
-struct Head<'a, G> {
-    parts: SignatureParts,
-    secret: String,
-    grant: G,
-    presigned: bool,
-    query_pairs: Vec<(&'a str, &'a str)>,
+pub(crate) struct Head<'a, G> {
+    pub(crate) parts: SignatureParts,
+    pub(crate) secret: String,
+    pub(crate) grant: G,
+    pub(crate) presigned: bool,
+    pub(crate) query_pairs: Vec<(&'a str, &'a str)>,
 }
 
 /// Checks what can be checked of `req` before its body is read: the
@@ -260,13 +260,23 @@ pub fn check_request_head<G>(
     now: SystemTime,
     lookup: impl FnOnce(&str, Option<&str>) -> Result<(String, G), AuthError>,
 ) -> Result<G, AuthError> {
-    check_head(req, expected_service, now, lookup).map(|head| head.grant)
+    check_head(req, expected_service, now, Rules::Json, lookup).map(|head| head.grant)
 }
 
-fn check_head<'a, G>(
+/// Which service family's rules [`check_head`] applies where they differ:
+/// S3 words its errors differently and tells apart a presigned URL that has
+/// expired from a request signed at a time too far from the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rules {
+    Json,
+    S3,
+}
+
+pub(crate) fn check_head<'a, G>(
     req: &SignedRequest<'a>,
     expected_service: &str,
     now: SystemTime,
+    rules: Rules,
     lookup: impl FnOnce(&str, Option<&str>) -> Result<(String, G), AuthError>,
 ) -> Result<Head<'a, G>, AuthError> {
     let query_pairs = split_query(req.query);
@@ -275,7 +285,10 @@ fn check_head<'a, G>(
             .iter()
             .any(|(k, _)| decode(k).eq_ignore_ascii_case("X-Amz-Algorithm"));
     let parts = if presigned {
-        parse_presigned(&query_pairs)?
+        parse_presigned(&query_pairs).map_err(|e| match (rules, e) {
+            (Rules::S3, AuthError::IncompleteSignature(m)) => AuthError::QueryParametersError(m),
+            (_, e) => e,
+        })?
     } else {
         let header = req
             .headers
@@ -302,7 +315,10 @@ fn check_head<'a, G>(
     }
     let token = session_token(req);
     let (secret, grant) = lookup(&parts.access_key_id, token.as_deref())?;
-    check_time(&parts, now)?;
+    match rules {
+        Rules::Json => check_time(&parts, now)?,
+        Rules::S3 => check_time_s3(&parts, now)?,
+    }
     if !parts.signed_headers.iter().any(|h| h == "host") {
         return Err(AuthError::IncompleteSignature(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
@@ -472,7 +488,9 @@ fn parse_presigned(pairs: &[(&str, &str)]) -> Result<SignatureParts, AuthError> 
     })
 }
 
-fn parse_credential(credential: &str) -> Result<(String, String, String, String), AuthError> {
+pub(crate) fn parse_credential(
+    credential: &str,
+) -> Result<(String, String, String, String), AuthError> {
     match credential.split('/').collect::<Vec<_>>().as_slice() {
         [key, date, region, service, terminator] => {
             if *terminator != TERMINATOR {
@@ -506,7 +524,7 @@ fn parse_signed_headers(list: &str) -> Result<Vec<String>, AuthError> {
     Ok(names)
 }
 
-fn parse_amz_date(s: &str) -> Result<DateTime<Utc>, AuthError> {
+pub(crate) fn parse_amz_date(s: &str) -> Result<DateTime<Utc>, AuthError> {
     NaiveDateTime::parse_from_str(s, AMZ_DATE_FORMAT)
         .map(|t| t.and_utc())
         .map_err(|_| {
@@ -561,8 +579,27 @@ fn check_time(parts: &SignatureParts, now: SystemTime) -> Result<(), AuthError> 
     }
 }
 
+/// S3's time rules: a header-signed request must be within
+/// [`MAX_CLOCK_SKEW`] of `now`; a presigned one must not be used before its
+/// date (beyond the skew) nor after its date plus `X-Amz-Expires`.
+fn check_time_s3(parts: &SignatureParts, now: SystemTime) -> Result<(), AuthError> {
+    let now: DateTime<Utc> = now.into();
+    let skew = chrono::Duration::seconds(MAX_CLOCK_SKEW.as_secs() as i64);
+    match parts.expires {
+        None if parts.time > now + skew || parts.time < now - skew => {
+            Err(AuthError::RequestTimeTooSkewed)
+        }
+        None => Ok(()),
+        Some(_) if parts.time > now + skew => Err(AuthError::RequestNotYetValid),
+        Some(expires) if now > parts.time + chrono::Duration::seconds(expires as i64) => {
+            Err(AuthError::RequestExpired)
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 /// The raw `name=value` pairs of a query string, still encoded.
-fn split_query(query: &str) -> Vec<(&str, &str)> {
+pub(crate) fn split_query(query: &str) -> Vec<(&str, &str)> {
     query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -572,7 +609,7 @@ fn split_query(query: &str) -> Vec<(&str, &str)> {
 
 /// Percent-decodes a query component, reading `+` as a space (as
 /// `application/x-www-form-urlencoded` and `aws-sigv4` do).
-fn decode(s: &str) -> String {
+pub(crate) fn decode(s: &str) -> String {
     let s = s.replace('+', " ");
     percent_decode_str(&s).decode_utf8_lossy().into_owned()
 }
@@ -583,7 +620,7 @@ fn decode(s: &str) -> String {
 /// name and value, encode them again strictly, sort. The second is
 /// botocore's: the raw pairs as sent, sorted. They differ only for queries a
 /// client did not encode strictly (a literal `+`, `$`, ...).
-fn canonical_query_candidates(pairs: &[(&str, &str)], presigned: bool) -> Vec<String> {
+pub(crate) fn canonical_query_candidates(pairs: &[(&str, &str)], presigned: bool) -> Vec<String> {
     let keep = |k: &str| !presigned || decode(k) != "X-Amz-Signature";
     let mut strict: Vec<(String, String)> = pairs
         .iter()
@@ -643,7 +680,7 @@ fn canonical_uri(path: &str) -> String {
 
 /// `name:value\n` for every signed header, values trimmed and inner runs of
 /// spaces collapsed, repeated headers joined with `,`.
-fn canonical_headers(names: &[String], req: &SignedRequest<'_>) -> String {
+pub(crate) fn canonical_headers(names: &[String], req: &SignedRequest<'_>) -> String {
     let mut out = String::new();
     for name in names {
         let mut values: Vec<String> = req
