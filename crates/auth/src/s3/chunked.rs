@@ -534,7 +534,7 @@ impl Chunked {
                 checksum_value = Some(value.clone());
             }
         }
-        if let Some(chain) = &self.chain {
+        if let (Some(chain), true) = (&self.chain, self.trailers_allowed) {
             let claimed = claimed_signature.ok_or(PayloadError::MalformedTrailer(
                 "x-amz-trailer-signature is missing",
             ))?;
