@@ -101,9 +101,10 @@ pub struct Evaluation {
 ///    account needs the identity side too; across accounts as in 5.
 /// 7. Otherwise the request is implicitly denied.
 ///
-/// The resource's account is the fifth field of its ARN; `*`, a string
-/// that is not an ARN and an ARN with an empty account field count as the
-/// caller's own account.
+/// The resource's account is the fifth field of its ARN. An ARN with an
+/// empty account field (an S3 bucket's) belongs to the account the context
+/// sets as `aws:ResourceAccount` (the bucket's owner); without one it
+/// counts as the caller's own, as do `*` and a string that is not an ARN.
 pub fn evaluate(request: &Request<'_>, policies: &PolicySet<'_>) -> Decision {
     run(request, policies, &mut Fast).0
 }
@@ -323,7 +324,12 @@ fn decide<R: Recorder>(
     }
 
     let same_account = match arn_account(request.resource) {
-        Some(account) => account.is_empty() || account == caller.account,
+        Some(account) if !account.is_empty() => account == caller.account,
+        Some(_) => request
+            .context
+            .get_lowercased("aws:resourceaccount")
+            .and_then(|owner| owner.first())
+            .is_none_or(|owner| *owner == caller.account),
         None => true,
     };
     let allowed = match caller.kind {

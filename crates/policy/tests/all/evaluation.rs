@@ -383,6 +383,54 @@ fn cross_account_needs_both_sides() {
 }
 
 #[test]
+fn a_resource_without_an_account_in_its_arn_belongs_to_aws_resource_account() {
+    // S3 bucket ARNs name no account: the bucket's owner comes with the
+    // request as `aws:ResourceAccount`.
+    const OBJECT: &str = "arn:aws:s3:::photos/cat.jpg";
+    let read = statements(json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}));
+    let bucket_policy = |principal: Value| {
+        resource(json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": principal,
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::photos/*"}]}))
+    };
+    let mut owned_by_other = Context::new();
+    owned_by_other.set("aws:ResourceAccount", OTHER);
+    let mut owned_by_caller = Context::new();
+    owned_by_caller.set("aws:ResourceAccount", ACCOUNT);
+    let alice = user(ACCOUNT, "alice");
+    let d = |ctx: &Context, ids: &[&PolicyDocument], rp: Option<&PolicyDocument>| {
+        decide(&alice, "s3:GetObject", OBJECT, ctx, ids, rp)
+    };
+    // Her own account's bucket: her identity policy is enough.
+    assert_eq!(d(&owned_by_caller, &[&read], None), Decision::Allow);
+    assert_eq!(d(&no_context(), &[&read], None), Decision::Allow);
+    // Another account's bucket: the bucket policy must grant her too.
+    assert_eq!(d(&owned_by_other, &[&read], None), Decision::ImplicitDeny);
+    let to_caller_account = bucket_policy(json!({"AWS": ACCOUNT}));
+    assert_eq!(
+        d(&owned_by_other, &[&read], Some(&to_caller_account)),
+        Decision::Allow
+    );
+    assert_eq!(
+        d(&owned_by_other, &[], Some(&to_caller_account)),
+        Decision::ImplicitDeny
+    );
+    // The root user of another account is no exception.
+    let other_root = root(ACCOUNT);
+    assert_eq!(
+        decide(
+            &other_root,
+            "s3:GetObject",
+            OBJECT,
+            &owned_by_other,
+            &[],
+            None
+        ),
+        Decision::ImplicitDeny
+    );
+}
+
+#[test]
 fn service_principals_need_the_resource_policy() {
     let ctx = no_context();
     let events = service("events.amazonaws.com");
