@@ -414,8 +414,16 @@ impl Iam {
         // AWS-managed resources (`arn:aws:iam::aws:policy/...`) are read
         // with identity policies alone, as the caller's own.
         let aws_owned = resource_account == "aws";
-        let own_resource =
-            resource_account.is_empty() || resource_account == caller.account() || aws_owned;
+        // An ARN without an account (an S3 bucket's) is owned by the
+        // account the context names as `aws:ResourceAccount`, if any.
+        let owner = match resource_account {
+            "" => context
+                .get("aws:ResourceAccount")
+                .and_then(|owner| owner.first())
+                .map_or(caller.account(), String::as_str),
+            account => account,
+        };
+        let own_resource = owner == caller.account() || aws_owned;
         if matches!(caller.principal.kind, PrincipalKind::Root)
             && resource_policy.is_none()
             && own_resource
