@@ -158,8 +158,8 @@ pub struct VerifiedChecksum {
 }
 
 /// Where a decoded body leaves its [`VerifiedChecksum`]: filled once, when
-/// the trailer has been checked, so it is readable after the stream ends
-/// (clones share the slot).
+/// the stream has ended without an error after a checksum trailer, so it is
+/// readable after the stream ends (clones share the slot).
 #[derive(Debug, Clone, Default)]
 pub struct ChecksumSlot(Arc<OnceLock<VerifiedChecksum>>);
 

@@ -226,6 +226,8 @@ struct Chunked {
     checksum: Option<ChecksumHasher>,
     trailers: Vec<(String, String)>,
     trailer_bytes: usize,
+    /// The trailing checksum, checked, published when the body ends.
+    verified: Option<VerifiedChecksum>,
 }
 
 impl Decoder {
@@ -249,6 +251,7 @@ impl Decoder {
                 checksum: trailer.map(ChecksumAlgorithm::hasher),
                 trailers: Vec::new(),
                 trailer_bytes: 0,
+                verified: None,
             }))
         };
         let mode = match payload {
@@ -296,7 +299,7 @@ impl Decoder {
             }
             Mode::Chunked(chunked) => {
                 while !input.is_empty() {
-                    chunked.step(&mut input, &mut self.total, out, &self.slot)?;
+                    chunked.step(&mut input, &mut self.total, out)?;
                 }
                 Ok(())
             }
@@ -315,7 +318,12 @@ impl Decoder {
                 }
                 Ok(())
             }
-            Mode::Chunked(chunked) if chunked.state == State::Done => Ok(()),
+            Mode::Chunked(chunked) if chunked.state == State::Done => {
+                if let Some(checksum) = chunked.verified.take() {
+                    self.slot.set(checksum);
+                }
+                Ok(())
+            }
             Mode::Chunked(_) => Err(PayloadError::IncompleteBody),
         }
     }
@@ -329,7 +337,6 @@ impl Chunked {
         input: &mut Bytes,
         total: &mut u64,
         out: &mut VecDeque<Bytes>,
-        slot: &ChecksumSlot,
     ) -> Result<(), PayloadError> {
         match self.state {
             State::Size => {
@@ -383,7 +390,7 @@ impl Chunked {
                 };
                 self.trailer_bytes += line.len() + 2;
                 if line.is_empty() {
-                    self.end_trailer(*total, slot)?;
+                    self.end_trailer(*total)?;
                     self.state = State::Done;
                 } else {
                     self.read_trailer_line(&line)?;
@@ -507,8 +514,8 @@ impl Chunked {
     }
 
     /// The trailer is complete: check its signature, its checksum and the
-    /// decoded length, and publish the checksum.
-    fn end_trailer(&mut self, total: u64, slot: &ChecksumSlot) -> Result<(), PayloadError> {
+    /// decoded length; the checksum is published when the body ends.
+    fn end_trailer(&mut self, total: u64) -> Result<(), PayloadError> {
         if total != self.decoded_length {
             return Err(PayloadError::IncompleteBody);
         }
@@ -562,7 +569,7 @@ impl Chunked {
             if computed != claimed {
                 return Err(PayloadError::BadDigest(algorithm));
             }
-            slot.set(VerifiedChecksum {
+            self.verified = Some(VerifiedChecksum {
                 algorithm,
                 value: computed,
             });
