@@ -1,9 +1,11 @@
 //! The API's operations: input parsing helpers, the dispatch from the
 //! `X-Amz-Target` suffix to each operation, and the tables each names.
 
+pub mod batch;
 pub mod control;
 pub mod items;
 pub mod read;
+pub mod transact;
 pub mod ttl;
 
 use rusqlite::Connection;
@@ -54,6 +56,10 @@ pub fn dispatch(
         "UpdateItem" => items::update_item(conn, input),
         "Query" => read::query(conn, input),
         "Scan" => read::scan(conn, input),
+        "BatchGetItem" => batch::batch_get(conn, input),
+        "BatchWriteItem" => batch::batch_write(conn, input),
+        "TransactWriteItems" => transact::write(conn, input),
+        "TransactGetItems" => transact::get(conn, input),
         other => Err(TablesError::UnknownOperation(other.to_string())),
     }
 }

@@ -474,7 +474,6 @@ pub fn for_each_item(
     Ok(())
 }
 
-#[allow(dead_code)] // Used by TransactWriteItems.
 /// Whether a stored token exists, and its digest and output.
 pub fn token(
     conn: &Connection,
@@ -497,7 +496,6 @@ pub fn token(
     .transpose()
 }
 
-#[allow(dead_code)] // Used by TransactWriteItems.
 /// Records a token's digest and output; forgets tokens older than `expired`.
 pub fn save_token(
     conn: &Connection,

@@ -1,6 +1,7 @@
 //! The tables API driven through `Tables::execute` with the JSON boto3
 //! sends, one module per area.
 
+mod batch;
 mod control;
 mod expressions;
 mod items;
