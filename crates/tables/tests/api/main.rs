@@ -4,8 +4,10 @@
 mod batch;
 mod control;
 mod expressions;
+mod indexes;
 mod items;
 mod query;
+mod ttl_streams;
 
 use std::sync::Arc;
 
