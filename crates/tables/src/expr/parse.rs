@@ -106,6 +106,20 @@ struct Parser<'a> {
     pos: usize,
     what: &'static str,
     attrs: &'a mut Attrs,
+    /// The first reserved word used as a name; reported only when the
+    /// expression is otherwise valid, as DynamoDB reports syntax first.
+    reserved: Option<String>,
+}
+
+/// DynamoDB's reserved words, as its developer guide lists them (sorted).
+const RESERVED: &str = include_str!("reserved.txt");
+
+fn is_reserved(word: &str) -> bool {
+    static WORDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let words = WORDS.get_or_init(|| RESERVED.lines().collect());
+    words
+        .binary_search(&word.to_ascii_uppercase().as_str())
+        .is_ok()
 }
 
 const FUNCTIONS: &[&str] = &[
@@ -132,6 +146,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             what,
             attrs,
+            reserved: None,
         })
     }
 
@@ -180,10 +195,15 @@ impl<'a> Parser<'a> {
     }
 
     fn expect_end(&self) -> Result<(), TablesError> {
-        if self.peek() == &Tok::Eof {
-            Ok(())
-        } else {
-            Err(self.error())
+        if self.peek() != &Tok::Eof {
+            return Err(self.error());
+        }
+        match &self.reserved {
+            Some(word) => Err(TablesError::validation(format!(
+                "Invalid {}: Attribute name is a reserved keyword; reserved keyword: {word}",
+                self.what
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -376,6 +396,9 @@ impl<'a> Parser<'a> {
         match self.peek().clone() {
             Tok::Ident(name) => {
                 self.next();
+                if self.reserved.is_none() && is_reserved(&name) {
+                    self.reserved = Some(name.clone());
+                }
                 Ok(name)
             }
             Tok::Name(name) => {

@@ -101,11 +101,11 @@ fn update_item_actions() {
     let db = Db::new();
     db.table("upd", None);
     db.put("upd", json!({"pk": {"S": "a"}, "count": {"N": "5"}, "tags": {"SS": ["x", "y"]}, "other": {"NS": ["1", "2"]},
-        "list": {"L": [{"N": "1"}]}, "doc": {"M": {"inner": {"L": [{"S": "p"}, {"S": "q"}]}}}, "gone": {"S": "bye"}}));
+        "list": {"L": [{"N": "1"}]}, "doc": {"M": {"nested": {"L": [{"S": "p"}, {"S": "q"}]}}}, "gone": {"S": "bye"}}));
     let out = db.ok("UpdateItem", json!({
         "TableName": "upd", "Key": {"pk": {"S": "a"}},
-        "UpdateExpression": "SET #c = #c + :one, list = list_append(list, :more), doc.inner[1] = :z, fresh = if_not_exists(fresh, :zero) REMOVE gone ADD tags :t, n2 :one DELETE other :x",
-        "ExpressionAttributeNames": {"#c": "count"},
+        "UpdateExpression": "SET #c = #c + :one, #l = list_append(#l, :more), doc.nested[1] = :z, fresh = if_not_exists(fresh, :zero) REMOVE gone ADD tags :t, n2 :one DELETE #o :x",
+        "ExpressionAttributeNames": {"#c": "count", "#l": "list", "#o": "other"},
         "ExpressionAttributeValues": {":one": {"N": "1"}, ":more": {"L": [{"N": "2"}]}, ":z": {"S": "z"},
             ":zero": {"N": "0"}, ":t": {"SS": ["w"]}, ":x": {"NS": ["2"]}},
         "ReturnValues": "ALL_NEW"
@@ -114,17 +114,17 @@ fn update_item_actions() {
         out["Attributes"],
         json!({
             "pk": {"S": "a"}, "count": {"N": "6"}, "tags": {"SS": ["x", "y", "w"]}, "other": {"NS": ["1"]},
-            "list": {"L": [{"N": "1"}, {"N": "2"}]}, "doc": {"M": {"inner": {"L": [{"S": "p"}, {"S": "z"}]}}},
+            "list": {"L": [{"N": "1"}, {"N": "2"}]}, "doc": {"M": {"nested": {"L": [{"S": "p"}, {"S": "z"}]}}},
             "fresh": {"N": "0"}, "n2": {"N": "1"}
         })
     );
     let out = db.ok("UpdateItem", json!({
         "TableName": "upd", "Key": {"pk": {"S": "a"}},
-        "UpdateExpression": "SET doc.inner[0] = :v, #c = :v", "ExpressionAttributeNames": {"#c": "count"},
+        "UpdateExpression": "SET doc.nested[0] = :v, #c = :v", "ExpressionAttributeNames": {"#c": "count"},
         "ExpressionAttributeValues": {":v": {"S": "new"}}, "ReturnValues": "UPDATED_OLD"}));
     assert_eq!(
         out["Attributes"],
-        json!({"count": {"N": "6"}, "doc": {"M": {"inner": {"L": [{"S": "p"}]}}}})
+        json!({"count": {"N": "6"}, "doc": {"M": {"nested": {"L": [{"S": "p"}]}}}})
     );
     // An update of a missing item creates it.
     let out = db.ok(
@@ -158,7 +158,7 @@ fn update_item_errors() {
          "Cannot update attribute pk. This attribute is part of the key"),
         (json!({"UpdateExpression": "SET s = s + :v", "ExpressionAttributeValues": {":v": {"N": "1"}}}),
          "An operand in the update expression has an incorrect data type"),
-        (json!({"UpdateExpression": "SET x = missing + :v", "ExpressionAttributeValues": {":v": {"N": "1"}}}),
+        (json!({"UpdateExpression": "SET x = absent + :v", "ExpressionAttributeValues": {":v": {"N": "1"}}}),
          "The provided expression refers to an attribute that does not exist in the item"),
         (json!({"UpdateExpression": "SET a.b.c = :v", "ExpressionAttributeValues": {":v": {"N": "1"}}}),
          "The document path provided in the update expression is invalid for update"),

@@ -160,7 +160,7 @@ fn query_errors() {
             "Query condition missed key schema element: pk",
         ),
         (
-            "pk = :pk AND other = :v",
+            "pk = :pk AND extra = :v",
             json!({":v": {"N": "1"}}),
             "Query condition missed key schema element",
         ),
