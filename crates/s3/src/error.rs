@@ -11,6 +11,9 @@ use crate::backend::BackendError;
 pub enum S3Error {
     #[error("object storage failed")]
     Backend(#[from] BackendError),
+    /// A lifecycle pass stopped (the storage failed under it).
+    #[error("lifecycle expiration failed: {0}")]
+    Expiration(String),
 }
 
 /// An error as S3 sends it: status, code, message.

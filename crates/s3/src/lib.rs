@@ -15,9 +15,6 @@
 //! with a conformance suite ([`backend::conformance`]); [`local`] is the
 //! embedded implementation (files plus SQLite).
 
-// Operations are being filled in; helpers land before their callers.
-#![allow(dead_code)]
-
 pub mod backend;
 pub mod local;
 

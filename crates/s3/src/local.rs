@@ -923,3 +923,70 @@ fn decode_upload(
         initiator,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::conformance;
+
+    #[test]
+    fn conformance() {
+        let dirs = Mutex::new(Vec::new());
+        conformance::run_all(&|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let backend = LocalBackend::open(dir.path()).expect("open");
+            dirs.lock().expect("lock").push(dir);
+            Box::new(backend)
+        });
+    }
+
+    #[test]
+    fn open_sweeps_partial_and_unnamed_blobs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (kept, orphan) = {
+            let b = LocalBackend::open(dir.path()).expect("open");
+            b.create_bucket(&conformance::bucket("b")).expect("bucket");
+            let kept = conformance::blob(&b, b"kept");
+            b.put_object(
+                "b",
+                conformance::object("k", "null", vec![kept.clone()]),
+                WriteCondition::Always,
+            )
+            .expect("put");
+            let orphan = conformance::blob(&b, b"never named");
+            let mut partial = b.create_blob().expect("create");
+            partial.write(b"half").expect("write");
+            std::mem::forget(partial); // as if the process died mid-write
+            (kept, orphan)
+        };
+        assert_eq!(
+            fs::read_dir(dir.path().join("tmp")).expect("tmp").count(),
+            1
+        );
+        let b = LocalBackend::open(dir.path()).expect("reopen");
+        assert_eq!(
+            fs::read_dir(dir.path().join("tmp")).expect("tmp").count(),
+            0
+        );
+        assert_eq!(conformance::read(&b, &kept), b"kept");
+        assert!(matches!(
+            b.read_blob(&orphan),
+            Err(BackendError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn database_is_wal_and_synchronous_full() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let b = LocalBackend::open(dir.path()).expect("open");
+        let conn = b.lock();
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .expect("mode");
+        let sync: i64 = conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .expect("sync");
+        assert_eq!(mode, "wal");
+        assert_eq!(sync, 2);
+    }
+}

@@ -74,6 +74,13 @@ impl XmlWriter {
     }
 }
 
+/// `text` with XML's special characters escaped.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text);
+    out
+}
+
 fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
