@@ -8,12 +8,9 @@
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
-use crc::{Crc, Table, CRC_32_ISCSI, CRC_64_NVME};
+use crc_fast::CrcAlgorithm;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-
-static CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
-static CRC64NVME: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_NVME);
 
 /// A checksum algorithm S3 accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,8 +72,12 @@ impl ChecksumAlgorithm {
     pub fn hasher(self) -> ChecksumHasher {
         ChecksumHasher(match self {
             ChecksumAlgorithm::Crc32 => State::Crc32(crc32fast::Hasher::new()),
-            ChecksumAlgorithm::Crc32c => State::Crc32c(CRC32C.digest()),
-            ChecksumAlgorithm::Crc64Nvme => State::Crc64Nvme(CRC64NVME.digest()),
+            ChecksumAlgorithm::Crc32c => {
+                State::Crc32c(crc_fast::Digest::new(CrcAlgorithm::Crc32Iscsi))
+            }
+            ChecksumAlgorithm::Crc64Nvme => {
+                State::Crc64Nvme(crc_fast::Digest::new(CrcAlgorithm::Crc64Nvme))
+            }
             ChecksumAlgorithm::Sha1 => State::Sha1(Sha1::new()),
             ChecksumAlgorithm::Sha256 => State::Sha256(Sha256::new()),
         })
@@ -101,8 +102,8 @@ pub struct ChecksumHasher(State);
 
 enum State {
     Crc32(crc32fast::Hasher),
-    Crc32c(crc::Digest<'static, u32, Table<16>>),
-    Crc64Nvme(crc::Digest<'static, u64, Table<16>>),
+    Crc32c(crc_fast::Digest),
+    Crc64Nvme(crc_fast::Digest),
     Sha1(Sha1),
     Sha256(Sha256),
 }
@@ -140,7 +141,8 @@ impl ChecksumHasher {
     pub fn finish_base64(self) -> String {
         let bytes: Vec<u8> = match self.0 {
             State::Crc32(h) => h.finalize().to_be_bytes().to_vec(),
-            State::Crc32c(h) => h.finalize().to_be_bytes().to_vec(),
+            // A 32-bit CRC in the low half of crc-fast's u64.
+            State::Crc32c(h) => (h.finalize() as u32).to_be_bytes().to_vec(),
             State::Crc64Nvme(h) => h.finalize().to_be_bytes().to_vec(),
             State::Sha1(h) => h.finalize().to_vec(),
             State::Sha256(h) => h.finalize().to_vec(),

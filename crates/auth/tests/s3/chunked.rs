@@ -279,3 +279,67 @@ fn unsigned_and_signed_plain_bodies_pass_through() {
     let (decoded, _) = decode(Payload::Signed { sha256_hex }, split(&data, &[4096, 1]));
     assert_eq!(decoded.unwrap(), data);
 }
+
+/// Throughput of the decoder on a 64 MiB signed upload in 64 KiB chunks,
+/// against SHA-256 alone over the same bytes (which signed chunks need
+/// anyway). Meaningful in release builds:
+/// `cargo test --release -p updraft-auth --test s3 -- --ignored throughput --nocapture`.
+#[test]
+#[ignore = "a measurement: run in release builds"]
+fn throughput_of_a_64_mib_signed_upload() {
+    use sha2::Digest;
+    use std::time::Instant;
+
+    let data = data(64 * 1024 * 1024);
+    for (mode, checksum) in [
+        ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", None),
+        (
+            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+            Some(ChecksumAlgorithm::Crc32c),
+        ),
+        (
+            "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            Some(ChecksumAlgorithm::Crc64Nvme),
+        ),
+    ] {
+        let (payload, body) = upload(mode, &data, 65536, checksum);
+        let body = Bytes::from(body);
+        // Reads of 16 KiB + 1 byte, sliced without copying.
+        let reads: Vec<Bytes> = (0..body.len())
+            .step_by(16_385)
+            .map(|at| body.slice(at..(at + 16_385).min(body.len())))
+            .collect();
+
+        let start = Instant::now();
+        let sha = sha2::Sha256::digest(&data);
+        let sha_time = start.elapsed();
+
+        let start = Instant::now();
+        let mut decoded = payload.decode(futures::stream::iter(
+            reads.into_iter().map(Ok::<_, std::io::Error>),
+        ));
+        let total = futures::executor::block_on(async {
+            let mut total = 0usize;
+            while let Some(item) = decoded.next().await {
+                total += item.unwrap().len();
+            }
+            total
+        });
+        let decode_time = start.elapsed();
+        assert_eq!(total, data.len());
+        let mib_s = |d: std::time::Duration| 64.0 / d.as_secs_f64();
+        println!(
+            "{mode} {checksum:?}: decode {:.0} MiB/s, SHA-256 alone {:.0} MiB/s ({sha:x})",
+            mib_s(decode_time),
+            mib_s(sha_time)
+        );
+        // Signed chunks cost their SHA-256 and little else; an unsigned
+        // trailer only its CRC.
+        if !cfg!(debug_assertions) {
+            assert!(
+                decode_time.as_secs_f64() < sha_time.as_secs_f64() * 1.4 + 0.02,
+                "{mode}: {decode_time:?} against SHA-256 {sha_time:?}"
+            );
+        }
+    }
+}
