@@ -343,3 +343,41 @@ fn throughput_of_a_64_mib_signed_upload() {
         }
     }
 }
+
+/// The S3 layer boxes the decoded body (`BoxStream<'static, ...>`) and
+/// moves it across tasks; the slot is read from another task.
+#[test]
+fn a_decoded_body_can_be_boxed_and_sent() {
+    fn send_static<T: Send + 'static>(_: &T) {}
+    fn sync<T: Send + Sync>(_: &T) {}
+    let (payload, body) = upload(
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        b"abc",
+        2,
+        Some(ChecksumAlgorithm::Sha1),
+    );
+    sync(&payload);
+    let input: futures::stream::BoxStream<'static, Result<Bytes, std::io::Error>> =
+        futures::stream::iter(vec![Ok(Bytes::from(body))]).boxed();
+    let decoded = payload.decode(input);
+    let slot = decoded.checksum();
+    sync(&slot);
+    let mut boxed = decoded.boxed();
+    send_static(&boxed);
+    let out = std::thread::spawn(move || {
+        futures::executor::block_on(async {
+            let mut out = Vec::new();
+            while let Some(item) = boxed.next().await {
+                out.extend_from_slice(&item.unwrap());
+            }
+            out
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(out, b"abc");
+    assert_eq!(
+        slot.get().unwrap().value,
+        ChecksumAlgorithm::Sha1.checksum(b"abc")
+    );
+}
