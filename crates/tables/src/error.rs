@@ -28,6 +28,9 @@ pub enum TablesError {
     /// request asked for it with `ReturnValuesOnConditionCheckFailure`.
     #[error("The conditional request failed")]
     ConditionalCheckFailed { item: Option<Value> },
+    /// A PartiQL INSERT found an item with the same key.
+    #[error("Duplicate primary key exists in table")]
+    DuplicateItem,
     /// A transaction did not run; one reason per action, in order.
     #[error("{message}")]
     TransactionCanceled {
@@ -86,6 +89,7 @@ impl TablesError {
             Self::ConditionalCheckFailed { .. } => {
                 "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
             }
+            Self::DuplicateItem => "com.amazonaws.dynamodb.v20120810#DuplicateItemException",
             Self::TransactionCanceled { .. } => {
                 "com.amazonaws.dynamodb.v20120810#TransactionCanceledException"
             }

@@ -20,6 +20,7 @@ mod error;
 mod expr;
 mod number;
 mod ops;
+mod partiql;
 mod schema;
 mod store;
 mod value;

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod control;
 pub mod items;
+pub mod partiql;
 pub mod read;
 pub mod transact;
 pub mod ttl;
@@ -60,6 +61,9 @@ pub fn dispatch(
         "BatchWriteItem" => batch::batch_write(conn, input),
         "TransactWriteItems" => transact::write(conn, input),
         "TransactGetItems" => transact::get(conn, input),
+        "ExecuteStatement" => partiql::execute_statement(conn, input),
+        "BatchExecuteStatement" => partiql::batch_execute(conn, input),
+        "ExecuteTransaction" => partiql::execute_transaction(conn, input),
         other => Err(TablesError::UnknownOperation(other.to_string())),
     }
 }
@@ -72,6 +76,9 @@ pub fn tables_named(op: &str, input: &Value) -> Result<Vec<String>, TablesError>
         "TagResource" | "UntagResource" | "ListTagsOfResource" => {
             let arn = str_field(input, "ResourceArn")?.unwrap_or_default();
             names.push(control::table_from_arn(arn)?);
+        }
+        "ExecuteStatement" | "BatchExecuteStatement" | "ExecuteTransaction" => {
+            names.extend(partiql::tables_named(op, input)?);
         }
         "BatchGetItem" | "BatchWriteItem" => {
             if let Some(map) = input.get("RequestItems").and_then(Value::as_object) {

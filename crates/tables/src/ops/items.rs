@@ -35,6 +35,8 @@ pub struct Write {
     pub condition: Option<Cond>,
     pub return_values: String,
     pub return_old_on_failure: bool,
+    /// A PartiQL INSERT: a failed condition means the item exists.
+    pub insert: bool,
 }
 
 /// The outcome of a write: the item before and after.
@@ -124,6 +126,7 @@ pub fn prepare_write(conn: &Connection, op: &str, input: &Value) -> Result<Write
         condition,
         return_values,
         return_old_on_failure: on_failure == Some("ALL_OLD"),
+        insert: false,
     })
 }
 
@@ -175,7 +178,7 @@ pub fn run_write(conn: &Connection, write: &Write) -> Result<Outcome, TablesErro
 }
 
 /// The `Attributes` a write returns for its `ReturnValues`.
-fn returned(write: &Write, outcome: &Outcome) -> Option<Item> {
+pub fn returned(write: &Write, outcome: &Outcome) -> Option<Item> {
     let item = match write.return_values.as_str() {
         "ALL_OLD" => outcome.old.clone(),
         "ALL_NEW" => outcome.new.clone(),

@@ -65,6 +65,50 @@ pub fn query(conn: &mut Connection, input: &Value) -> Result<Value, TablesError>
     let (hash, range) = key_condition(&key_cond, schema)?;
     let start = start_key(input, &meta, read.index)?;
 
+    if let Some(start) = &start {
+        if start.hash_bytes() != key_bytes(&hash) {
+            return Err(TablesError::validation(
+                "The provided starting key is outside query boundaries based on provided conditions",
+            ));
+        }
+    }
+    let (text, args) = partition_sql(
+        &read,
+        &key_bytes(&hash),
+        range.as_ref(),
+        start.as_ref(),
+        forward,
+    );
+    run(conn, input, &read, &text, &args)
+}
+
+pub fn scan(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> {
+    refuse_legacy(input, &["ScanFilter", "ConditionalOperator"])?;
+    let name = table_name(input)?;
+    let filter_src = str_field(input, "FilterExpression")?;
+    let has_expr = filter_src.is_some() || str_field(input, "ProjectionExpression")?.is_some();
+    let mut attrs = Attrs::from_input(input, has_expr)?;
+    let filter = filter_src
+        .map(|s| parse::condition(s, "FilterExpression", &mut attrs))
+        .transpose()?;
+    let paths = projection(input, &mut attrs)?;
+    attrs.check_unused()?;
+    let (lo, hi) = segment(input)?;
+    let meta = store::require_table(conn, &name)?;
+    let read = common(input, &meta, filter, paths)?;
+    let start = start_key(input, &meta, read.index)?;
+    let (text, args) = scan_sql(&read, lo, hi, start.as_ref());
+    run(conn, input, &read, &text, &args)
+}
+
+/// The SQL reading one partition of the table or index, in range-key order.
+fn partition_sql(
+    read: &Read<'_>,
+    hash: &[u8],
+    range: Option<&Range>,
+    start: Option<&Start>,
+    forward: bool,
+) -> (String, Vec<SqlValue>) {
     let mut sql = Sql::default();
     let (select, order_cols): (&str, &[&str]) = match read.index {
         None => ("SELECT item, size FROM items WHERE tbl = ? AND pk = ?", &["sk"]),
@@ -74,23 +118,18 @@ pub fn query(conn: &mut Connection, input: &Value) -> Result<Value, TablesError>
             &["x.isk", "x.pk", "x.sk"],
         ),
     };
-    sql.args.push(meta.id.into());
+    sql.args.push(read.meta.id.into());
     if let Some(index) = read.index {
         sql.args.push(index.name.clone().into());
     }
-    sql.args.push(key_bytes(&hash).into());
+    sql.args.push(hash.to_vec().into());
     let sk_col = order_cols[0];
     if let Some(range) = range {
         for (op, bytes) in range.bounds() {
             sql.cond(&format!("{sk_col} {op} ?"), vec![bytes.into()]);
         }
     }
-    if let Some(start) = &start {
-        if start.hash_bytes() != key_bytes(&hash) {
-            return Err(TablesError::validation(
-                "The provided starting key is outside query boundaries based on provided conditions",
-            ));
-        }
+    if let Some(start) = start {
         let values: Vec<SqlValue> = match read.index {
             None => vec![start.sk.clone().into()],
             Some(_) => vec![
@@ -110,24 +149,11 @@ pub fn query(conn: &mut Connection, input: &Value) -> Result<Value, TablesError>
         .map(|c| format!("{c} {direction}"))
         .collect();
     let text = format!("{select}{} ORDER BY {}", sql.where_tail(), order.join(", "));
-    run(conn, input, &read, &text, &sql.args)
+    (text, sql.args)
 }
 
-pub fn scan(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> {
-    refuse_legacy(input, &["ScanFilter", "ConditionalOperator"])?;
-    let name = table_name(input)?;
-    let filter_src = str_field(input, "FilterExpression")?;
-    let has_expr = filter_src.is_some() || str_field(input, "ProjectionExpression")?.is_some();
-    let mut attrs = Attrs::from_input(input, has_expr)?;
-    let filter = filter_src
-        .map(|s| parse::condition(s, "FilterExpression", &mut attrs))
-        .transpose()?;
-    let paths = projection(input, &mut attrs)?;
-    attrs.check_unused()?;
-    let (lo, hi) = segment(input)?;
-    let meta = store::require_table(conn, &name)?;
-    let read = common(input, &meta, filter, paths)?;
-    let start = start_key(input, &meta, read.index)?;
+/// The SQL reading a segment of the table or index, in scan order.
+fn scan_sql(read: &Read<'_>, lo: i64, hi: i64, start: Option<&Start>) -> (String, Vec<SqlValue>) {
     let mut sql = Sql::default();
     let (select, order_cols): (&str, &[&str]) = match read.index {
         None => ("SELECT item, size FROM items WHERE tbl = ?", &["h", "pk", "sk"]),
@@ -137,7 +163,7 @@ pub fn scan(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> 
             &["x.h", "x.ipk", "x.isk", "x.pk", "x.sk"],
         ),
     };
-    sql.args.push(meta.id.into());
+    sql.args.push(read.meta.id.into());
     if let Some(index) = read.index {
         sql.args.push(index.name.clone().into());
     }
@@ -146,7 +172,7 @@ pub fn scan(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> 
         &format!("{h_col} >= ? AND {h_col} < ?"),
         vec![lo.into(), hi.into()],
     );
-    if let Some(start) = &start {
+    if let Some(start) = start {
         let values: Vec<SqlValue> = match read.index {
             None => vec![
                 scan_hash(&start.pk).into(),
@@ -168,7 +194,43 @@ pub fn scan(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> 
         sql.where_tail(),
         order_cols.join(", ")
     );
-    run(conn, input, &read, &text, &sql.args)
+    (text, sql.args)
+}
+
+/// What a PartiQL SELECT reads.
+pub struct Selection<'a> {
+    pub meta: &'a TableMeta,
+    pub index: Option<&'a IndexMeta>,
+    /// The partition key's value, when the statement fixes it.
+    pub hash: Option<AttrValue>,
+    pub filter: Option<Cond>,
+    pub paths: Option<Vec<Path>>,
+    pub limit: Option<usize>,
+    /// Continue after this key (a previous page's last key).
+    pub start: Option<Item>,
+}
+
+/// Reads one page of a PartiQL SELECT: one partition in range-key order
+/// when the partition key is fixed, else a scan.
+pub fn select(conn: &Connection, selection: Selection<'_>) -> Result<Value, TablesError> {
+    let read = Read {
+        meta: selection.meta,
+        index: selection.index,
+        filter: selection.filter,
+        paths: selection.paths,
+        count_only: false,
+        limit: selection.limit,
+    };
+    let start = selection
+        .start
+        .as_ref()
+        .map(|k| start_from(k, read.meta, read.index))
+        .transpose()?;
+    let (text, args) = match &selection.hash {
+        Some(hash) => partition_sql(&read, &key_bytes(hash), None, start.as_ref(), true),
+        None => scan_sql(&read, 0, 1 << 32, start.as_ref()),
+    };
+    run(conn, &Value::Null, &read, &text, &args)
 }
 
 /// The options Query and Scan share: index, Select, Limit.
@@ -341,15 +403,23 @@ fn start_key(
     meta: &TableMeta,
     index: Option<&IndexMeta>,
 ) -> Result<Option<Start>, TablesError> {
-    let Some(key) = item_field(input, "ExclusiveStartKey")? else {
-        return Ok(None);
-    };
+    match item_field(input, "ExclusiveStartKey")? {
+        Some(key) => start_from(&key, meta, index).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn start_from(
+    key: &Item,
+    meta: &TableMeta,
+    index: Option<&IndexMeta>,
+) -> Result<Start, TablesError> {
     let invalid = || {
         TablesError::validation("The provided starting key is invalid: The provided key element does not match the schema")
     };
-    let (pk, sk) = encode_key(&meta.key, &key).ok_or_else(invalid)?;
+    let (pk, sk) = encode_key(&meta.key, key).ok_or_else(invalid)?;
     let (ipk, isk) = match index {
-        Some(index) => encode_key(&index.key, &key).ok_or_else(invalid)?,
+        Some(index) => encode_key(&index.key, key).ok_or_else(invalid)?,
         None => (Vec::new(), Vec::new()),
     };
     let wanted = meta
@@ -361,13 +431,13 @@ fn start_key(
     if key.keys().any(|k| !wanted.contains(k)) {
         return Err(invalid());
     }
-    Ok(Some(Start {
+    Ok(Start {
         pk,
         sk,
         ipk,
         isk,
         indexed: index.is_some(),
-    }))
+    })
 }
 
 /// A range-key condition of a Query.

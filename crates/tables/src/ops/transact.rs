@@ -41,28 +41,8 @@ fn actions(input: &Value) -> Result<&[Value], TablesError> {
 
 pub fn write(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> {
     let list = actions(input)?;
-    let token = str_field(input, "ClientRequestToken")?.map(str::to_owned);
-    let digest = {
-        let mut canonical = input.clone();
-        if let Some(object) = canonical.as_object_mut() {
-            object.remove("ClientRequestToken");
-        }
-        hex::encode(sha2::Sha256::digest(canonical.to_string().as_bytes()))
-    };
-    in_transaction(conn, |tx| {
-        let now = store::now();
-        if let Some(token) = &token {
-            if let Some((stored, output)) = store::token(tx, token, now - TOKEN_SECONDS)? {
-                if stored != digest {
-                    return Err(TablesError::IdempotentParameterMismatch(
-                        "The request uses the same client token as a previous, but non-identical request.".into(),
-                    ));
-                }
-                return Ok(output);
-            }
-        }
+    with_token(conn, input, |tx| {
         let mut writes: Vec<Write> = Vec::with_capacity(list.len());
-        let mut seen = BTreeSet::new();
         for entry in list {
             let object = entry.as_object().filter(|o| o.len() == 1).ok_or_else(|| {
                 TablesError::validation(
@@ -83,70 +63,115 @@ pub fn write(conn: &mut Connection, input: &Value) -> Result<Value, TablesError>
                     )))
                 }
             };
-            let write = prepare_write(tx, op, body)?;
-            if !seen.insert((write.meta.id, encode_key(&write.meta.key, &write.key))) {
-                return Err(TablesError::validation(
-                    "Transaction request cannot include multiple operations on one item",
-                ));
-            }
-            writes.push(write);
+            writes.push(prepare_write(tx, op, body)?);
         }
-        let mut outcomes = Vec::with_capacity(writes.len());
-        let mut reasons = Vec::with_capacity(writes.len());
-        let mut failed = false;
-        for write in &writes {
-            match evaluate(tx, write) {
-                Ok(outcome) => {
-                    reasons.push(json!({"Code": "None"}));
-                    outcomes.push(Some(outcome));
-                }
-                Err(TablesError::ConditionalCheckFailed { item }) => {
-                    failed = true;
-                    let mut reason = json!({"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"});
-                    if let Some(item) = item {
-                        reason["Item"] = item;
-                    }
-                    reasons.push(reason);
-                    outcomes.push(None);
-                }
-                Err(TablesError::Validation(message)) => {
-                    failed = true;
-                    reasons.push(json!({"Code": "ValidationError", "Message": message}));
-                    outcomes.push(None);
-                }
-                Err(other) => return Err(other),
-            }
+        apply_all(tx, &writes)?;
+        Ok(json!({}))
+    })
+}
+
+/// Runs `f` in one transaction under the request's `ClientRequestToken`:
+/// a token seen in the last ten minutes returns its first output (or is
+/// refused when the request differs).
+pub fn with_token(
+    conn: &mut Connection,
+    input: &Value,
+    f: impl FnOnce(&Connection) -> Result<Value, TablesError>,
+) -> Result<Value, TablesError> {
+    let token = str_field(input, "ClientRequestToken")?.map(str::to_owned);
+    let digest = {
+        let mut canonical = input.clone();
+        if let Some(object) = canonical.as_object_mut() {
+            object.remove("ClientRequestToken");
         }
-        if failed {
-            let codes: Vec<&str> = reasons
-                .iter()
-                .map(|r| r["Code"].as_str().unwrap_or("None"))
-                .collect();
-            return Err(TablesError::TransactionCanceled {
-                message: format!(
-                    "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
-                    codes.join(", ")
-                ),
-                reasons,
-            });
-        }
-        for (write, outcome) in writes.iter().zip(outcomes.into_iter().flatten()) {
-            if !matches!(write.kind, WriteKind::Check) {
-                store::write_item(
-                    tx,
-                    &write.meta,
-                    outcome.old.as_ref(),
-                    outcome.new.as_ref(),
-                    Actor::User,
-                )?;
+        hex::encode(sha2::Sha256::digest(canonical.to_string().as_bytes()))
+    };
+    in_transaction(conn, |tx| {
+        let now = store::now();
+        if let Some(token) = &token {
+            if let Some((stored, output)) = store::token(tx, token, now - TOKEN_SECONDS)? {
+                if stored != digest {
+                    return Err(TablesError::IdempotentParameterMismatch(
+                        "The request uses the same client token as a previous, but non-identical request.".into(),
+                    ));
+                }
+                return Ok(output);
             }
         }
-        let output = json!({});
+        let output = f(tx)?;
         if let Some(token) = &token {
             store::save_token(tx, token, &digest, &output, now - TOKEN_SECONDS)?;
         }
         Ok(output)
     })
+}
+
+/// Evaluates every write against the state before any of them, then
+/// applies them all, or none with `TransactionCanceledException`.
+pub fn apply_all(tx: &Connection, writes: &[Write]) -> Result<(), TablesError> {
+    let mut seen = BTreeSet::new();
+    for write in writes {
+        if !seen.insert((write.meta.id, encode_key(&write.meta.key, &write.key))) {
+            return Err(TablesError::validation(
+                "Transaction request cannot include multiple operations on one item",
+            ));
+        }
+    }
+    let mut outcomes = Vec::with_capacity(writes.len());
+    let mut reasons = Vec::with_capacity(writes.len());
+    let mut failed = false;
+    for write in writes {
+        match evaluate(tx, write) {
+            Ok(outcome) => {
+                reasons.push(json!({"Code": "None"}));
+                outcomes.push(Some(outcome));
+            }
+            Err(TablesError::ConditionalCheckFailed { item }) => {
+                failed = true;
+                let mut reason = if write.insert {
+                    json!({"Code": "DuplicateItem", "Message": "Duplicate primary key exists in table"})
+                } else {
+                    json!({"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"})
+                };
+                if let Some(item) = item {
+                    reason["Item"] = item;
+                }
+                reasons.push(reason);
+                outcomes.push(None);
+            }
+            Err(TablesError::Validation(message)) => {
+                failed = true;
+                reasons.push(json!({"Code": "ValidationError", "Message": message}));
+                outcomes.push(None);
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if failed {
+        let codes: Vec<&str> = reasons
+            .iter()
+            .map(|r| r["Code"].as_str().unwrap_or("None"))
+            .collect();
+        return Err(TablesError::TransactionCanceled {
+            message: format!(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                codes.join(", ")
+            ),
+            reasons,
+        });
+    }
+    for (write, outcome) in writes.iter().zip(outcomes.into_iter().flatten()) {
+        if !matches!(write.kind, WriteKind::Check) {
+            store::write_item(
+                tx,
+                &write.meta,
+                outcome.old.as_ref(),
+                outcome.new.as_ref(),
+                Actor::User,
+            )?;
+        }
+    }
+    Ok(())
 }
 
 pub fn get(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> {

@@ -6,6 +6,7 @@ mod control;
 mod expressions;
 mod indexes;
 mod items;
+mod partiql;
 mod query;
 mod ttl_streams;
 
