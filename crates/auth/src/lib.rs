@@ -9,11 +9,12 @@
 //!   uploads decoded as a stream ([`Payload::decode`]: signed hash,
 //!   `UNSIGNED-PAYLOAD`, aws-chunked with chunk signatures and trailing
 //!   checksums), and browser POST policies ([`verify_post_policy`]).
-//! - [`sign`]: SigV4 signing for updraft's own CLI and tests, done by
+//! - [`mod@sign`]: SigV4 signing for updraft's own CLI and tests, done by
 //!   `aws-sigv4` (S3's rules for the service `s3`).
 //!
-//! The verifier follows the canonical-request rules the real clients sign
-//! with (botocore and the Rust SDK's `aws-sigv4` with default settings):
+//! For the JSON/REST services the verifier follows the canonical-request
+//! rules the real clients sign with (botocore and the Rust SDK's `aws-sigv4`
+//! with default settings); [`s3`] describes where S3 differs:
 //!
 //! ```text
 //! METHOD \n
@@ -40,7 +41,7 @@ pub use s3::{
     verify_s3, ChecksumAlgorithm, ChecksumSlot, ChunkChain, DecodedBody, Payload, PayloadError,
     VerifiedChecksum,
 };
-pub use sign::{presign, presign_get, sign, SignError};
+pub use sign::{presign, presign_get, sign, sign_s3, SignError};
 pub use verify::{
     check_request_head, session_token, verify_with, SignedRequest, VerifiedIdentity, Verifier,
     MAX_CLOCK_SKEW,

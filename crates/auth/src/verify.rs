@@ -15,6 +15,10 @@
 //! - a session token (`X-Amz-Security-Token`, a header or a presigned
 //!   query parameter) is handed to the key lookup with the access key id:
 //!   whoever issues temporary credentials checks it ([`verify_with`]).
+//!
+//! S3 signs differently (path encoded once, the payload hash taken from
+//! `x-amz-content-sha256`, other error codes): [`crate::s3::verify_s3`]
+//! shares this module's parsing and checks (`Rules::S3`).
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
