@@ -110,7 +110,7 @@ impl S3 {
         self.cache_notification(bucket, None);
     }
 
-    /// Serves one request.
+    /// Serves one request. The future is `Send`.
     pub async fn serve(&self, req: S3Request) -> Response<Body> {
         let request_id = req.request_id.clone();
         let target = addressing::resolve(&self.config, &req.headers, &req.uri);
@@ -134,7 +134,7 @@ impl S3 {
                     headers: req.headers,
                     bucket: target.bucket,
                     key: target.key,
-                    body: Some(req.body),
+                    body: Mutex::new(Some(req.body)),
                     access: req.access,
                     request_id: request_id.clone(),
                 };

@@ -1385,3 +1385,19 @@ async fn notifications_send_aws_event_records() {
     let r = h.call(Method::PUT, "/bkt?notification", &[], "<NotificationConfiguration><TopicConfiguration><Topic>arn:aws:sns:us-east-1:1:t</Topic><Event>s3:ObjectCreated:*</Event></TopicConfiguration></NotificationConfiguration>").await;
     assert_eq!(r.code(), "InvalidArgument");
 }
+
+#[test]
+fn serve_and_expire_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let h = harness();
+    let mut map = HeaderMap::new();
+    map.insert("host", "localhost".parse().expect("host"));
+    let req = S3Request::new(
+        Method::GET,
+        "/".parse().expect("uri"),
+        map,
+        Arc::new(Allow("1")),
+    );
+    assert_send(&h.s3.serve(req));
+    assert_send(&h.s3.expire_now(SystemTime::now()));
+}

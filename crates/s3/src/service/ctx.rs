@@ -24,7 +24,9 @@ pub(crate) struct Ctx {
     pub query: Vec<(String, String)>,
     pub bucket: Option<String>,
     pub key: Option<String>,
-    pub body: Option<BoxStream<'static, Result<Bytes, BodyError>>>,
+    /// In a mutex only so that `&Ctx` is `Send` (the stream is not `Sync`);
+    /// it is only ever reached through `&mut self`.
+    pub body: std::sync::Mutex<Option<BoxStream<'static, Result<Bytes, BodyError>>>>,
     pub access: Arc<dyn Access>,
     pub request_id: String,
 }
@@ -59,6 +61,8 @@ impl Ctx {
 
     pub fn take_body(&mut self) -> BoxStream<'static, Result<Bytes, BodyError>> {
         self.body
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
             .unwrap_or_else(|| Box::pin(futures::stream::empty()))
     }
