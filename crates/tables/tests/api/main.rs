@@ -2,6 +2,7 @@
 //! sends, one module per area.
 
 mod batch;
+mod boto3;
 mod control;
 mod expressions;
 mod indexes;
