@@ -123,6 +123,33 @@ pub trait Access: Send + Sync {
         bucket_policy: Option<&str>,
         conditions: &[(&str, Vec<String>)],
     ) -> Result<(), Denied>;
+
+    /// For a browser POST upload whose form carries a signed policy: checks
+    /// `form.signature` against `form.policy` (SigV4: the hex HMAC of the
+    /// base64 policy with the credential's signing key, and the
+    /// credential's session token if any) and returns the signer's access,
+    /// which then authorizes the upload. The default refuses every signed
+    /// form; a form without a policy is authorized as this request.
+    fn verify_post_policy(&self, form: &PostSignature) -> Result<Arc<dyn Access>, Denied> {
+        let _ = form;
+        Err(Denied {
+            reason: "POST policy signatures are not verified here".to_string(),
+        })
+    }
+}
+
+/// The signing fields of a browser POST form (names as the form spells
+/// them: `policy`, `x-amz-algorithm`, `x-amz-credential`, `x-amz-date`,
+/// `x-amz-signature`, `x-amz-security-token`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostSignature {
+    /// The policy as sent: base64 of its JSON.
+    pub policy: String,
+    pub algorithm: String,
+    pub credential: String,
+    pub date: String,
+    pub signature: String,
+    pub security_token: Option<String>,
 }
 
 /// Where event notifications go; implemented by the binary (async Lambda

@@ -15,6 +15,7 @@ mod metrics;
 mod multipart;
 mod notify;
 mod objects;
+mod post;
 mod wire;
 
 pub use metrics::BucketMetrics;
@@ -233,6 +234,7 @@ impl S3 {
                 (Method::HEAD, _) => self.head_bucket(ctx).await,
                 (Method::DELETE, None) => self.delete_bucket(ctx).await,
                 (Method::POST, None) if ctx.has("delete") => self.delete_objects(ctx).await,
+                (Method::POST, None) => self.post_object(ctx).await,
                 _ => Err(method_not_allowed()),
             };
         }

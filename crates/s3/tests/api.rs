@@ -30,9 +30,21 @@ impl Access for Allow {
     ) -> Result<(), Denied> {
         Ok(())
     }
+    fn verify_post_policy(
+        &self,
+        form: &updraft_s3::PostSignature,
+    ) -> Result<Arc<dyn Access>, Denied> {
+        if form.signature == "good" && form.credential.starts_with("AKID/") {
+            Ok(Arc::new(Allow(self.0)))
+        } else {
+            Err(Denied {
+                reason: "bad signature".into(),
+            })
+        }
+    }
 }
 
-/// Denies every action but ListBucket, remembering what it was asked.
+/// Denies every action, remembering what it was asked.
 #[derive(Default)]
 struct DenyAll(Mutex<Vec<(String, String, Option<String>)>>);
 
@@ -1400,4 +1412,110 @@ fn serve_and_expire_futures_are_send() {
     );
     assert_send(&h.s3.serve(req));
     assert_send(&h.s3.expire_now(SystemTime::now()));
+}
+
+fn form(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----updraftboundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"pic.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn browser_post_uploads_enforce_the_policy() {
+    let h = harness();
+    h.bucket("bkt").await;
+    let (ct, body) = form(
+        &[("key", "uploads/${filename}"), ("x-amz-meta-who", "me")],
+        b"jpegdata",
+    );
+    let r = h
+        .call(Method::POST, "/bkt", &[("content-type", &ct)], body)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    assert_eq!(
+        r.header("etag"),
+        Some(format!("\"{}\"", md5_hex(b"jpegdata")).as_str())
+    );
+    let got = h.ok(Method::GET, "/bkt/uploads/pic.jpg", &[], "").await;
+    assert_eq!(
+        (
+            got.body.as_ref(),
+            got.header("content-type"),
+            got.header("x-amz-meta-who")
+        ),
+        (b"jpegdata".as_ref(), Some("image/jpeg"), Some("me"))
+    );
+
+    let policy = base64::engine::general_purpose::STANDARD.encode(
+        r#"{"expiration":"2099-01-01T00:00:00Z","conditions":[{"bucket":"bkt"},["starts-with","$key","user/"],{"success_action_status":"201"},["content-length-range",1,10],{"x-amz-credential":"AKID/20261203/us-east-1/s3/aws4_request"},{"x-amz-algorithm":"AWS4-HMAC-SHA256"},{"x-amz-date":"20261203T000000Z"}]}"#,
+    );
+    let signed = |key: &'static str, signature: &'static str| {
+        vec![
+            ("key", key),
+            ("success_action_status", "201"),
+            (
+                "x-amz-credential",
+                "AKID/20261203/us-east-1/s3/aws4_request",
+            ),
+            ("x-amz-algorithm", "AWS4-HMAC-SHA256"),
+            ("x-amz-date", "20261203T000000Z"),
+            ("x-amz-signature", signature),
+        ]
+    };
+    let mut fields = signed("user/a.txt", "good");
+    fields.push(("policy", &policy));
+    let (ct, body) = form(&fields, b"small");
+    let r = h
+        .call(Method::POST, "/bkt", &[("content-type", &ct)], body)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert!(r.text().contains("<Key>user/a.txt</Key>"), "{}", r.text());
+
+    let mut fields = signed("other/a.txt", "good");
+    fields.push(("policy", &policy));
+    let (ct, body) = form(&fields, b"small");
+    let r = h
+        .call(Method::POST, "/bkt", &[("content-type", &ct)], body)
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::FORBIDDEN, "AccessDenied")
+    );
+
+    let mut fields = signed("user/big.txt", "good");
+    fields.push(("policy", &policy));
+    let (ct, body) = form(&fields, b"far too large for the policy");
+    let r = h
+        .call(Method::POST, "/bkt", &[("content-type", &ct)], body)
+        .await;
+    assert_eq!(r.code(), "AccessDenied");
+    assert_eq!(
+        h.call(Method::GET, "/bkt/user/big.txt", &[], "")
+            .await
+            .code(),
+        "NoSuchKey"
+    );
+
+    let mut fields = signed("user/b.txt", "forged");
+    fields.push(("policy", &policy));
+    let (ct, body) = form(&fields, b"small");
+    let r = h
+        .call(Method::POST, "/bkt", &[("content-type", &ct)], body)
+        .await;
+    assert_eq!(r.code(), "AccessDenied");
+
+    let (ct, body) = form(&[], b"no key");
+    let r = h
+        .call(Method::POST, "/bkt", &[("content-type", &ct)], body)
+        .await;
+    assert_eq!(r.code(), "InvalidArgument");
 }

@@ -24,6 +24,7 @@ use crate::{NotificationTarget, S3};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EventKind {
     Put,
+    Post,
     Copy,
     CompleteMultipartUpload,
     Delete,
@@ -39,6 +40,7 @@ impl EventKind {
     pub fn name(self) -> &'static str {
         match self {
             EventKind::Put => "ObjectCreated:Put",
+            EventKind::Post => "ObjectCreated:Post",
             EventKind::Copy => "ObjectCreated:Copy",
             EventKind::CompleteMultipartUpload => "ObjectCreated:CompleteMultipartUpload",
             EventKind::Delete => "ObjectRemoved:Delete",
@@ -322,6 +324,7 @@ fn eventbridge_event(
 ) -> Option<serde_json::Value> {
     let (detail_type, reason, deletion) = match kind {
         EventKind::Put => ("Object Created", "PutObject", None),
+        EventKind::Post => ("Object Created", "POST Object", None),
         EventKind::Copy => ("Object Created", "CopyObject", None),
         EventKind::CompleteMultipartUpload => ("Object Created", "CompleteMultipartUpload", None),
         EventKind::Delete => (

@@ -174,37 +174,7 @@ impl S3 {
         let meta = meta_from_headers(&ctx.headers, ctx.account())?;
         let condition = write_condition(ctx)?;
         let staged = receive(self, ctx).await?;
-        let mut meta = meta;
-        meta.checksum = staged.checksum.as_ref().map(|(a, v)| Checksum {
-            algorithm: a.name().to_string(),
-            value: v.clone(),
-        });
-        let record = ObjectRecord {
-            key: key.clone(),
-            version_id: version_for_write(&bucket),
-            seq: 0,
-            delete_marker: false,
-            size: staged.blob.size,
-            etag: staged.md5_hex(),
-            last_modified_ms: wire::now_ms(),
-            meta,
-            blobs: vec![staged.blob.clone()],
-        };
-        let name = bucket.record.name.clone();
-        let saved = self
-            .run(move |b| {
-                let rec = b
-                    .put_object(&name, record, condition.clone())
-                    .map_err(|e| match e {
-                        crate::backend::BackendError::PreconditionFailed => {
-                            ApiError::precondition_failed(condition_name(&condition))
-                        }
-                        e => e.into(),
-                    })?;
-                staged.keep();
-                Ok(rec)
-            })
-            .await?;
+        let saved = self.store(&bucket, &key, meta, staged, condition).await?;
         self.notify(ctx, &bucket, EventKind::Put, &saved);
         let mut r = wire::empty(StatusCode::OK);
         let h = r.headers_mut();
@@ -218,6 +188,47 @@ impl S3 {
             }
         }
         Ok(r)
+    }
+
+    /// Records a received blob as the newest version of `key` (its checksum
+    /// and ETag from the digests taken while it was written).
+    pub(crate) async fn store(
+        &self,
+        bucket: &BucketInfo,
+        key: &str,
+        mut meta: ObjectMeta,
+        staged: Staged,
+        condition: WriteCondition,
+    ) -> Result<ObjectRecord, ApiError> {
+        meta.checksum = staged.checksum.as_ref().map(|(a, v)| Checksum {
+            algorithm: a.name().to_string(),
+            value: v.clone(),
+        });
+        let record = ObjectRecord {
+            key: key.to_string(),
+            version_id: version_for_write(bucket),
+            seq: 0,
+            delete_marker: false,
+            size: staged.blob.size,
+            etag: staged.md5_hex(),
+            last_modified_ms: wire::now_ms(),
+            meta,
+            blobs: vec![staged.blob.clone()],
+        };
+        let name = bucket.record.name.clone();
+        self.run(move |b| {
+            let rec = b
+                .put_object(&name, record, condition.clone())
+                .map_err(|e| match e {
+                    crate::backend::BackendError::PreconditionFailed => {
+                        ApiError::precondition_failed(condition_name(&condition))
+                    }
+                    e => e.into(),
+                })?;
+            staged.keep();
+            Ok(rec)
+        })
+        .await
     }
 
     /// Finds the version a GET/HEAD/tagging call names, answering as S3
