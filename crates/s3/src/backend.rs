@@ -175,6 +175,14 @@ pub struct PartRecord {
     pub checksum: Option<Checksum>,
 }
 
+/// A bucket's contents, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BucketUsage {
+    pub objects: u64,
+    pub versions: u64,
+    pub bytes: u64,
+}
+
 /// Where a version listing resumes: after `key` entirely (`seq: None`) or
 /// after the version of `key` with this `seq`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,6 +278,11 @@ pub trait Backend: Send + Sync {
         after: Option<&VersionCursor>,
         limit: usize,
     ) -> Result<Vec<ObjectRecord>>;
+
+    /// What a bucket holds: objects (latest versions that are not delete
+    /// markers), all versions and markers, and the bytes of all versions
+    /// and of the parts of unfinished uploads. `NotFound` when missing.
+    fn usage(&self, bucket: &str) -> Result<BucketUsage>;
 
     // ---- multipart uploads
     /// `NotFound` when the bucket is missing.

@@ -11,6 +11,9 @@ use crate::backend::BackendError;
 pub enum S3Error {
     #[error("object storage failed")]
     Backend(#[from] BackendError),
+    /// A blocking task panicked or was cancelled.
+    #[error("a storage task failed: {0}")]
+    Task(String),
     /// A lifecycle pass stopped (the storage failed under it).
     #[error("lifecycle expiration failed: {0}")]
     Expiration(String),

@@ -28,7 +28,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 pub use error::S3Error;
-pub use service::S3;
+pub use service::{BucketMetrics, S3};
 
 /// The node's S3 settings.
 #[derive(Debug, Clone)]

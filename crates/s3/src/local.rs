@@ -25,8 +25,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use crate::backend::{
-    Backend, BackendError, BlobReader, BlobRef, BlobWriter, BucketRecord, Checksum, ObjectMeta,
-    ObjectRecord, PartRecord, Result, UploadRecord, VersionCursor, WriteCondition,
+    Backend, BackendError, BlobReader, BlobRef, BlobWriter, BucketRecord, BucketUsage, Checksum,
+    ObjectMeta, ObjectRecord, PartRecord, Result, UploadRecord, VersionCursor, WriteCondition,
 };
 
 const SCHEMA: &str = "
@@ -682,6 +682,41 @@ impl Backend for LocalBackend {
             rows.collect()
         })?;
         decode_all(raws)
+    }
+
+    fn usage(&self, bucket: &str) -> Result<BucketUsage> {
+        let ctx = "measuring a bucket";
+        let found = self.read(ctx, |c| {
+            if !bucket_exists(c, bucket)? {
+                return Ok(None);
+            }
+            let (versions, bytes): (i64, i64) = c.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects WHERE bucket = ?1",
+                [bucket],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let objects: i64 = c.query_row(
+                "SELECT COUNT(*) FROM objects o WHERE o.bucket = ?1 AND o.delete_marker = 0 \
+                 AND o.seq = (SELECT MAX(seq) FROM objects i WHERE i.bucket = ?1 AND i.key = o.key)",
+                [bucket],
+                |r| r.get(0),
+            )?;
+            let parts: i64 = c.query_row(
+                "SELECT COALESCE(SUM(p.blob_size), 0) FROM parts p \
+                 JOIN uploads u ON u.upload_id = p.upload_id WHERE u.bucket = ?1",
+                [bucket],
+                |r| r.get(0),
+            )?;
+            Ok(Some((objects, versions, bytes + parts)))
+        })?;
+        let (objects, versions, bytes) =
+            found.ok_or_else(|| BackendError::NotFound(format!("bucket {bucket}")))?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(BucketUsage {
+            objects: n(objects),
+            versions: n(versions),
+            bytes: n(bytes),
+        })
     }
 
     fn create_upload(&self, bucket: &str, upload: &UploadRecord) -> Result<()> {

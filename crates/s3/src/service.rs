@@ -143,15 +143,22 @@ impl S3 {
             }
             Err(e) => (Err(e), None),
         };
+        let status = result
+            .as_ref()
+            .map(|r| r.status())
+            .unwrap_or_else(|e| e.status);
         if let Some(b) = &bucket {
-            self.count_request(
-                b,
-                result
-                    .as_ref()
-                    .map(|r| r.status())
-                    .unwrap_or_else(|e| e.status),
-            );
+            self.count_request(b, status);
         }
+        tracing::info!(
+            target: "updraft_s3::access",
+            request_id = %request_id,
+            method = %method,
+            resource = %resource,
+            status = status.as_u16(),
+            error = result.as_ref().err().map(|e| e.code).unwrap_or(""),
+            "s3 request"
+        );
         let mut response = match result {
             Ok(r) => r,
             Err(e) if head => {

@@ -1519,3 +1519,61 @@ async fn browser_post_uploads_enforce_the_policy() {
         .await;
     assert_eq!(r.code(), "InvalidArgument");
 }
+
+#[tokio::test]
+async fn usage_and_versioned_multi_delete() {
+    let h = harness();
+    h.bucket("ver").await;
+    h.ok(
+        Method::PUT,
+        "/ver?versioning",
+        &[],
+        "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
+    )
+    .await;
+    h.ok(Method::PUT, "/ver/a", &[], "12345").await;
+    h.ok(Method::PUT, "/ver/a", &[], "123").await;
+    h.ok(Method::PUT, "/ver/b", &[], "1").await;
+    let t = h
+        .ok(
+            Method::POST,
+            "/ver?delete",
+            &[],
+            "<Delete><Object><Key>b</Key></Object></Delete>",
+        )
+        .await
+        .text();
+    let marker = t
+        .split("<DeleteMarkerVersionId>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("a delete marker was made")
+        .to_string();
+    assert!(t.contains("<DeleteMarker>true</DeleteMarker>"), "{t}");
+    let usage = h.s3.bucket_usage().await.expect("usage");
+    assert_eq!(usage.len(), 1);
+    assert_eq!(usage[0].0, "ver");
+    assert_eq!(
+        (usage[0].1.objects, usage[0].1.versions, usage[0].1.bytes),
+        (1, 4, 9)
+    );
+    let t = h
+        .ok(
+            Method::POST,
+            "/ver?delete",
+            &[],
+            format!(
+                "<Delete><Object><Key>b</Key><VersionId>{marker}</VersionId></Object></Delete>"
+            ),
+        )
+        .await
+        .text();
+    assert!(
+        t.contains(&format!("<VersionId>{marker}</VersionId><DeleteMarker>true</DeleteMarker><DeleteMarkerVersionId>{marker}</DeleteMarkerVersionId>")),
+        "{t}"
+    );
+    assert_eq!(
+        h.ok(Method::GET, "/ver/b", &[], "").await.body.as_ref(),
+        b"1"
+    );
+}

@@ -17,8 +17,8 @@
 use std::io::Read;
 
 use crate::backend::{
-    Backend, BackendError, BlobRef, BucketRecord, ObjectMeta, ObjectRecord, PartRecord,
-    UploadRecord, VersionCursor, WriteCondition,
+    Backend, BackendError, BlobRef, BucketRecord, BucketUsage, ObjectMeta, ObjectRecord,
+    PartRecord, UploadRecord, VersionCursor, WriteCondition,
 };
 
 /// One conformance check: its name and the function that runs it.
@@ -34,6 +34,10 @@ pub const CHECKS: &[Check] = &[
     ("list_objects_latest_only", list_objects_latest_only),
     ("multipart", multipart),
     ("bucket_configs", bucket_configs),
+    (
+        "usage_counts_versions_and_parts",
+        usage_counts_versions_and_parts,
+    ),
 ];
 
 /// Runs every check, each on a fresh backend from `make`.
@@ -367,4 +371,51 @@ pub fn bucket_configs(b: &dyn Backend) {
         b.set_bucket_config("x", "policy", Some("{}")),
         Err(BackendError::NotFound(_))
     ));
+}
+
+pub fn usage_counts_versions_and_parts(b: &dyn Backend) {
+    b.create_bucket(&bucket("b")).expect("create");
+    assert_eq!(b.usage("b").expect("usage"), BucketUsage::default());
+    let one = blob(b, b"12345");
+    b.put_object("b", object("k", "v1", vec![one]), WriteCondition::Always)
+        .expect("put");
+    let two = blob(b, b"123");
+    b.put_object("b", object("k", "v2", vec![two]), WriteCondition::Always)
+        .expect("put");
+    let three = blob(b, b"1");
+    b.put_object(
+        "b",
+        object("gone", "v1", vec![three]),
+        WriteCondition::Always,
+    )
+    .expect("put");
+    let mut marker = object("gone", "m", vec![]);
+    marker.delete_marker = true;
+    b.put_object("b", marker, WriteCondition::Always)
+        .expect("marker");
+    let upload = UploadRecord {
+        upload_id: "u".into(),
+        key: "big".into(),
+        initiated_ms: 1,
+        meta: ObjectMeta::default(),
+        initiator: "me".into(),
+    };
+    b.create_upload("b", &upload).expect("upload");
+    let part = PartRecord {
+        part_number: 1,
+        etag: "e".into(),
+        last_modified_ms: 1,
+        blob: blob(b, b"1234567"),
+        checksum: None,
+    };
+    b.put_part("b", "u", &part).expect("part");
+    assert_eq!(
+        b.usage("b").expect("usage"),
+        BucketUsage {
+            objects: 1,
+            versions: 4,
+            bytes: 16
+        }
+    );
+    assert!(matches!(b.usage("nope"), Err(BackendError::NotFound(_))));
 }

@@ -1,8 +1,11 @@
-//! Per-bucket counters for `/metrics`: requests and errors counted as they
-//! are answered, writes as they commit.
+//! Per-bucket figures for `/metrics`: requests and errors counted as they
+//! are answered, writes as they commit ([`S3::bucket_metrics`]), and what
+//! each bucket holds, measured on demand ([`S3::bucket_usage`]).
 
 use http::StatusCode;
 
+use crate::backend::BucketUsage;
+use crate::error::S3Error;
 use crate::S3;
 
 /// One bucket's counters since the node started.
@@ -54,5 +57,28 @@ impl S3 {
         let mut all: Vec<BucketMetrics> = map.values().cloned().collect();
         all.sort_by(|a, b| a.bucket.cmp(&b.bucket));
         all
+    }
+}
+
+impl S3 {
+    /// Every bucket with what it holds (objects, versions, bytes), by name.
+    /// Reads the metadata store: call it at scrape time, not per request.
+    pub async fn bucket_usage(&self) -> Result<Vec<(String, BucketUsage)>, S3Error> {
+        let backend = self.backend.clone();
+        let measured = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for bucket in backend.list_buckets()? {
+                match backend.usage(&bucket.name) {
+                    Ok(u) => out.push((bucket.name, u)),
+                    // Deleted meanwhile.
+                    Err(crate::backend::BackendError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| S3Error::Task(e.to_string()))?;
+        Ok(measured?)
     }
 }

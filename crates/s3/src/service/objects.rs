@@ -497,10 +497,9 @@ impl S3 {
                         w.elem("VersionId", v);
                     }
                     if d.delete_marker {
+                        // A marker made, or a marker removed by its id.
                         w.elem("DeleteMarker", "true");
-                        if version.is_none() {
-                            w.opt("DeleteMarkerVersionId", d.version_id.as_deref());
-                        }
+                        w.opt("DeleteMarkerVersionId", d.version_id.as_deref());
                     }
                     w.close("Deleted");
                 }
