@@ -22,11 +22,15 @@ pub enum Protocol {
     Http,
 }
 
-/// A function error as Lambda reports it: `{"errorMessage","errorType"}`.
+/// A function error as Lambda reports it: `{"errorMessage","errorType"}`,
+/// plus the `trace` lines Lambda's Node.js runtimes add.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionError {
     pub error_type: String,
     pub error_message: String,
+    /// The stack trace the runtime reported (`trace` of a Node.js error
+    /// document); empty when it reported none.
+    pub trace: Vec<String>,
 }
 
 impl FunctionError {
@@ -34,18 +38,27 @@ impl FunctionError {
         FunctionError {
             error_type: error_type.into(),
             error_message: error_message.into(),
+            trace: Vec::new(),
         }
     }
 
-    /// The payload Lambda returns for an unhandled error.
+    /// The same error with the runtime's stack trace.
+    pub fn with_trace(mut self, trace: Vec<String>) -> Self {
+        self.trace = trace;
+        self
+    }
+
+    /// The payload Lambda returns for an unhandled error (with `trace`
+    /// when the runtime reported one).
     pub fn to_payload(&self) -> Bytes {
-        Bytes::from(
-            serde_json::json!({
-                "errorMessage": self.error_message,
-                "errorType": self.error_type,
-            })
-            .to_string(),
-        )
+        let mut doc = serde_json::json!({
+            "errorType": self.error_type,
+            "errorMessage": self.error_message,
+        });
+        if !self.trace.is_empty() {
+            doc["trace"] = serde_json::json!(self.trace);
+        }
+        Bytes::from(doc.to_string())
     }
 }
 
