@@ -1577,3 +1577,104 @@ async fn usage_and_versioned_multi_delete() {
         b"1"
     );
 }
+
+#[tokio::test]
+async fn multipart_checksums_are_composite() {
+    let h = harness();
+    h.bucket("bkt").await;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let r = h
+        .ok(
+            Method::POST,
+            "/bkt/c?uploads",
+            &[("x-amz-checksum-algorithm", "CRC32")],
+            "",
+        )
+        .await;
+    assert_eq!(r.header("x-amz-checksum-algorithm"), Some("CRC32"));
+    let id = r
+        .text()
+        .split("<UploadId>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("id")
+        .to_string();
+    let p1 = part_bytes(7, 5 * 1024 * 1024);
+    let p2 = b"tail".to_vec();
+    let c1 = crc32fast::hash(&p1).to_be_bytes();
+    let c2 = crc32fast::hash(&p2).to_be_bytes();
+    let r1 = h
+        .ok(
+            Method::PUT,
+            &format!("/bkt/c?partNumber=1&uploadId={id}"),
+            &[("x-amz-checksum-crc32", &b64(&c1))],
+            p1,
+        )
+        .await;
+    // The second part names no checksum: the upload's algorithm is computed.
+    let r2 = h
+        .ok(
+            Method::PUT,
+            &format!("/bkt/c?partNumber=2&uploadId={id}"),
+            &[],
+            p2,
+        )
+        .await;
+    assert_eq!(r2.header("x-amz-checksum-crc32"), Some(b64(&c2).as_str()));
+    let (e1, e2) = (
+        r1.header("etag").expect("etag").to_string(),
+        r2.header("etag").expect("etag").to_string(),
+    );
+    let doc = |second: &str| {
+        format!(
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{e1}</ETag><ChecksumCRC32>{}</ChecksumCRC32></Part>\
+             <Part><PartNumber>2</PartNumber><ETag>{e2}</ETag><ChecksumCRC32>{second}</ChecksumCRC32></Part></CompleteMultipartUpload>",
+            b64(&c1)
+        )
+    };
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/bkt/c?uploadId={id}"),
+            &[],
+            doc("AAAAAA=="),
+        )
+        .await;
+    assert_eq!(
+        r.code(),
+        "InvalidPart",
+        "a part checksum that does not match"
+    );
+    let t = h
+        .ok(
+            Method::POST,
+            &format!("/bkt/c?uploadId={id}"),
+            &[],
+            doc(&b64(&c2)),
+        )
+        .await
+        .text();
+    let want = format!(
+        "{}-2",
+        b64(&crc32fast::hash(&[c1, c2].concat()).to_be_bytes())
+    );
+    assert!(
+        t.contains(&format!("<ChecksumCRC32>{want}</ChecksumCRC32>")),
+        "{t}"
+    );
+    let r = h
+        .ok(
+            Method::HEAD,
+            "/bkt/c",
+            &[("x-amz-checksum-mode", "ENABLED")],
+            "",
+        )
+        .await;
+    assert_eq!(
+        (
+            r.header("x-amz-checksum-crc32"),
+            r.header("x-amz-checksum-type")
+        ),
+        (Some(want.as_str()), Some("COMPOSITE"))
+    );
+}

@@ -80,6 +80,13 @@ impl Algorithm {
     }
 }
 
+/// The base64 digest of `bytes` with `algorithm`.
+pub(crate) fn digest_b64(algorithm: Algorithm, bytes: &[u8]) -> String {
+    let mut h = Hasher::new(algorithm);
+    h.update(bytes);
+    h.finish()
+}
+
 enum Hasher {
     Crc32(crc32fast::Hasher),
     Crc32c(u32),

@@ -12,7 +12,7 @@ use crate::service::ctx::Ctx;
 use crate::service::data::{self, md5_raw};
 use crate::service::notify::EventKind;
 use crate::service::objects::{
-    meta_from_headers, parse_range, put_header, receive, version_for_write,
+    meta_from_headers, parse_range, put_header, receive_with, version_for_write,
 };
 use crate::service::wire::{self, iso8601, max_param, quoted};
 use crate::xml::XmlWriter;
@@ -20,6 +20,92 @@ use crate::S3;
 
 /// The smallest part but the last (5 MiB).
 pub(crate) const MIN_PART: u64 = 5 * 1024 * 1024;
+
+/// A part named by CompleteMultipartUpload: number, ETag, checksum.
+type Wanted = (u32, String, Option<(data::Algorithm, String)>);
+
+fn invalid_part(upload_id: &str, n: u32, etag: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "InvalidPart",
+        "One or more of the specified parts could not be found.  The part may not have been \
+         uploaded, or the specified entity tag may not match the part's entity tag.",
+    )
+    .with("UploadId", upload_id.to_string())
+    .with("PartNumber", n.to_string())
+    .with("ETag", etag.to_string())
+}
+
+/// The uploaded parts the completion names, checked (ETags and checksums
+/// match, every part but the last at least 5 MiB).
+fn choose_parts(
+    wanted: &[Wanted],
+    parts: &[PartRecord],
+    upload_id: &str,
+) -> Result<Vec<PartRecord>, ApiError> {
+    let mut chosen = Vec::with_capacity(wanted.len());
+    for (i, (n, etag, checksum)) in wanted.iter().enumerate() {
+        let part = parts
+            .iter()
+            .find(|p| p.part_number == *n && &p.etag == etag)
+            .ok_or_else(|| invalid_part(upload_id, *n, etag))?;
+        if let Some((a, value)) = checksum {
+            let stored = part.checksum.as_ref().filter(|c| c.algorithm == a.name());
+            if stored.is_some_and(|c| &c.value != value) {
+                return Err(invalid_part(upload_id, *n, etag));
+            }
+        }
+        if i + 1 < wanted.len() && part.blob.size < MIN_PART {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "EntityTooSmall",
+                "Your proposed upload is smaller than the minimum allowed object size.",
+            )
+            .with("ProposedSize", part.blob.size.to_string())
+            .with("MinSizeAllowed", MIN_PART.to_string())
+            .with("PartNumber", n.to_string())
+            .with("ETag", etag.clone()));
+        }
+        chosen.push(part.clone());
+    }
+    Ok(chosen)
+}
+
+/// The object's checksum when the upload was created with an algorithm:
+/// the digest of the parts' digests, `-N` (S3's COMPOSITE type).
+fn composite_checksum(
+    upload: &UploadRecord,
+    chosen: &[PartRecord],
+    wanted: &[Wanted],
+) -> Result<Option<Checksum>, ApiError> {
+    let algorithm = upload
+        .meta
+        .checksum
+        .as_ref()
+        .and_then(|c| data::Algorithm::parse(&c.algorithm))
+        .or_else(|| wanted.iter().find_map(|w| w.2.as_ref().map(|(a, _)| *a)));
+    let Some(algorithm) = algorithm else {
+        return Ok(None);
+    };
+    let mut raw = Vec::new();
+    for part in chosen {
+        let Some(c) = part
+            .checksum
+            .as_ref()
+            .filter(|c| c.algorithm == algorithm.name())
+        else {
+            // A part sent without the upload's checksum: the object has none.
+            return Ok(None);
+        };
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &c.value)
+            .map_err(|_| ApiError::internal())?;
+        raw.extend_from_slice(&bytes);
+    }
+    Ok(Some(Checksum {
+        algorithm: algorithm.name().to_string(),
+        value: format!("{}-{}", data::digest_b64(algorithm, &raw), chosen.len()),
+    }))
+}
 
 fn part_number(ctx: &Ctx) -> Result<u32, ApiError> {
     ctx.q("partNumber")
@@ -119,7 +205,12 @@ impl S3 {
             )
             .await?
         } else {
-            receive(self, ctx).await?
+            let fallback = upload
+                .meta
+                .checksum
+                .as_ref()
+                .and_then(|c| data::Algorithm::parse(&c.algorithm));
+            receive_with(self, ctx, fallback).await?
         };
         let part = PartRecord {
             part_number: number,
@@ -272,14 +363,18 @@ impl S3 {
         if doc.name != "CompleteMultipartUpload" {
             return Err(ApiError::malformed_xml());
         }
-        let mut wanted = Vec::new();
+        let mut wanted: Vec<Wanted> = Vec::new();
         for p in doc.children("Part") {
             let n: u32 = p
                 .text_of("PartNumber")
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(ApiError::malformed_xml)?;
             let etag = p.text_of("ETag").ok_or_else(ApiError::malformed_xml)?;
-            wanted.push((n, etag.trim_matches('"').to_string()));
+            let checksum = data::Algorithm::ALL.into_iter().find_map(|a| {
+                p.text_of(&format!("Checksum{}", a.name()))
+                    .map(|v| (a, v.to_string()))
+            });
+            wanted.push((n, etag.trim_matches('"').to_string(), checksum));
         }
         if wanted.is_empty() {
             return Err(ApiError::malformed_xml());
@@ -293,36 +388,8 @@ impl S3 {
         }
         let (name, id) = (bucket.record.name.clone(), upload_id.clone());
         let parts = self.run(move |b| Ok(b.list_parts(&name, &id)?)).await?;
-        let mut chosen = Vec::new();
-        for (i, (n, etag)) in wanted.iter().enumerate() {
-            let part = parts
-                .iter()
-                .find(|p| p.part_number == *n && &p.etag == etag)
-                .ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "InvalidPart",
-                        "One or more of the specified parts could not be found.  The part may not \
-                         have been uploaded, or the specified entity tag may not match the part's \
-                         entity tag.",
-                    )
-                    .with("UploadId", upload_id.clone())
-                    .with("PartNumber", n.to_string())
-                    .with("ETag", etag.clone())
-                })?;
-            if i + 1 < wanted.len() && part.blob.size < MIN_PART {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "EntityTooSmall",
-                    "Your proposed upload is smaller than the minimum allowed object size.",
-                )
-                .with("ProposedSize", part.blob.size.to_string())
-                .with("MinSizeAllowed", MIN_PART.to_string())
-                .with("PartNumber", n.to_string())
-                .with("ETag", etag.clone()));
-            }
-            chosen.push(part.clone());
-        }
+        let chosen = choose_parts(&wanted, &parts, &upload_id)?;
+        let checksum = composite_checksum(&upload, &chosen, &wanted)?;
         let mut digests = Vec::with_capacity(chosen.len() * 16);
         for p in &chosen {
             let raw = hex::decode(&p.etag).map_err(|_| ApiError::internal())?;
@@ -332,7 +399,7 @@ impl S3 {
         let mut meta = upload.meta.clone();
         meta.parts = Some(u32::try_from(chosen.len()).unwrap_or(u32::MAX));
         meta.part_sizes = chosen.iter().map(|p| p.blob.size).collect();
-        meta.checksum = None;
+        meta.checksum = checksum;
         let record = ObjectRecord {
             key: key.clone(),
             version_id: version_for_write(&bucket),
@@ -355,6 +422,10 @@ impl S3 {
             .elem("Bucket", &bucket.record.name)
             .elem("Key", &key)
             .elem("ETag", quoted(&saved.etag));
+        if let Some(c) = &saved.meta.checksum {
+            w.elem(&format!("Checksum{}", c.algorithm), &c.value)
+                .elem("ChecksumType", "COMPOSITE");
+        }
         let mut r = wire::xml(StatusCode::OK, w.finish("CompleteMultipartUploadResult"));
         if saved.version_id != "null" {
             put_header(r.headers_mut(), "x-amz-version-id", &saved.version_id);

@@ -89,9 +89,15 @@ fn requested_checksum(ctx: &Ctx) -> Result<(Option<Algorithm>, Option<String>), 
             return Ok((Some(a), Some(v.to_string())));
         }
     }
+    // An aws-chunked body's trailing checksum was checked by the gateway;
+    // its algorithm is named by `x-amz-trailer`.
+    let trailer = ctx
+        .header("x-amz-trailer")
+        .and_then(|t| t.trim().strip_prefix("x-amz-checksum-"));
     let named = ctx
         .header("x-amz-sdk-checksum-algorithm")
-        .or(ctx.header("x-amz-checksum-algorithm"));
+        .or(ctx.header("x-amz-checksum-algorithm"))
+        .or(trailer);
     match named {
         Some(n) => Algorithm::parse(n).map(|a| (Some(a), None)).ok_or_else(|| {
             ApiError::invalid_request("Checksum algorithm provided is unsupported.")
@@ -103,8 +109,19 @@ fn requested_checksum(ctx: &Ctx) -> Result<(Option<Algorithm>, Option<String>), 
 /// Streams the request body into a blob and checks it against
 /// `Content-MD5` and the checksum header.
 pub(crate) async fn receive(s3: &S3, ctx: &mut Ctx) -> Result<Staged, ApiError> {
+    receive_with(s3, ctx, None).await
+}
+
+/// [`receive`], computing the `fallback` checksum when the request names
+/// none (the parts of an upload created with a checksum algorithm).
+pub(crate) async fn receive_with(
+    s3: &S3,
+    ctx: &mut Ctx,
+    fallback: Option<Algorithm>,
+) -> Result<Staged, ApiError> {
     let md5 = data::content_md5(ctx.header("content-md5"))?;
     let (algorithm, expected) = requested_checksum(ctx)?;
+    let algorithm = algorithm.or(fallback);
     let body = ctx.take_body();
     let staged = data::write_body(s3.backend.clone(), body, algorithm, MAX_PUT).await?;
     if md5.is_some_and(|m| m != staged.md5) {
@@ -709,6 +726,7 @@ pub(crate) fn object_headers(h: &mut HeaderMap, o: &ObjectRecord, checksums: boo
     put_header(h, "last-modified", &http_date(o.last_modified_ms));
     put_header(h, "accept-ranges", "bytes");
     let m = &o.meta;
+    let composite = m.checksum.as_ref().is_some_and(|c| c.value.contains('-'));
     put_header(
         h,
         "content-type",
@@ -744,6 +762,12 @@ pub(crate) fn object_headers(h: &mut HeaderMap, o: &ObjectRecord, checksums: boo
         if let Some(c) = &m.checksum {
             if let Some(a) = Algorithm::parse(&c.algorithm) {
                 put_header(h, a.header(), &c.value);
+                let kind = if composite {
+                    "COMPOSITE"
+                } else {
+                    "FULL_OBJECT"
+                };
+                put_header(h, "x-amz-checksum-type", kind);
             }
         }
     }
