@@ -17,12 +17,21 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+mod blobs;
+mod rows;
+
+use blobs::{remove_quietly, LocalBlobWriter};
+use rows::{
+    bucket_exists, bucket_row, db_err, decode, decode_all, decode_upload, insert_version, io_err,
+    latest, parse_json, raw_object, raw_upload, take_upload, to_json, OBJECT_COLUMNS,
+};
 
 use crate::backend::{
     Backend, BackendError, BlobReader, BlobRef, BlobWriter, BucketRecord, BucketUsage, Checksum,
@@ -52,9 +61,6 @@ CREATE TABLE IF NOT EXISTS parts(
     last_modified_ms INTEGER NOT NULL, blob_id TEXT NOT NULL, blob_size INTEGER NOT NULL,
     checksum TEXT, PRIMARY KEY(upload_id, part_number));
 ";
-
-const OBJECT_COLUMNS: &str =
-    "key, version_id, seq, delete_marker, size, etag, last_modified_ms, meta, blobs";
 
 /// Files plus SQLite under one directory.
 pub struct LocalBackend {
@@ -190,249 +196,14 @@ impl LocalBackend {
     }
 }
 
-fn remove_quietly(path: &Path) {
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(path = %path.display(), error = %e, "could not remove a blob"),
-    }
-}
-
-fn io_err(context: String, e: io::Error) -> BackendError {
-    let transient = matches!(
-        e.kind(),
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-    );
-    BackendError::Storage {
-        context,
-        transient,
-        source: Box::new(e),
-    }
-}
-
-fn db_err(context: &str, e: rusqlite::Error) -> BackendError {
-    let transient = matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::DatabaseBusy)
-    );
-    BackendError::Storage {
-        context: context.to_string(),
-        transient,
-        source: Box::new(e),
-    }
-}
-
-fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
-    serde_json::from_str(s).map_err(|e| BackendError::Storage {
-        context: "decoding a stored record".into(),
-        transient: false,
-        source: Box::new(e),
-    })
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| BackendError::Storage {
-        context: "encoding a record".into(),
-        transient: false,
-        source: Box::new(e),
-    })
-}
-
-/// A raw object row; decoded outside the query closure so JSON errors keep
-/// their own kind.
-struct RawObject {
-    key: String,
-    version_id: String,
-    seq: i64,
-    delete_marker: bool,
-    size: i64,
-    etag: String,
-    last_modified_ms: i64,
-    meta: String,
-    blobs: String,
-}
-
-fn raw_object(r: &Row) -> rusqlite::Result<RawObject> {
-    Ok(RawObject {
-        key: r.get(0)?,
-        version_id: r.get(1)?,
-        seq: r.get(2)?,
-        delete_marker: r.get(3)?,
-        size: r.get(4)?,
-        etag: r.get(5)?,
-        last_modified_ms: r.get(6)?,
-        meta: r.get(7)?,
-        blobs: r.get(8)?,
-    })
-}
-
-fn decode(raw: RawObject) -> Result<ObjectRecord> {
-    Ok(ObjectRecord {
-        key: raw.key,
-        version_id: raw.version_id,
-        seq: raw.seq,
-        delete_marker: raw.delete_marker,
-        size: u64::try_from(raw.size).unwrap_or(0),
-        etag: raw.etag,
-        last_modified_ms: raw.last_modified_ms,
-        meta: parse_json(&raw.meta)?,
-        blobs: parse_json(&raw.blobs)?,
-    })
-}
-
-fn decode_all(raws: Vec<RawObject>) -> Result<Vec<ObjectRecord>> {
-    raws.into_iter().map(decode).collect()
-}
-
-fn latest(tx: &Connection, bucket: &str, key: &str) -> rusqlite::Result<Option<RawObject>> {
-    tx.query_row(
-        &format!(
-            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2 \
-             ORDER BY seq DESC LIMIT 1"
-        ),
-        params![bucket, key],
-        raw_object,
-    )
-    .optional()
-}
-
-fn bucket_exists(tx: &Connection, bucket: &str) -> rusqlite::Result<bool> {
-    tx.query_row(
-        "SELECT 1 FROM buckets WHERE name = ?1",
-        [bucket],
-        |_| Ok(()),
-    )
-    .optional()
-    .map(|o| o.is_some())
-}
-
-/// Inserts `object` as the newest version inside `tx`; returns it with its
-/// seq and the blobs of the version it replaced.
-fn insert_version(
-    tx: &Transaction,
-    bucket: &str,
-    mut object: ObjectRecord,
-    condition: &WriteCondition,
-) -> Result<(ObjectRecord, Vec<BlobRef>)> {
-    let ctx = "recording an object version";
-    if !bucket_exists(tx, bucket).map_err(|e| db_err(ctx, e))? {
-        return Err(BackendError::NotFound(format!("bucket {bucket}")));
-    }
-    let current = latest(tx, bucket, &object.key).map_err(|e| db_err(ctx, e))?;
-    let live = current.as_ref().filter(|c| !c.delete_marker);
-    let holds = match condition {
-        WriteCondition::Always => true,
-        WriteCondition::IfAbsent => live.is_none(),
-        WriteCondition::IfEtag(etag) => live.is_some_and(|c| &c.etag == etag),
-    };
-    if !holds {
-        return Err(BackendError::PreconditionFailed);
-    }
-    let replaced: Option<String> = tx
-        .query_row(
-            "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 \
-             RETURNING blobs",
-            params![bucket, object.key, object.version_id],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(|e| db_err(ctx, e))?;
-    let garbage = match replaced {
-        Some(blobs) => parse_json(&blobs)?,
-        None => Vec::new(),
-    };
-    let size = i64::try_from(object.size).unwrap_or(i64::MAX);
-    tx.execute(
-        "INSERT INTO objects(bucket, key, version_id, delete_marker, size, etag, \
-         last_modified_ms, meta, blobs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            bucket,
-            object.key,
-            object.version_id,
-            object.delete_marker,
-            size,
-            object.etag,
-            object.last_modified_ms,
-            to_json(&object.meta)?,
-            to_json(&object.blobs)?,
-        ],
-    )
-    .map_err(|e| db_err(ctx, e))?;
-    object.seq = tx.last_insert_rowid();
-    Ok((object, garbage))
-}
-
-struct LocalBlobWriter {
-    file: Option<File>,
-    tmp: PathBuf,
-    dest: PathBuf,
-    id: String,
-    size: u64,
-}
-
-impl BlobWriter for LocalBlobWriter {
-    fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        let file = self.file.as_mut().ok_or_else(|| BackendError::Storage {
-            context: "writing a finished blob".into(),
-            transient: false,
-            source: "blob already finished".into(),
-        })?;
-        file.write_all(bytes)
-            .map_err(|e| io_err(format!("writing {}", self.tmp.display()), e))?;
-        self.size += bytes.len() as u64;
-        Ok(())
-    }
-
-    fn finish(mut self: Box<Self>) -> Result<BlobRef> {
-        let file = self.file.take().ok_or_else(|| BackendError::Storage {
-            context: "finishing a blob twice".into(),
-            transient: false,
-            source: "blob already finished".into(),
-        })?;
-        let ctx = |what: &str| format!("{what} {}", self.tmp.display());
-        file.sync_all().map_err(|e| io_err(ctx("fsyncing"), e))?;
-        drop(file);
-        let parent = self.dest.parent().unwrap_or(Path::new("."));
-        if !parent.exists() {
-            fs::create_dir_all(parent).map_err(|e| io_err(ctx("creating a folder for"), e))?;
-            if let Some(grand) = parent.parent() {
-                sync_dir(grand).map_err(|e| io_err(ctx("fsyncing the folder of"), e))?;
-            }
-        }
-        fs::rename(&self.tmp, &self.dest).map_err(|e| io_err(ctx("renaming"), e))?;
-        sync_dir(parent).map_err(|e| io_err(ctx("fsyncing the folder of"), e))?;
-        Ok(BlobRef {
-            id: std::mem::take(&mut self.id),
-            size: self.size,
-        })
-    }
-}
-
-impl Drop for LocalBlobWriter {
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            remove_quietly(&self.tmp);
-        }
-    }
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 impl Backend for LocalBackend {
     fn create_blob(&self) -> Result<Box<dyn BlobWriter>> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let tmp = self.dir.join("tmp").join(&id);
         let file =
             File::create_new(&tmp).map_err(|e| io_err(format!("creating {}", tmp.display()), e))?;
-        Ok(Box::new(LocalBlobWriter {
-            file: Some(file),
-            dest: self.blob_path(&id),
-            tmp,
-            id,
-            size: 0,
-        }))
+        let dest = self.blob_path(&id);
+        Ok(Box::new(LocalBlobWriter::new(file, tmp, dest, id)))
     }
 
     fn read_blob(&self, blob: &BlobRef) -> Result<Box<dyn BlobReader>> {
@@ -903,60 +674,6 @@ impl Backend for LocalBackend {
             Ok(((), parts))
         })
     }
-}
-
-/// Deletes an upload and its parts inside `tx`; returns the parts' blobs.
-fn take_upload(tx: &Transaction, bucket: &str, upload_id: &str) -> Result<Vec<BlobRef>> {
-    let ctx = "ending a multipart upload";
-    let n = tx
-        .execute(
-            "DELETE FROM uploads WHERE bucket = ?1 AND upload_id = ?2",
-            params![bucket, upload_id],
-        )
-        .map_err(|e| db_err(ctx, e))?;
-    if n == 0 {
-        return Err(BackendError::NotFound(format!("upload {upload_id}")));
-    }
-    let mut stmt = tx
-        .prepare("DELETE FROM parts WHERE upload_id = ?1 RETURNING blob_id, blob_size")
-        .map_err(|e| db_err(ctx, e))?;
-    let rows = stmt
-        .query_map([upload_id], |r| {
-            Ok(BlobRef {
-                id: r.get(0)?,
-                size: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
-            })
-        })
-        .map_err(|e| db_err(ctx, e))?;
-    rows.collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(|e| db_err(ctx, e))
-}
-
-fn bucket_row(r: &Row) -> rusqlite::Result<BucketRecord> {
-    Ok(BucketRecord {
-        name: r.get(0)?,
-        owner: r.get(1)?,
-        region: r.get(2)?,
-        created_ms: r.get(3)?,
-    })
-}
-
-type RawUpload = (String, String, i64, String, String);
-
-fn raw_upload(r: &Row) -> rusqlite::Result<RawUpload> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-}
-
-fn decode_upload(
-    (upload_id, key, initiated_ms, meta, initiator): RawUpload,
-) -> Result<UploadRecord> {
-    Ok(UploadRecord {
-        upload_id,
-        key,
-        initiated_ms,
-        meta: parse_json(&meta)?,
-        initiator,
-    })
 }
 
 #[cfg(test)]

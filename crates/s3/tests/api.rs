@@ -200,10 +200,31 @@ async fn buckets_create_list_head_delete() {
     let h = harness();
     h.bucket("photos").await;
     let r = h.call(Method::PUT, "/photos", &[], "").await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (StatusCode::CONFLICT, "BucketAlreadyOwnedByYou")
-    );
+    assert_eq!(r.status, StatusCode::OK, "us-east-1 answers the owner 200");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = S3Config {
+        region: "eu-west-1".into(),
+        ..S3Config::default()
+    };
+    let eu = S3::open(dir.path(), config, Arc::new(updraft_s3::NoNotifier)).expect("open");
+    for expected in [StatusCode::OK, StatusCode::CONFLICT] {
+        let mut map = HeaderMap::new();
+        map.insert("host", "localhost".parse().expect("host"));
+        let req = S3Request::new(
+            Method::PUT,
+            "/photos".parse().expect("uri"),
+            map,
+            Arc::new(Allow("111122223333")),
+        );
+        let resp = eu.serve(req).await;
+        assert_eq!(resp.status(), expected);
+        if expected == StatusCode::CONFLICT {
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            assert!(String::from_utf8_lossy(&body).contains("<Code>BucketAlreadyOwnedByYou</Code>"));
+        }
+    }
     let r = h
         .send(
             Method::PUT,

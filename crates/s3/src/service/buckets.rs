@@ -136,6 +136,13 @@ impl S3 {
             })
             .await?;
         if let Some(existing) = result {
+            // For legacy compatibility S3 answers 200 to the owner re-creating
+            // a bucket in us-east-1.
+            if existing.owner == account && existing.region == "us-east-1" {
+                let mut r = wire::empty(StatusCode::OK);
+                put_header(r.headers_mut(), "location", &format!("/{name}"));
+                return Ok(r);
+            }
             return Err(if existing.owner == account {
                 ApiError::new(
                     StatusCode::CONFLICT,
