@@ -162,6 +162,20 @@ impl RuntimeApi {
         }
     }
 
+    /// Waits until the runtime asks for its next event (a long poll is
+    /// waiting).
+    pub async fn wait_polling(&self) {
+        let mut rx = self.changed.subscribe();
+        loop {
+            if self.lock().waiting.as_ref().is_some_and(|w| !w.is_closed()) {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
     /// The init error the runtime reported, if any.
     pub fn init_error(&self) -> Option<FunctionError> {
         self.lock().init_error.clone()
@@ -400,7 +414,19 @@ pub(crate) fn parse_error(header_type: Option<&str>, body: &[u8]) -> FunctionErr
             String::from_utf8_lossy(body).into_owned()
         }
     });
-    FunctionError::new(error_type, error_message)
+    // Lambda's Node.js runtimes report the stack as `trace` lines.
+    let trace = doc
+        .as_ref()
+        .and_then(|d| d.get("trace"))
+        .and_then(|t| t.as_array())
+        .map(|lines| {
+            lines
+                .iter()
+                .filter_map(|l| l.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    FunctionError::new(error_type, error_message).with_trace(trace)
 }
 
 /// The error a streamed response reports in its trailers.
@@ -506,5 +532,10 @@ mod tests {
         assert_eq!(e.error_message, "not json");
         let e = parse_error(None, b"");
         assert_eq!(e.error_type, "Unhandled");
+        let e = parse_error(
+            None,
+            br#"{"errorType":"TypeError","errorMessage":"x","trace":["TypeError: x","    at f (/var/task/a.js:1:1)"]}"#,
+        );
+        assert_eq!(e.trace, ["TypeError: x", "    at f (/var/task/a.js:1:1)"]);
     }
 }

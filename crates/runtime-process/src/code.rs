@@ -20,6 +20,7 @@ const S_IFREG: u32 = 0o100000;
 /// `load`).
 pub const KIND_BOOTSTRAP: &str = "bootstrap";
 pub const KIND_PYTHON: &str = "python";
+pub const KIND_NODE: &str = "nodejs";
 
 /// The directory name for a code hash (refused unless a plain token).
 pub(crate) fn dir_name(code_sha256: &str) -> Result<String, CodeError> {
@@ -215,6 +216,17 @@ pub(crate) fn validate(runtime_kind: &str, archive: &CodeArchive) -> Result<(), 
             if !archive.files.iter().any(|f| f.path.ends_with(".py")) {
                 return Err(CodeError(
                     "the deployment package has no Python module (.py file) for the handler".into(),
+                ));
+            }
+            Ok(())
+        }
+        KIND_NODE => {
+            let module = |p: &str| p.ends_with(".js") || p.ends_with(".mjs") || p.ends_with(".cjs");
+            if !archive.files.iter().any(|f| module(&f.path)) {
+                return Err(CodeError(
+                    "the deployment package has no JavaScript module (.js, .mjs or .cjs file) \
+                     for the handler"
+                        .into(),
                 ));
             }
             Ok(())

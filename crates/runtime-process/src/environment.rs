@@ -8,7 +8,7 @@
 //!                 ─exec─> bwrap --seccomp <fd> ─> updraft-sandbox-init run
 //!                                                           ├─ 127.0.0.1:9001 ⇄ rapi.sock
 //!                                                           ├─ 127.0.0.1:9000 ⇄ the platform's endpoint (if configured)
-//!                                                           └─ bootstrap | python -m awslambdaric
+//!                                                           └─ bootstrap | python -m awslambdaric | node /var/runtime/index.mjs
 //!             wait for the first GET /invocation/next (init done, ≤ 10 s),
 //!             an /init/error, or the process's exit
 //!   invoke(): event → the waiting /next; wait for /response or /error
@@ -49,6 +49,8 @@ pub(crate) enum Launch {
     Bootstrap,
     /// `python -m awslambdaric <handler>`.
     Python { runtime: String },
+    /// `node /var/runtime/index.mjs` (the handler in `_HANDLER`).
+    Node { runtime: String },
 }
 
 pub(crate) struct ProcessTemplate {
@@ -56,6 +58,10 @@ pub(crate) struct ProcessTemplate {
     pub code_dir: PathBuf,
     pub launch: Launch,
 }
+
+/// How long, after an error reply, the runtime gets to either ask for the
+/// next event or exit, before the environment is kept as it is.
+const AFTER_ERROR_GRACE: Duration = Duration::from_millis(500);
 
 /// How long a killed sandbox gets to disappear before we stop waiting.
 const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -68,7 +74,7 @@ impl ProcessTemplate {
         let mut set = |k: &str, v: &str| {
             env.insert(k.to_string(), v.to_string());
         };
-        let python = matches!(self.launch, Launch::Python { .. });
+        let lang = matches!(self.launch, Launch::Python { .. } | Launch::Node { .. });
         set("AWS_LAMBDA_FUNCTION_NAME", &config.function_name);
         set("AWS_LAMBDA_FUNCTION_VERSION", &config.version);
         set(
@@ -85,7 +91,7 @@ impl ProcessTemplate {
         set("AWS_DEFAULT_REGION", "us-east-1");
         set("TZ", ":UTC");
         set("LANG", "en_US.UTF-8");
-        if python {
+        if lang {
             set(
                 "PATH",
                 "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
@@ -97,9 +103,16 @@ impl ProcessTemplate {
             "LD_LIBRARY_PATH",
             "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
         );
-        if let Launch::Python { runtime } = &self.launch {
-            set("AWS_EXECUTION_ENV", &format!("AWS_Lambda_{runtime}"));
-            set("PYTHONPATH", RUNTIME_DIR);
+        match &self.launch {
+            Launch::Python { runtime } => {
+                set("AWS_EXECUTION_ENV", &format!("AWS_Lambda_{runtime}"));
+                set("PYTHONPATH", RUNTIME_DIR);
+            }
+            Launch::Node { runtime } => {
+                set("AWS_EXECUTION_ENV", &format!("AWS_Lambda_{runtime}"));
+                set("NODE_PATH", &crate::node::node_path(runtime));
+            }
+            Launch::Bootstrap => {}
         }
         for (k, v) in &config.env {
             env.insert(k.clone(), v.clone());
@@ -150,6 +163,20 @@ impl ProcessTemplate {
                     "-m".into(),
                     "awslambdaric".into(),
                     handler.to_string(),
+                ])
+            }
+            Launch::Node { .. } => {
+                let node = self.shared.node.as_ref().map_err(|why| {
+                    FunctionError::new(fault::INIT_ERROR, format!("no Node.js on this node: {why}"))
+                })?;
+                Ok(vec![
+                    node.sandbox_executable().to_string_lossy().into_owned(),
+                    "--max-http-header-size=81920".into(),
+                    format!(
+                        "--max-old-space-size={}",
+                        crate::node::max_old_space_mb(config.memory_mb)
+                    ),
+                    format!("{RUNTIME_DIR}/index.mjs"),
                 ])
             }
         }
@@ -211,11 +238,18 @@ impl Template for ProcessTemplate {
             id
         );
         let env = self.environment(config, &log_stream);
-        let python = match (&self.launch, &shared.python) {
-            (Launch::Python { .. }, Some(py)) => Some((
-                py.prefix.as_path(),
-                shared.config.python_runtime_dir.as_path(),
-            )),
+        let sdk = shared.config.node_runtime_dir.join("node_modules");
+        let lang = match (&self.launch, &shared.python, &shared.node) {
+            (Launch::Python { .. }, Some(py), _) => Some(sandbox::Lang {
+                prefix: &py.prefix,
+                runtime_dir: &shared.config.python_runtime_dir,
+                node_modules: None,
+            }),
+            (Launch::Node { .. }, _, Ok(node)) => Some(sandbox::Lang {
+                prefix: &node.prefix,
+                runtime_dir: &shared.node_ric_dir,
+                node_modules: sdk.is_dir().then_some(sdk.as_path()),
+            }),
             _ => None,
         };
         let args = sandbox::bwrap_args(&sandbox::Spec {
@@ -225,7 +259,7 @@ impl Template for ProcessTemplate {
             init_binary: &shared.init_binary,
             init_args: &shared.config.init_args,
             etc_dir: &shared.etc_dir,
-            python,
+            lang,
             tmp_bytes: u64::from(tmp_mb(config, shared.config.tmp_mb)) * 1024 * 1024,
             hostname: "updraft",
             env: &env,
@@ -581,7 +615,21 @@ impl Environment for ProcessEnvironment {
                 )
             }
             Ok(End::Reply(Ok(body))) => (Ok(Some(body)), false),
-            Ok(End::Reply(Err(error))) => (Err(error), false),
+            Ok(End::Reply(Err(error))) => {
+                // A runtime that ends itself after reporting (Node.js
+                // after an uncaught exception or an unhandled rejection)
+                // is replaced; one that serves on asks for the next event.
+                let exited = tokio::select! {
+                    biased;
+                    _ = self.api.wait_polling() => false,
+                    _ = wait_exit(self.exit.clone()) => true,
+                    _ = tokio::time::sleep(AFTER_ERROR_GRACE) => false,
+                };
+                if exited {
+                    self.dead = true;
+                }
+                (Err(error), exited)
+            }
             Ok(End::Exited(status)) => {
                 self.dead = true;
                 self.api.abandon();

@@ -3,6 +3,7 @@
 //! | what happened                                   | `errorType`                      | environment |
 //! |-------------------------------------------------|----------------------------------|-------------|
 //! | the runtime posted `/invocation/{id}/error`     | the client's (`errorType`)       | kept        |
+//! | ... and then exited (Node.js: uncaught error)   | the client's (`errorType`)       | discarded   |
 //! | the runtime posted `/init/error`                | the client's (header or body)    | not started |
 //! | init did not reach `/invocation/next` in time   | `Sandbox.Timedout`               | not started |
 //! | ran past the timeout                            | `Sandbox.Timedout`               | discarded   |

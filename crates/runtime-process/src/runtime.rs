@@ -8,8 +8,9 @@ use updraft_pool::{CodeError, Runtime, Template};
 use updraft_types::CodeArchive;
 
 use crate::cgroup::{self, LimitMechanism};
-use crate::code::{self, KIND_BOOTSTRAP, KIND_PYTHON};
+use crate::code::{self, KIND_BOOTSTRAP, KIND_NODE, KIND_PYTHON};
 use crate::environment::{Launch, ProcessTemplate};
+use crate::node::{self, NodeError, NodeInstall};
 use crate::python::{self, PythonInstall};
 
 /// Custom runtimes: the package's executable `bootstrap`.
@@ -23,6 +24,10 @@ pub const PYTHON_RUNTIMES: &[&str] = &[
     "python3.13",
 ];
 
+/// Node.js runtimes: the node's `node` (either name runs on the installed
+/// version) with the platform's runtime interface client.
+pub const NODE_RUNTIMES: &[&str] = &["nodejs20.x", "nodejs22.x"];
+
 const ALL_RUNTIMES: &[&str] = &[
     "provided",
     "provided.al2",
@@ -32,6 +37,8 @@ const ALL_RUNTIMES: &[&str] = &[
     "python3.11",
     "python3.12",
     "python3.13",
+    "nodejs20.x",
+    "nodejs22.x",
 ];
 
 /// Settings of the process runtime.
@@ -47,6 +54,12 @@ pub struct ProcessConfig {
     /// Where `awslambdaric` is installed ([`crate::install_awslambdaric`]);
     /// default `<root_dir>/runtimes/python`.
     pub python_runtime_dir: PathBuf,
+    /// The `node` binary for `nodejs*` functions (`node` on `PATH` by
+    /// default).
+    pub node: PathBuf,
+    /// Where the AWS SDK for JavaScript is installed
+    /// ([`crate::install_node_sdk`]); default `<root_dir>/runtimes/nodejs`.
+    pub node_runtime_dir: PathBuf,
     /// The sandbox helper: the `updraft-sandbox-init` binary built with this
     /// crate (default: next to the running executable, or one directory up
     /// from a test binary in `target/*/deps`), or any program that calls
@@ -104,8 +117,10 @@ impl ProcessConfig {
             .unwrap_or_else(|| PathBuf::from("updraft-sandbox-init"));
         ProcessConfig {
             python_runtime_dir: root_dir.join("runtimes").join("python"),
+            node_runtime_dir: root_dir.join("runtimes").join("nodejs"),
             root_dir,
             python: PathBuf::from("python3"),
+            node: PathBuf::from("node"),
             init_binary,
             init_args: Vec::new(),
             bwrap: PathBuf::from("bwrap"),
@@ -127,11 +142,18 @@ pub(crate) struct Shared {
     pub config: ProcessConfig,
     pub cgroups: cgroup::Parents,
     pub python: Option<PythonInstall>,
+    /// The node's Node.js, or why there is none.
+    pub node: Result<NodeInstall, String>,
+    /// The runtime interface client of Node.js functions (`/var/runtime`).
+    pub node_ric_dir: PathBuf,
     pub code_root: PathBuf,
     pub run_root: PathBuf,
     pub etc_dir: PathBuf,
     pub init_binary: PathBuf,
     pub bwrap: PathBuf,
+    /// Why no sandbox can be made (bubblewrap missing or too old): every
+    /// runtime is then refused at deploy.
+    pub sandbox_missing: Option<String>,
     pub unshare: PathBuf,
     /// The compiled seccomp filter, in hex for `updraft-sandbox-init
     /// enter --seccomp`.
@@ -169,13 +191,23 @@ impl ProcessRuntime {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
-        let bwrap = which(&config.bwrap).ok_or_else(|| {
-            anyhow::anyhow!(
-                "bubblewrap ({}) not found: install it (apt-get install bubblewrap)",
-                config.bwrap.display()
-            )
-        })?;
-        check_bwrap_version(&bwrap)?;
+        // Without bubblewrap the runtime still serves its names, so that
+        // deploys are refused saying what to install.
+        let (bwrap, sandbox_missing) = match which(&config.bwrap) {
+            None => (
+                config.bwrap.clone(),
+                Some(format!(
+                    "bubblewrap ({}) was not found. Install it with `apt-get install bubblewrap`",
+                    config.bwrap.display()
+                )),
+            ),
+            Some(bwrap) => {
+                let too_old = check_bwrap_version(&bwrap).err().map(|e| {
+                    format!("{e}. Install a newer one (`apt-get install bubblewrap` on Debian 12 or later)")
+                });
+                (bwrap, too_old)
+            }
+        };
         // Once per runtime; every environment gets the same filter.
         let seccomp = crate::seccomp::compile()
             .map_err(|e| anyhow::Error::new(e).context("the process sandbox's seccomp filter"))?;
@@ -221,20 +253,127 @@ impl ProcessRuntime {
                 None
             }
         };
-        Ok(ProcessRuntime {
+        let node = NodeInstall::detect(&config.node).map_err(|e| match e {
+            NodeError::NotFound(_) | NodeError::TooOld { .. } => {
+                format!("{e}. Install it with `apt-get install nodejs`")
+            }
+            other => format!("{:#}", anyhow::Error::new(other)),
+        });
+        let node_ric_dir = config.root_dir.join("runtimes").join("node-ric");
+        node::write_ric(&node_ric_dir)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", node_ric_dir.display()))?;
+        let runtime = ProcessRuntime {
             shared: Arc::new(Shared {
                 config,
                 cgroups,
                 python,
+                node,
+                node_ric_dir,
                 code_root,
                 run_root,
                 etc_dir,
                 init_binary,
                 bwrap,
+                sandbox_missing,
                 unshare,
                 seccomp_hex: crate::init::to_hex(&seccomp),
             }),
-        })
+        };
+        runtime.log_availability();
+        Ok(runtime)
+    }
+
+    /// Every runtime name this runtime serves, each with why it cannot run
+    /// on this node (`None`: it can). Asked again each time: installing a
+    /// runtime client while the platform runs makes its runtimes available.
+    pub fn availability(&self) -> Vec<(&'static str, Option<String>)> {
+        ALL_RUNTIMES
+            .iter()
+            .map(|&name| (name, self.missing(name).err()))
+            .collect()
+    }
+
+    /// Logs which runtimes are available and why the others are not.
+    fn log_availability(&self) {
+        let all = self.availability();
+        let available: Vec<&str> = all
+            .iter()
+            .filter(|(_, why)| why.is_none())
+            .map(|(name, _)| *name)
+            .collect();
+        tracing::info!(runtimes = %available.join(", "), "native-process runtimes available");
+        // One line per reason, naming every runtime it holds back.
+        let mut reported: Vec<&str> = Vec::new();
+        for why in all.iter().filter_map(|(_, why)| why.as_deref()) {
+            if reported.contains(&why) {
+                continue;
+            }
+            reported.push(why);
+            let same: Vec<&str> = all
+                .iter()
+                .filter(|(_, w)| w.as_deref() == Some(why))
+                .map(|(n, _)| *n)
+                .collect();
+            tracing::warn!(runtimes = %same.join(", "), reason = %why, "native-process runtimes unavailable");
+        }
+    }
+
+    /// The code kind `runtime` runs, or what this node lacks to run it.
+    fn missing(&self, runtime: &str) -> Result<&'static str, String> {
+        let kind = if PROVIDED_RUNTIMES.contains(&runtime) {
+            KIND_BOOTSTRAP
+        } else if PYTHON_RUNTIMES.contains(&runtime) {
+            KIND_PYTHON
+        } else if NODE_RUNTIMES.contains(&runtime) {
+            KIND_NODE
+        } else {
+            return Err(format!(
+                "it is not served by the process runtime (it serves: {})",
+                ALL_RUNTIMES.join(", ")
+            ));
+        };
+        if let Some(why) = &self.shared.sandbox_missing {
+            return Err(why.clone());
+        }
+        let config = &self.shared.config;
+        match kind {
+            KIND_PYTHON => {
+                let Some(py) = &self.shared.python else {
+                    return Err(format!(
+                        "Python ({}) was not found. Install it with `apt-get install python3`",
+                        config.python.display()
+                    ));
+                };
+                if python::installed_awslambdaric(&config.python_runtime_dir).is_none() {
+                    return Err(format!(
+                        "the Python runtime interface client (awslambdaric) is not installed in {}. \
+                         Install it with `crates/runtime-process/scripts/install-awslambdaric.sh {}` \
+                         (or restart `updraft serve` where PyPI is reachable)",
+                        config.python_runtime_dir.display(),
+                        config.python_runtime_dir.display()
+                    ));
+                }
+                if runtime != format!("python{}", py.version) {
+                    tracing::debug!(runtime, python = %py.version, "python runtime served by another minor version");
+                }
+            }
+            KIND_NODE => {
+                if let Err(why) = &self.shared.node {
+                    return Err(why.clone());
+                }
+                if node::installed_node_sdk(&config.node_runtime_dir).is_none() {
+                    return Err(format!(
+                        "the AWS SDK for JavaScript is not installed in {}. \
+                         Install it with `crates/runtime-process/scripts/install-node-sdk.sh {}` \
+                         (scripts/run does)",
+                        config.node_runtime_dir.display(),
+                        config.node_runtime_dir.display()
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(kind)
     }
 
     /// Which mechanism caps memory (cgroup v2, v1, or RLIMIT_AS).
@@ -256,31 +395,11 @@ impl ProcessRuntime {
     }
 
     fn kind_of(&self, runtime: &str) -> Result<&'static str, CodeError> {
-        if PROVIDED_RUNTIMES.contains(&runtime) {
-            Ok(KIND_BOOTSTRAP)
-        } else if PYTHON_RUNTIMES.contains(&runtime) {
-            let Some(py) = &self.shared.python else {
-                return Err(CodeError(format!(
-                    "runtime `{runtime}` is not available on this node: no Python interpreter"
-                )));
-            };
-            if python::installed_awslambdaric(&self.shared.config.python_runtime_dir).is_none() {
-                return Err(CodeError(format!(
-                    "runtime `{runtime}` is not available on this node: awslambdaric is not \
-                     installed in {}",
-                    self.shared.config.python_runtime_dir.display()
-                )));
-            }
-            if runtime != format!("python{}", py.version) {
-                tracing::debug!(runtime, python = %py.version, "python runtime served by another minor version");
-            }
-            Ok(KIND_PYTHON)
-        } else {
-            Err(CodeError(format!(
-                "runtime `{runtime}` is not served by the process runtime (it serves: {})",
-                ALL_RUNTIMES.join(", ")
-            )))
-        }
+        self.missing(runtime).map_err(|why| {
+            CodeError(format!(
+                "The runtime {runtime} is not available on this node: {why}."
+            ))
+        })
     }
 }
 
@@ -331,7 +450,7 @@ fn parse_bwrap_version(text: &str) -> Option<(u32, u32, u32)> {
 }
 
 /// `program` as given if it has a `/`, else found on `PATH`.
-fn which(program: &Path) -> Option<PathBuf> {
+pub(crate) fn which(program: &Path) -> Option<PathBuf> {
     if program.components().count() > 1 {
         return program.is_file().then(|| program.to_path_buf());
     }
@@ -385,6 +504,9 @@ impl Runtime for ProcessRuntime {
         }
         let launch = match kind {
             KIND_BOOTSTRAP => Launch::Bootstrap,
+            KIND_NODE => Launch::Node {
+                runtime: runtime.to_string(),
+            },
             _ => Launch::Python {
                 runtime: runtime.to_string(),
             },

@@ -10,7 +10,7 @@
 //!
 //! | layer | stops |
 //! |-------|-------|
-//! | **mount namespace**, a fresh tmpfs root (remounted read-only) with only: `/usr` (and the `/bin`, `/lib*` links), a few `/etc` files (`ld.so.cache`, certificates, synthesized `passwd`/`group`/`hosts`), the code at `/var/task`, the Python install at `/var/lang` and the managed runtime at `/var/runtime` (python only), this environment's API socket directory, all **read-only**; a private tmpfs `/tmp`; a private `/proc` and a minimal `/dev` | reading other functions' code (`<root_dir>/code/<other>` is not mounted), the data directory and its credentials, `/root`, `/home`, host `/etc` secrets; writing anywhere but `/tmp` |
+//! | **mount namespace**, a fresh tmpfs root (remounted read-only) with only: `/usr` (and the `/bin`, `/lib*` links), a few `/etc` files (`ld.so.cache`, certificates, synthesized `passwd`/`group`/`hosts`), the code at `/var/task`, the Python or Node.js install at `/var/lang` and the managed runtime at `/var/runtime` (with the AWS SDK for JavaScript at `/var/runtime/node_modules`; python and nodejs only), this environment's API socket directory, all **read-only**; a private tmpfs `/tmp`; a private `/proc` and a minimal `/dev` | reading other functions' code (`<root_dir>/code/<other>` is not mounted), the data directory and its credentials, `/root`, `/home`, host `/etc` secrets; writing anywhere but `/tmp` |
 //! | **`/tmp` size**: the function's `EphemeralStorage` (`EnvConfig::ephemeral_storage_mb`), else `ProcessConfig::tmp_mb` (512 MB) | filling the node's memory through `/tmp`: writes past the size fail with `ENOSPC`, the environment serves on. tmpfs pages are also charged to the environment's memory cgroup (v1 and v2): `/tmp` and the processes share `MemorySize`, and writing more than that to `/tmp` ends as `Runtime.OutOfMemory` (environment discarded), not `ENOSPC`. Without cgroups only the tmpfs size bounds it |
 //! | **unprivileged host uid** (2000993 by default): `updraft-sandbox-init stage` binds the private sources into a private mount namespace as root, then drops to that uid before bubblewrap runs | everything the kernel grants to uid 0 rather than to a capability (owner access to root-owned files in mounted trees, writable `/proc/sys` such as `kernel/core_pattern`); an escape from the namespaces lands as a nobody |
 //! | **user namespace**, uid 993 / gid 990 inside (Lambda's `sbx_user1051`), no capabilities, `no_new_privs` (bwrap); `--disable-userns` (bubblewrap >= 0.8.0): no user namespace can be made inside it | mounting, `chroot`, raw sockets, setuid binaries: every privileged operation; regaining capabilities in a nested user namespace (and the kernel surface only such a namespace reaches) |
@@ -39,9 +39,10 @@ use std::path::{Path, PathBuf};
 
 /// Where the code is mounted.
 pub const TASK_DIR: &str = "/var/task";
-/// Where the managed runtime (awslambdaric) is mounted.
+/// Where the managed runtime (awslambdaric, or the Node.js runtime
+/// interface client) is mounted.
 pub const RUNTIME_DIR: &str = "/var/runtime";
-/// Where the Python installation is mounted.
+/// Where the Python or Node.js installation is mounted.
 pub const LANG_DIR: &str = "/var/lang";
 /// Where the platform's helper and the API socket are mounted.
 pub const RAPID_DIR: &str = "/var/rapid";
@@ -125,8 +126,9 @@ pub(crate) struct Spec<'a> {
     pub init_binary: &'a Path,
     pub init_args: &'a [String],
     pub etc_dir: &'a Path,
-    /// Python runtimes: (installation prefix, managed runtime dir).
-    pub python: Option<(&'a Path, &'a Path)>,
+    /// Python and Node.js runtimes: the language's installation and the
+    /// managed runtime.
+    pub lang: Option<Lang<'a>>,
     pub tmp_bytes: u64,
     pub hostname: &'a str,
     pub env: &'a [(String, String)],
@@ -137,6 +139,17 @@ pub(crate) struct Spec<'a> {
     /// Install the seccomp filter that `updraft-sandbox-init enter
     /// --seccomp` passes on (its descriptor is the `@seccomp-fd` argument).
     pub seccomp: bool,
+}
+
+/// The mounts of a language runtime.
+pub(crate) struct Lang<'a> {
+    /// The installation prefix, at `/var/lang`.
+    pub prefix: &'a Path,
+    /// The managed runtime directory, at `/var/runtime`.
+    pub runtime_dir: &'a Path,
+    /// Node.js: the SDK's `node_modules`, at `/var/runtime/node_modules`
+    /// (a directory of `runtime_dir`), also reached as `/node_modules`.
+    pub node_modules: Option<&'a Path>,
 }
 
 /// A private source: staged by `updraft-sandbox-init stage` (as root) when
@@ -218,15 +231,26 @@ pub(crate) fn bwrap_args(spec: &Spec<'_>) -> Vec<OsString> {
         &src(spec, spec.init_binary),
         &Path::new(RAPID_DIR).join("init"),
     ]);
-    if let Some((prefix, runtime_dir)) = spec.python {
+    if let Some(lang) = &spec.lang {
         push(&[
             &"--ro-bind",
-            &src(spec, prefix),
+            &src(spec, lang.prefix),
             &LANG_DIR,
             &"--ro-bind",
-            &src(spec, runtime_dir),
+            &src(spec, lang.runtime_dir),
             &RUNTIME_DIR,
         ]);
+        if let Some(modules) = lang.node_modules {
+            let at = Path::new(RUNTIME_DIR).join("node_modules");
+            push(&[
+                &"--ro-bind",
+                &src(spec, modules),
+                &at,
+                &"--symlink",
+                &at,
+                &"/node_modules",
+            ]);
+        }
     }
     if let Some(socket) = spec.endpoint_socket {
         push(&[&"--ro-bind", &src(spec, socket), &ENDPOINT_SOCKET]);
@@ -273,7 +297,7 @@ mod tests {
             init_binary: p,
             init_args: &[],
             etc_dir: p,
-            python: None,
+            lang: None,
             tmp_bytes: 20 << 20,
             hostname: "h",
             env: &[],
@@ -309,6 +333,44 @@ mod tests {
             Some(crate::init::SECCOMP_FD_ARG)
         ));
         assert!(!has(&args(false), "--seccomp", None));
+    }
+
+    #[test]
+    fn node_gets_its_sdk_under_the_runtime_and_at_the_root() {
+        let p = Path::new("/x");
+        let a: Vec<String> = bwrap_args(&Spec {
+            code_dir: p,
+            env_dir: p,
+            endpoint_socket: None,
+            init_binary: p,
+            init_args: &[],
+            etc_dir: p,
+            lang: Some(Lang {
+                prefix: Path::new("/usr"),
+                runtime_dir: Path::new("/ric"),
+                node_modules: Some(Path::new("/sdk/node_modules")),
+            }),
+            tmp_bytes: 1 << 20,
+            hostname: "h",
+            env: &[],
+            command: &["/var/lang/bin/node".to_string()],
+            staged: false,
+            seccomp: true,
+        })
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+        let at = |window: &[&str]| a.windows(window.len()).position(|w| w == window);
+        let ric = at(&["--ro-bind", "/ric", RUNTIME_DIR]).unwrap();
+        let sdk = at(&[
+            "--ro-bind",
+            "/sdk/node_modules",
+            "/var/runtime/node_modules",
+        ])
+        .unwrap();
+        assert!(ric < sdk, "the SDK is mounted inside the runtime directory");
+        assert!(at(&["--symlink", "/var/runtime/node_modules", "/node_modules"]).is_some());
+        assert!(at(&["--ro-bind", "/usr", LANG_DIR]).is_some());
     }
 
     #[test]

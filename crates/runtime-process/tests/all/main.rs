@@ -1,11 +1,14 @@
 //! Integration tests of the process runtime: real sandboxes (bubblewrap),
 //! real runtime clients (curl from a shell bootstrap, `awslambdaric` for
-//! Python). Needs `bwrap` and `curl` on the host, and PyPI once (the
-//! Python tests install `awslambdaric` into the target directory).
+//! Python, the platform's own client for Node.js). Needs `bwrap`, `curl`
+//! and `node` on the host, PyPI once (the Python tests install
+//! `awslambdaric` into the target directory) and the npm registry once
+//! (the Node.js tests install the AWS SDK for JavaScript there).
 
 mod api;
 mod limits;
 mod memory;
+mod node;
 mod provided;
 mod python;
 mod rust;
