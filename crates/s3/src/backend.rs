@@ -306,7 +306,9 @@ pub trait Backend: Send + Sync {
     /// Ends the upload and records `object` (whose blobs are some of the
     /// upload's parts' blobs) as [`Backend::put_object`] does, in one
     /// transaction; blobs of parts left out are deleted. `NotFound` when the
-    /// upload is gone.
+    /// upload is gone; `Conflict` (nothing changed) when `object` names a
+    /// blob that is not one of the upload's parts any more (a part was
+    /// uploaded again meanwhile).
     fn complete_upload(
         &self,
         bucket: &str,

@@ -657,6 +657,17 @@ impl Backend for LocalBackend {
         let ctx = "completing a multipart upload";
         self.write(ctx, |tx| {
             let parts = take_upload(tx, bucket, upload_id)?;
+            // A part re-uploaded since the caller listed them: refuse
+            // rather than name a blob that is about to be deleted (the
+            // transaction rolls back, the upload stays).
+            let current: HashSet<&str> = parts.iter().map(|b| b.id.as_str()).collect();
+            if let Some(gone) = object
+                .blobs
+                .iter()
+                .find(|b| !current.contains(b.id.as_str()))
+            {
+                return Err(BackendError::Conflict(format!("part blob {}", gone.id)));
+            }
             let used: HashSet<&str> = object.blobs.iter().map(|b| b.id.as_str()).collect();
             let mut garbage: Vec<BlobRef> = parts
                 .into_iter()

@@ -1699,3 +1699,51 @@ async fn multipart_checksums_are_composite() {
         (Some(want.as_str()), Some("COMPOSITE"))
     );
 }
+
+#[tokio::test]
+async fn a_started_read_keeps_its_bytes_and_owner_guard() {
+    let h = harness();
+    h.bucket("bkt").await;
+    let old = part_bytes(1, 3 * 1024 * 1024);
+    h.ok(Method::PUT, "/bkt/k", &[], old.clone()).await;
+    let mut map = HeaderMap::new();
+    map.insert("host", "localhost".parse().expect("host"));
+    let req = S3Request::new(
+        Method::GET,
+        "/bkt/k".parse().expect("uri"),
+        map,
+        Arc::new(Allow("111122223333")),
+    );
+    let resp = h.s3.serve(req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Replaced (and its old blob deleted) before the body is read.
+    h.ok(Method::PUT, "/bkt/k", &[], "new").await;
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    assert!(
+        body[..] == old[..],
+        "the read that started returns the old bytes whole"
+    );
+    assert_eq!(
+        h.ok(Method::GET, "/bkt/k", &[], "").await.body.as_ref(),
+        b"new"
+    );
+
+    let r = h
+        .call(
+            Method::GET,
+            "/bkt/k",
+            &[("x-amz-expected-bucket-owner", "000000000000")],
+            "",
+        )
+        .await;
+    assert_eq!(r.code(), "AccessDenied");
+    h.ok(
+        Method::GET,
+        "/bkt/k",
+        &[("x-amz-expected-bucket-owner", "111122223333")],
+        "",
+    )
+    .await;
+}

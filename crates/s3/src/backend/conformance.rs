@@ -318,6 +318,18 @@ pub fn multipart(b: &dyn Backend) {
     let parts = b.list_parts("b", "u1").expect("parts");
     assert_eq!(parts, vec![p1.clone(), p2.clone(), p3.clone()]);
     assert_eq!(b.list_uploads("b", "", None, 10).expect("uploads").len(), 1);
+    let stale = object("big", "null", vec![p1.blob.clone(), replaced.blob.clone()]);
+    assert!(
+        matches!(
+            b.complete_upload("b", "u1", stale, WriteCondition::Always),
+            Err(BackendError::Conflict(_))
+        ),
+        "a replaced part's blob cannot be completed"
+    );
+    assert!(
+        b.upload("b", "u1").expect("get").is_some(),
+        "a refused completion keeps the upload"
+    );
     let obj = object("big", "null", vec![p1.blob.clone(), p2.blob.clone()]);
     let rec = b
         .complete_upload("b", "u1", obj, WriteCondition::Always)

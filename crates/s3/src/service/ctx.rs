@@ -175,6 +175,14 @@ impl S3 {
         key: Option<&str>,
         conditions: &[(&str, Vec<String>)],
     ) -> Result<(), ApiError> {
+        // `x-amz-expected-bucket-owner` guards against writing to a bucket
+        // someone else now owns.
+        if ctx
+            .header("x-amz-expected-bucket-owner")
+            .is_some_and(|owner| owner != bucket.record.owner)
+        {
+            return Err(ApiError::access_denied());
+        }
         let resource = match key {
             Some(k) => format!("arn:aws:s3:::{}/{k}", bucket.record.name),
             None => format!("arn:aws:s3:::{}", bucket.record.name),

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 use tokio::sync::mpsc;
 
-use crate::backend::{Backend, BlobRef, BlobWriter};
+use crate::backend::{Backend, BackendError, BlobRef, BlobWriter};
 use crate::error::ApiError;
 use crate::service::ctx::body_error;
 use crate::BodyError;
@@ -148,10 +148,19 @@ impl Staged {
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        if let Some(backend) = self.backend.take() {
-            if let Err(e) = backend.discard_blob(&self.blob) {
+        let Some(backend) = self.backend.take() else {
+            return;
+        };
+        let blob = self.blob.clone();
+        let discard = move || {
+            if let Err(e) = backend.discard_blob(&blob) {
                 tracing::warn!(error = ?e, "could not remove an unused blob");
             }
+        };
+        // Unlinking is disk work: off the async workers when on one.
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn_blocking(discard)),
+            Err(_) => discard(),
         }
     }
 }
@@ -270,7 +279,10 @@ pub(crate) async fn copy_range(
     tokio::task::spawn_blocking(move || -> Result<Staged, ApiError> {
         let mut out = backend.create_blob()?;
         let mut digests = Digests::new(algorithm);
-        let mut reader = RangeReader::new(backend.as_ref(), &blobs, offset, length)?;
+        let mut reader =
+            RangeReader::open(backend.clone(), &blobs, offset, length)?.ok_or_else(|| {
+                ApiError::invalid_request("The copy source changed while it was read; retry")
+            })?;
         let mut buf = vec![0u8; CHUNK];
         loop {
             let n = reader.read_some(&mut buf)?;
@@ -290,56 +302,88 @@ pub(crate) async fn copy_range(
     })?
 }
 
-/// Reads a byte range across an object's blobs.
-struct RangeReader<'a> {
-    backend: &'a dyn Backend,
-    blobs: Vec<BlobRef>,
-    /// Index of the blob being read and the reader over it.
-    current: Option<(usize, Box<dyn crate::backend::BlobReader>)>,
-    next: usize,
-    skip: u64,
+/// At most this many blobs are opened when a read starts; a read over more
+/// (a range across many parts) opens the rest as it reaches them.
+const OPEN_AHEAD: usize = 128;
+
+/// Reads a byte range across an object's blobs. The blobs the range covers
+/// are opened when the reader is made (up to [`OPEN_AHEAD`]), so a read that
+/// has started keeps its bytes even if the object is replaced meanwhile.
+pub(crate) struct RangeReader {
+    backend: Arc<dyn Backend>,
+    /// The blobs the range covers, in order, each with its reader once
+    /// opened.
+    pending: std::collections::VecDeque<(BlobRef, Option<Box<dyn crate::backend::BlobReader>>)>,
+    current: Option<Box<dyn crate::backend::BlobReader>>,
     remaining: u64,
 }
 
-impl<'a> RangeReader<'a> {
-    fn new(
-        backend: &'a dyn Backend,
+impl RangeReader {
+    /// Opens the blobs covering `length` bytes from `offset` (blocking);
+    /// `None` when one of them is gone (the version was replaced or
+    /// deleted since it was looked up).
+    pub(crate) fn open(
+        backend: Arc<dyn Backend>,
         blobs: &[BlobRef],
-        offset: u64,
+        mut offset: u64,
         length: u64,
-    ) -> Result<Self, ApiError> {
-        Ok(RangeReader {
+    ) -> Result<Option<Self>, ApiError> {
+        let mut pending = std::collections::VecDeque::new();
+        let mut covered = 0u64;
+        for blob in blobs {
+            if covered >= length {
+                break;
+            }
+            if offset >= blob.size {
+                offset -= blob.size;
+                continue;
+            }
+            let take = (blob.size - offset).min(length - covered);
+            covered += take;
+            let reader = if pending.len() < OPEN_AHEAD {
+                let mut r = match backend.read_blob(blob) {
+                    Ok(r) => r,
+                    Err(BackendError::NotFound(_)) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                // Only the first blob the range covers starts part-way.
+                if offset > 0 {
+                    r.seek(SeekFrom::Start(offset))
+                        .map_err(|e| io_failure("seeking in a blob", e))?;
+                }
+                Some(r)
+            } else {
+                None
+            };
+            offset = 0;
+            pending.push_back((blob.clone(), reader));
+        }
+        if covered < length {
+            tracing::error!("an object's blobs are shorter than its size");
+            return Err(ApiError::internal());
+        }
+        Ok(Some(RangeReader {
             backend,
-            blobs: blobs.to_vec(),
+            pending,
             current: None,
-            next: 0,
-            skip: offset,
             remaining: length,
-        })
+        }))
     }
 
     fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, ApiError> {
         while self.remaining > 0 {
             if self.current.is_none() {
-                let Some(blob) = self.blobs.get(self.next) else {
+                let Some((blob, reader)) = self.pending.pop_front() else {
                     tracing::error!("an object's blobs are shorter than its size");
                     return Err(ApiError::internal());
                 };
-                self.next += 1;
-                if self.skip >= blob.size {
-                    self.skip -= blob.size;
-                    continue;
-                }
-                let mut reader = self.backend.read_blob(blob)?;
-                if self.skip > 0 {
-                    reader
-                        .seek(SeekFrom::Start(self.skip))
-                        .map_err(|e| io_failure("seeking in a blob", e))?;
-                    self.skip = 0;
-                }
-                self.current = Some((self.next - 1, reader));
+                let reader = match reader {
+                    Some(r) => r,
+                    None => self.backend.read_blob(&blob)?,
+                };
+                self.current = Some(reader);
             }
-            let Some((_, reader)) = self.current.as_mut() else {
+            let Some(reader) = self.current.as_mut() else {
                 continue;
             };
             let want = buf
@@ -364,36 +408,41 @@ fn io_failure(what: &str, e: std::io::Error) -> ApiError {
     ApiError::internal()
 }
 
-/// A response body streaming `length` bytes from `offset` of the object.
-pub(crate) fn read_body(
+/// Opens `length` bytes from `offset` of an object for reading, off the
+/// async workers; `None` when the version went away meanwhile.
+pub(crate) async fn open_range(
     backend: Arc<dyn Backend>,
     blobs: Vec<BlobRef>,
     offset: u64,
     length: u64,
-) -> Body {
-    if length == 0 {
+) -> Result<Option<RangeReader>, ApiError> {
+    tokio::task::spawn_blocking(move || RangeReader::open(backend, &blobs, offset, length))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "an open task failed");
+            ApiError::internal()
+        })?
+}
+
+/// A response body streaming what `reader` reads.
+pub(crate) fn read_body(mut reader: RangeReader) -> Body {
+    if reader.remaining == 0 {
         return Body::empty();
     }
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-    tokio::task::spawn_blocking(move || {
-        let mut reader = match RangeReader::new(backend.as_ref(), &blobs, offset, length) {
-            Ok(r) => r,
-            Err(_) => return,
-        };
-        loop {
-            let mut buf = vec![0u8; CHUNK];
-            match reader.read_some(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                        return; // the client went away
-                    }
+    tokio::task::spawn_blocking(move || loop {
+        let mut buf = vec![0u8; CHUNK];
+        match reader.read_some(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                buf.truncate(n);
+                if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                    return; // the client went away
                 }
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(std::io::Error::other(e.message)));
-                    return;
-                }
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.message)));
+                return;
             }
         }
     });

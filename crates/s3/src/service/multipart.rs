@@ -413,8 +413,18 @@ impl S3 {
         };
         let name = bucket.record.name.clone();
         let id = upload_id.clone();
-        let saved = self
-            .run(move |b| Ok(b.complete_upload(&name, &id, record, WriteCondition::Always)?))
+        let saved =
+            self.run(move |b| {
+                match b.complete_upload(&name, &id, record, WriteCondition::Always) {
+                Err(crate::backend::BackendError::Conflict(_)) => Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "OperationAborted",
+                    "A conflicting conditional operation is currently in progress against this \
+                     resource. Please try again.",
+                )),
+                other => Ok(other?),
+            }
+            })
             .await?;
         self.notify(ctx, &bucket, EventKind::CompleteMultipartUpload, &saved);
         let mut w = XmlWriter::new("CompleteMultipartUploadResult");

@@ -252,7 +252,27 @@ impl S3 {
             "s3:GetObject"
         };
         self.authorize(ctx, action, &bucket, Some(&key), &[])?;
-        let object = self.find_object(ctx, &bucket, &key).await?;
+        // A version replaced between its lookup and the opening of its
+        // bytes is looked up again.
+        for _ in 0..3 {
+            if let Some(r) = self.object_response(ctx, &bucket, &key, head).await? {
+                return Ok(r);
+            }
+        }
+        tracing::warn!(key, "an object kept changing while it was opened");
+        Err(ApiError::unavailable())
+    }
+
+    /// GET/HEAD of the version the request names; `None` when its bytes
+    /// went away before they were opened.
+    async fn object_response(
+        &self,
+        ctx: &Ctx,
+        bucket: &BucketInfo,
+        key: &str,
+        head: bool,
+    ) -> Result<Option<Response<Body>>, ApiError> {
+        let object = self.find_object(ctx, bucket, key).await?;
         if let Some(status) = read_preconditions(ctx, &object)? {
             let mut r = wire::empty(status);
             put_header(r.headers_mut(), "etag", &quoted(&object.etag));
@@ -261,7 +281,7 @@ impl S3 {
                 "last-modified",
                 &http_date(object.last_modified_ms),
             );
-            return Ok(r);
+            return Ok(Some(r));
         }
         // A part of a multipart object, or a byte range.
         let mut span = None;
@@ -327,10 +347,15 @@ impl S3 {
         };
         put_header(r.headers_mut(), "content-length", &length.to_string());
         if !head {
-            *r.body_mut() =
-                data::read_body(self.backend.clone(), object.blobs.clone(), offset, length);
+            let opened =
+                data::open_range(self.backend.clone(), object.blobs.clone(), offset, length)
+                    .await?;
+            let Some(reader) = opened else {
+                return Ok(None);
+            };
+            *r.body_mut() = data::read_body(reader);
         }
-        Ok(r)
+        Ok(Some(r))
     }
 
     pub(crate) async fn delete_object(&self, ctx: &mut Ctx) -> Result<Response<Body>, ApiError> {
