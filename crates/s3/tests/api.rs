@@ -1747,3 +1747,101 @@ async fn a_started_read_keeps_its_bytes_and_owner_guard() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn lifecycle_in_versioned_buckets() {
+    let h = harness();
+    h.bucket("ver").await;
+    h.ok(
+        Method::PUT,
+        "/ver?versioning",
+        &[],
+        "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
+    )
+    .await;
+    h.ok(
+        Method::PUT,
+        "/ver?notification",
+        &[],
+        "<NotificationConfiguration><QueueConfiguration><Id>lc</Id><Queue>arn:aws:sqs:us-east-1:111122223333:q</Queue>\
+         <Event>s3:LifecycleExpiration:*</Event></QueueConfiguration></NotificationConfiguration>",
+    )
+    .await;
+    let old = h
+        .ok(Method::PUT, "/ver/doc", &[], "v1")
+        .await
+        .header("x-amz-version-id")
+        .expect("id")
+        .to_string();
+    h.ok(Method::PUT, "/ver/doc", &[], "v2").await;
+    h.ok(
+        Method::PUT,
+        "/ver/tmp/a",
+        &[("x-amz-tagging", "kind=scratch")],
+        "a",
+    )
+    .await;
+    h.ok(Method::PUT, "/ver/tmp/b", &[], "b").await;
+    h.ok(
+        Method::PUT,
+        "/ver?lifecycle",
+        &[],
+        "<LifecycleConfiguration>\
+         <Rule><ID>old-versions</ID><Filter><Prefix></Prefix></Filter><Status>Enabled</Status>\
+         <NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration></Rule>\
+         <Rule><ID>scratch</ID><Filter><And><Prefix>tmp/</Prefix><Tag><Key>kind</Key><Value>scratch</Value></Tag></And></Filter>\
+         <Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>\
+         <Rule><ID>off</ID><Filter><Prefix>doc</Prefix></Filter><Status>Disabled</Status><Expiration><Days>1</Days></Expiration></Rule>\
+         </LifecycleConfiguration>",
+    )
+    .await;
+    h.events.0.lock().expect("lock").clear();
+    let later = SystemTime::now() + Duration::from_secs(3 * 86_400);
+    // The noncurrent v1 goes; tmp/a (tagged) gets a delete marker.
+    assert_eq!(h.s3.expire_now(later).await.expect("expire"), 2);
+    let r = h
+        .call(Method::GET, &format!("/ver/doc?versionId={old}"), &[], "")
+        .await;
+    assert_eq!(r.code(), "NoSuchVersion");
+    assert_eq!(
+        h.ok(Method::GET, "/ver/doc", &[], "").await.body.as_ref(),
+        b"v2"
+    );
+    let r = h.call(Method::GET, "/ver/tmp/a", &[], "").await;
+    assert_eq!(
+        (r.status, r.header("x-amz-delete-marker")),
+        (StatusCode::NOT_FOUND, Some("true"))
+    );
+    h.ok(Method::GET, "/ver/tmp/b", &[], "").await;
+    let names: Vec<String> = h
+        .events
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(_, e)| {
+            e["Records"][0]["eventName"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "LifecycleExpiration:Delete",
+            "LifecycleExpiration:DeleteMarkerCreated"
+        ]
+    );
+    // Run again: the version under the marker is now noncurrent and old.
+    let much_later = later + Duration::from_secs(3 * 86_400);
+    assert_eq!(h.s3.expire_now(much_later).await.expect("expire"), 1);
+    let t = h
+        .ok(Method::GET, "/ver?versions&prefix=tmp/a", &[], "")
+        .await
+        .text();
+    assert!(
+        !t.contains("<Version>") && t.contains("<DeleteMarker>"),
+        "{t}"
+    );
+}
