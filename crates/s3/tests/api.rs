@@ -1845,3 +1845,53 @@ async fn lifecycle_in_versioned_buckets() {
         "{t}"
     );
 }
+
+#[tokio::test]
+async fn list_uploads_with_delimiter_and_pages() {
+    let h = harness();
+    h.bucket("bkt").await;
+    for key in ["a/1", "a/2", "b", "c/x"] {
+        h.ok(Method::POST, &format!("/bkt/{key}?uploads"), &[], "")
+            .await;
+    }
+    h.ok(Method::POST, "/bkt/b?uploads", &[], "").await;
+    let t = h
+        .ok(Method::GET, "/bkt?uploads&delimiter=/", &[], "")
+        .await
+        .text();
+    assert_eq!(t.matches("<Upload>").count(), 2, "{t}");
+    assert!(t.contains("<CommonPrefixes><Prefix>a/</Prefix></CommonPrefixes><CommonPrefixes><Prefix>c/</Prefix></CommonPrefixes>"), "{t}");
+    let t = h
+        .ok(Method::GET, "/bkt?uploads&max-uploads=3", &[], "")
+        .await
+        .text();
+    assert!(t.contains("<IsTruncated>true</IsTruncated>"), "{t}");
+    let next_key = t
+        .split("<NextKeyMarker>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("key")
+        .to_string();
+    let next_id = t
+        .split("<NextUploadIdMarker>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("id")
+        .to_string();
+    assert_eq!(next_key, "b");
+    let t = h
+        .ok(
+            Method::GET,
+            &format!("/bkt?uploads&key-marker={next_key}&upload-id-marker={next_id}"),
+            &[],
+            "",
+        )
+        .await
+        .text();
+    let keys: Vec<&str> = t
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|s| s.split('<').next())
+        .collect();
+    assert_eq!(keys, ["b", "c/x"], "{t}");
+}

@@ -306,33 +306,54 @@ impl S3 {
         let bucket = self.bucket_info(ctx.bucket()?).await?;
         self.authorize(ctx, "s3:ListBucketMultipartUploads", &bucket, None, &[])?;
         let prefix = ctx.q("prefix").unwrap_or("").to_string();
+        let delimiter = ctx
+            .q("delimiter")
+            .filter(|d| !d.is_empty())
+            .map(str::to_string);
+        let url = wire::encoding_type(ctx.q("encoding-type"))?;
         let max = max_param(ctx.q("max-uploads"), 1000, "max-uploads")?;
         let key_marker = ctx.q("key-marker").unwrap_or("").to_string();
         let id_marker = ctx.q("upload-id-marker").unwrap_or("").to_string();
         let name = bucket.record.name.clone();
-        let (p, km, im) = (prefix.clone(), key_marker.clone(), id_marker.clone());
-        let mut uploads = self
-            .run(move |b| {
-                let after = (!km.is_empty()).then_some((km.as_str(), im.as_str()));
-                Ok(b.list_uploads(&name, &p, after, max.saturating_add(1))?)
-            })
+        let (p, d, km, im) = (
+            prefix.clone(),
+            delimiter.clone(),
+            key_marker.clone(),
+            id_marker.clone(),
+        );
+        let (entries, truncated) = self
+            .run(move |b| upload_entries(b, &name, &p, d.as_deref(), &km, &im, max))
             .await?;
-        let truncated = uploads.len() > max;
-        uploads.truncate(max);
+        let enc = |s: &str| wire::maybe_encode(s, url);
         let mut w = XmlWriter::new("ListMultipartUploadsResult");
         w.elem("Bucket", &bucket.record.name)
-            .elem("KeyMarker", &key_marker)
+            .elem("KeyMarker", enc(&key_marker))
             .elem("UploadIdMarker", &id_marker);
-        if let Some(last) = uploads.last() {
-            w.elem("NextKeyMarker", &last.key)
-                .elem("NextUploadIdMarker", &last.upload_id);
+        if truncated {
+            match entries.last() {
+                Some(UploadEntry::Upload(u)) => {
+                    w.elem("NextKeyMarker", enc(&u.key))
+                        .elem("NextUploadIdMarker", &u.upload_id);
+                }
+                Some(UploadEntry::Prefix(p)) => {
+                    w.elem("NextKeyMarker", enc(p));
+                }
+                None => {}
+            }
         }
-        w.elem("Prefix", &prefix)
-            .elem("MaxUploads", max.to_string())
+        w.elem("Prefix", enc(&prefix));
+        if let Some(d) = &delimiter {
+            w.elem("Delimiter", enc(d));
+        }
+        if url {
+            w.elem("EncodingType", "url");
+        }
+        w.elem("MaxUploads", max.to_string())
             .elem("IsTruncated", truncated.to_string());
-        for u in &uploads {
+        for e in &entries {
+            let UploadEntry::Upload(u) = e else { continue };
             w.open("Upload")
-                .elem("Key", &u.key)
+                .elem("Key", enc(&u.key))
                 .elem("UploadId", &u.upload_id);
             w.open("Initiator")
                 .elem("ID", &u.initiator)
@@ -345,6 +366,13 @@ impl S3 {
             w.elem("StorageClass", "STANDARD")
                 .elem("Initiated", iso8601(u.initiated_ms))
                 .close("Upload");
+        }
+        for e in &entries {
+            if let UploadEntry::Prefix(p) = e {
+                w.open("CommonPrefixes")
+                    .elem("Prefix", enc(p))
+                    .close("CommonPrefixes");
+            }
         }
         Ok(wire::xml(
             StatusCode::OK,
@@ -452,5 +480,62 @@ impl S3 {
         self.run(move |b| Ok(b.abort_upload(&name, &upload_id)?))
             .await?;
         Ok(wire::empty(StatusCode::NO_CONTENT))
+    }
+}
+
+/// An entry of ListMultipartUploads.
+enum UploadEntry {
+    Upload(Box<UploadRecord>),
+    Prefix(String),
+}
+
+/// Uploads after the markers, rolled up by delimiter; whether more remain.
+fn upload_entries(
+    b: &dyn crate::backend::Backend,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    key_marker: &str,
+    id_marker: &str,
+    max: usize,
+) -> Result<(Vec<UploadEntry>, bool), ApiError> {
+    let mut out = Vec::new();
+    let mut cursor = (key_marker.to_string(), id_marker.to_string());
+    loop {
+        let after = (!cursor.0.is_empty()).then_some((cursor.0.as_str(), cursor.1.as_str()));
+        let page = b.list_uploads(bucket, prefix, after, 1000)?;
+        if page.is_empty() {
+            return Ok((out, false));
+        }
+        let full = page.len() == 1000;
+        let mut jumped = false;
+        for u in page {
+            if out.len() == max {
+                return Ok((out, true));
+            }
+            let rolled = delimiter.and_then(|d| {
+                u.key[prefix.len()..]
+                    .find(d)
+                    .map(|i| u.key[..prefix.len() + i + d.len()].to_string())
+            });
+            match rolled {
+                Some(cp) => {
+                    // Past every upload under this prefix.
+                    cursor = (format!("{cp}\u{10FFFF}"), String::new());
+                    if cp != key_marker {
+                        out.push(UploadEntry::Prefix(cp));
+                    }
+                    jumped = true;
+                    break;
+                }
+                None => {
+                    cursor = (u.key.clone(), u.upload_id.clone());
+                    out.push(UploadEntry::Upload(Box::new(u)));
+                }
+            }
+        }
+        if !jumped && !full {
+            return Ok((out, false));
+        }
     }
 }
