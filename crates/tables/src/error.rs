@@ -118,8 +118,10 @@ impl TablesError {
     pub fn body(&self) -> Value {
         let mut body = json!({ "__type": self.type_name(), "message": self.message() });
         match self {
+            // With the old item, DynamoDB names the message field `Message`.
             Self::ConditionalCheckFailed { item: Some(item) } => {
-                body["Item"] = item.clone();
+                body =
+                    json!({ "__type": self.type_name(), "Message": self.message(), "Item": item });
             }
             Self::TransactionCanceled { reasons, .. } => {
                 body["CancellationReasons"] = Value::Array(reasons.clone());

@@ -53,6 +53,11 @@ impl Attrs {
                 ));
             }
             for (k, v) in map {
+                if !k.starts_with('#') {
+                    return Err(TablesError::validation(format!(
+                        "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{k}\""
+                    )));
+                }
                 let v = v.as_str().ok_or_else(|| {
                     TablesError::Serialization(
                         "Unexpected value type in payload for ExpressionAttributeNames".into(),
@@ -81,6 +86,11 @@ impl Attrs {
                 ));
             }
             for (k, v) in map {
+                if !k.starts_with(':') {
+                    return Err(TablesError::validation(format!(
+                        "ExpressionAttributeValues contains invalid key: Syntax error; key: \"{k}\""
+                    )));
+                }
                 let value = AttrValue::from_json(v).map_err(|e| match e {
                     TablesError::Validation(m) => TablesError::validation(format!(
                         "ExpressionAttributeValues contains invalid value: {m} for key {k}"

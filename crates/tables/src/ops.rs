@@ -48,6 +48,10 @@ pub fn dispatch(
         "ListTagsOfResource" => control::list_tags(conn, input),
         "UpdateTimeToLive" => ttl::update(conn, input),
         "DescribeTimeToLive" => ttl::describe(conn, input),
+        "DescribeLimits" => Ok(serde_json::json!({
+            "AccountMaxReadCapacityUnits": 80000, "AccountMaxWriteCapacityUnits": 80000,
+            "TableMaxReadCapacityUnits": 40000, "TableMaxWriteCapacityUnits": 40000
+        })),
         "DescribeEndpoints" => Ok(serde_json::json!({"Endpoints": [
             {"Address": format!("dynamodb.{}.amazonaws.com", ctx.region), "CachePeriodInMinutes": 1440}
         ]})),

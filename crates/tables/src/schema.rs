@@ -186,9 +186,11 @@ impl TableMeta {
     }
 
     /// Checks that an item to write has the table's key attributes with
-    /// the right types and the index keys it has are well typed.
-    pub fn check_item_keys(&self, item: &Item) -> Result<(), TablesError> {
-        for attr in self.key.attrs() {
+    /// the right types and sizes, and that the index keys it has are well
+    /// typed and not empty. `how` picks DynamoDB's wording, which differs
+    /// between PutItem, other writes and updates.
+    pub fn check_item_keys(&self, item: &Item, how: KeyCheck) -> Result<(), TablesError> {
+        for (position, attr) in self.key.attrs().enumerate() {
             match item.get(&attr.name) {
                 None => {
                     return Err(TablesError::validation(format!(
@@ -196,18 +198,28 @@ impl TableMeta {
                         attr.name
                     )))
                 }
-                Some(value) => check_key_value(attr, value, "")?,
+                Some(value) => check_key_value(attr, value, position == 1, how)?,
             }
         }
         for index in &self.indexes {
             for attr in index.key.attrs() {
-                if let Some(value) = item.get(&attr.name) {
-                    check_key_value(attr, value, &index.name).map_err(|_| {
-                        TablesError::validation(format!(
-                            "One or more parameter values were invalid: Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
-                            attr.name, attr.kind, value.type_name(), index.name
-                        ))
-                    })?;
+                let Some(value) = item.get(&attr.name) else {
+                    continue;
+                };
+                if value.type_name() != attr.kind {
+                    return Err(TablesError::validation(format!(
+                        "One or more parameter values were invalid: Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
+                        attr.name, attr.kind, value.type_name(), index.name
+                    )));
+                }
+                if is_empty(value) {
+                    return Err(TablesError::validation(match how {
+                        KeyCheck::Update => "One or more parameter values are not valid. The update expression attempted to update a secondary index key to a value that is not supported. The AttributeValue for a key attribute cannot contain an empty string value.".to_string(),
+                        _ => format!(
+                            "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {}",
+                            index.name, attr.name
+                        ),
+                    }));
                 }
             }
         }
@@ -222,21 +234,45 @@ impl TableMeta {
                 "The provided key element does not match the schema",
             ));
         }
-        for attr in self.key.attrs() {
+        for (position, attr) in self.key.attrs().enumerate() {
             if let Some(value) = key.get(&attr.name) {
                 if value.type_name() != attr.kind {
                     return Err(TablesError::validation(
                         "The provided key element does not match the schema",
                     ));
                 }
-                check_key_value(attr, value, "")?;
+                check_key_value(attr, value, position == 1, KeyCheck::Other)?;
             }
         }
         Ok(())
     }
 }
 
-fn check_key_value(attr: &KeyAttr, value: &AttrValue, _index: &str) -> Result<(), TablesError> {
+/// Which write an item's keys are checked for (DynamoDB's messages differ).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// PutItem.
+    Put,
+    /// UpdateItem (the item after the update).
+    Update,
+    /// Keys of reads and deletes, batch and transaction puts.
+    Other,
+}
+
+fn is_empty(value: &AttrValue) -> bool {
+    match value {
+        AttrValue::S(s) => s.is_empty(),
+        AttrValue::B(b) => b.is_empty(),
+        _ => false,
+    }
+}
+
+fn check_key_value(
+    attr: &KeyAttr,
+    value: &AttrValue,
+    range: bool,
+    how: KeyCheck,
+) -> Result<(), TablesError> {
     if value.type_name() != attr.kind {
         return Err(TablesError::validation(format!(
             "One or more parameter values were invalid: Type mismatch for key {} expected: {} actual: {}",
@@ -245,23 +281,27 @@ fn check_key_value(attr: &KeyAttr, value: &AttrValue, _index: &str) -> Result<()
             value.type_name()
         )));
     }
-    let empty = match value {
-        AttrValue::S(s) => s.is_empty(),
-        AttrValue::B(b) => b.is_empty(),
-        _ => false,
-    };
-    if empty {
-        return Err(TablesError::validation(format!(
-            "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {} value. Key: {}",
-            if attr.kind == "S" { "string" } else { "binary" },
-            attr.name
-        )));
+    if is_empty(value) {
+        return Err(TablesError::validation(match how {
+            KeyCheck::Put => format!(
+                "One or more parameter values were invalid: An AttributeValue may not contain an empty string. Key: {}",
+                attr.name
+            ),
+            _ => format!(
+                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: {}",
+                attr.name
+            ),
+        }));
     }
-    if value.size() > if attr.kind == "N" { 64 } else { 2048 } {
-        return Err(TablesError::validation(format!(
-            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of 2048 bytes; key: {}",
-            attr.name
-        )));
+    if range && value.size() > 1024 {
+        return Err(TablesError::validation(
+            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes",
+        ));
+    }
+    if !range && value.size() > 2048 {
+        return Err(TablesError::validation(
+            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
+        ));
     }
     Ok(())
 }

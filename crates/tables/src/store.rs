@@ -142,11 +142,8 @@ pub fn load_table(conn: &Connection, name: &str) -> Result<Option<TableMeta>, Ta
 
 /// A table's definition or DynamoDB's not-found error.
 pub fn require_table(conn: &Connection, name: &str) -> Result<TableMeta, TablesError> {
-    load_table(conn, name)?.ok_or_else(|| {
-        TablesError::ResourceNotFound(format!(
-            "Requested resource not found: Table: {name} not found"
-        ))
-    })
+    load_table(conn, name)?
+        .ok_or_else(|| TablesError::ResourceNotFound("Requested resource not found".into()))
 }
 
 /// The next free table id.

@@ -90,11 +90,16 @@ impl AttrValue {
                 Some(true) => Self::Null,
                 _ => {
                     return Err(TablesError::validation(
-                        "One or more parameter values were invalid: Null attribute value types must have the value of true",
+                        "Null attribute value types must have the value of true",
                     ))
                 }
             },
-            "L" => Self::L(list(inner)?.iter().map(Self::from_json).collect::<Result<_, _>>()?),
+            "L" => Self::L(
+                list(inner)?
+                    .iter()
+                    .map(Self::from_json)
+                    .collect::<Result<_, _>>()?,
+            ),
             "M" => {
                 let map = inner.as_object().ok_or_else(|| {
                     TablesError::Serialization("Unexpected value type in payload for M".into())
@@ -102,7 +107,10 @@ impl AttrValue {
                 Self::M(map_from_json(map)?)
             }
             "SS" => {
-                let items = list(inner)?.iter().map(string).collect::<Result<Vec<_>, _>>()?;
+                let items = list(inner)?
+                    .iter()
+                    .map(string)
+                    .collect::<Result<Vec<_>, _>>()?;
                 if items.is_empty() {
                     return Err(TablesError::validation(
                         "One or more parameter values were invalid: An string set  may not be empty",
@@ -112,25 +120,36 @@ impl AttrValue {
                 Self::Ss(items)
             }
             "NS" => {
-                let texts = list(inner)?.iter().map(string).collect::<Result<Vec<_>, _>>()?;
+                let texts = list(inner)?
+                    .iter()
+                    .map(string)
+                    .collect::<Result<Vec<_>, _>>()?;
                 if texts.is_empty() {
                     return Err(TablesError::validation(
                         "One or more parameter values were invalid: An number set  may not be empty",
                     ));
                 }
-                let items = texts.iter().map(|t| Number::parse(t)).collect::<Result<Vec<_>, _>>()?;
+                let items = texts
+                    .iter()
+                    .map(|t| Number::parse(t))
+                    .collect::<Result<Vec<_>, _>>()?;
                 check_duplicates(&items, |a, b| a == b, |n| n.to_string())?;
                 Self::Ns(items)
             }
             "BS" => {
-                let texts = list(inner)?.iter().map(string).collect::<Result<Vec<_>, _>>()?;
+                let texts = list(inner)?
+                    .iter()
+                    .map(string)
+                    .collect::<Result<Vec<_>, _>>()?;
                 if texts.is_empty() {
                     return Err(TablesError::validation(
                         "One or more parameter values were invalid: Binary sets should not be empty",
                     ));
                 }
-                let items =
-                    texts.iter().map(|t| decode_binary(t)).collect::<Result<Vec<_>, _>>()?;
+                let items = texts
+                    .iter()
+                    .map(|t| decode_binary(t))
+                    .collect::<Result<Vec<_>, _>>()?;
                 check_duplicates(&items, |a, b| a == b, |b| BASE64.encode(b))?;
                 Self::Bs(items)
             }

@@ -11,8 +11,9 @@ use serde_json::{json, Map, Value};
 use super::items::{prepare_write, read_one, run_write};
 use super::{in_transaction, table_name_of};
 use crate::error::TablesError;
+use crate::store;
 use crate::store::encode_key;
-use crate::value::{item_size, map_to_json};
+use crate::value::{item_field, item_size, map_to_json};
 
 const MAX_GET_KEYS: usize = 100;
 const MAX_WRITES: usize = 25;
@@ -107,7 +108,8 @@ pub fn batch_write(conn: &mut Connection, input: &Value) -> Result<Value, Tables
         ));
     }
     in_transaction(conn, |tx| {
-        let mut writes = Vec::new();
+        // Duplicates are reported before anything else about the requests.
+        let mut parsed = Vec::new();
         let mut seen = BTreeSet::new();
         for (table, list) in requests {
             let list = list.as_array().cloned().unwrap_or_default();
@@ -116,26 +118,35 @@ pub fn batch_write(conn: &mut Connection, input: &Value) -> Result<Value, Tables
                     "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
                 ));
             }
+            let meta = store::require_table(tx, &table_name_of(table))?;
             for request in list {
-                let (op, mut one) = match (request.get("PutRequest"), request.get("DeleteRequest")) {
-                    (Some(put), None) => ("PutItem", put.clone()),
-                    (None, Some(delete)) => ("DeleteItem", delete.clone()),
+                let (op, field, mut one) = match (request.get("PutRequest"), request.get("DeleteRequest")) {
+                    (Some(put), None) => ("PutItem", "Item", put.clone()),
+                    (None, Some(delete)) => ("DeleteItem", "Key", delete.clone()),
                     _ => {
                         return Err(TablesError::validation(
                             "1 validation error detected: a WriteRequest must contain exactly one of PutRequest or DeleteRequest",
                         ))
                     }
                 };
+                let key = item_field(&one, field)?
+                    .map(|item| meta.key_of(&item))
+                    .unwrap_or_default();
+                let identity = encode_key(&meta.key, &key)
+                    .map(|(pk, sk)| (pk, sk, String::new()))
+                    .unwrap_or_else(|| (Vec::new(), Vec::new(), map_to_json(&key).to_string()));
+                if !seen.insert((meta.id, identity)) {
+                    return Err(duplicates());
+                }
                 if let Some(object) = one.as_object_mut() {
                     object.insert("TableName".into(), json!(table_name_of(table)));
                 }
-                let write = prepare_write(tx, op, &one)?;
-                let encoded = encode_key(&write.meta.key, &write.key);
-                if !seen.insert((write.meta.id, encoded)) {
-                    return Err(duplicates());
-                }
-                writes.push(write);
+                parsed.push((op, one));
             }
+        }
+        let mut writes = Vec::with_capacity(parsed.len());
+        for (op, one) in &parsed {
+            writes.push(prepare_write(tx, op, one, true)?);
         }
         for write in &writes {
             run_write(tx, write)?;

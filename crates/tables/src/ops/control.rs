@@ -37,17 +37,30 @@ pub fn create_table(
 ) -> Result<Value, TablesError> {
     let name = table_name(input)?;
     let attr_defs = attribute_definitions(input)?;
-    let key = key_schema(input.get("KeySchema"), "keySchema", &attr_defs)?;
+    let key = key_schema(input.get("KeySchema"), "keySchema", &attr_defs, true)?;
     let billing = enum_field(input, "BillingMode", &["PROVISIONED", "PAY_PER_REQUEST"])?
         .unwrap_or("PROVISIONED")
         .to_string();
     let throughput = throughput(input.get("ProvisionedThroughput"), &billing)?;
     let mut indexes = Vec::new();
-    for entry in array(input, "GlobalSecondaryIndexes")? {
-        indexes.push(index(entry, true, &attr_defs, &billing)?);
+    for field in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
+        if input
+            .get(field)
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+        {
+            return Err(TablesError::validation(format!(
+                "One or more parameter values were invalid: List of {field} is empty"
+            )));
+        }
     }
-    for entry in array(input, "LocalSecondaryIndexes")? {
-        let local = index(entry, false, &attr_defs, &billing)?;
+    for (i, entry) in array(input, "GlobalSecondaryIndexes")?.iter().enumerate() {
+        let member = format!("globalSecondaryIndexes.{}.member.keySchema", i + 1);
+        indexes.push(index(entry, &member, true, &attr_defs, &billing)?);
+    }
+    for (i, entry) in array(input, "LocalSecondaryIndexes")?.iter().enumerate() {
+        let member = format!("localSecondaryIndexes.{}.member.keySchema", i + 1);
+        let local = index(entry, &member, false, &attr_defs, &billing)?;
         if key.range.is_none() {
             return Err(TablesError::validation(
                 "One or more parameter values were invalid: Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
@@ -82,9 +95,14 @@ pub fn create_table(
         .map(|a| a.name.as_str())
         .collect();
     if used.len() != attr_defs.len() {
-        return Err(TablesError::validation(
-            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
-        ));
+        let mut defined: Vec<&str> = attr_defs.iter().map(|d| d.name.as_str()).collect();
+        defined.sort_unstable();
+        let used: Vec<&str> = used.into_iter().collect();
+        return Err(TablesError::validation(format!(
+            "One or more parameter values were invalid: Some AttributeDefinitions are not used. AttributeDefinitions: [{}], keys used: [{}]",
+            defined.join(", "),
+            used.join(", ")
+        )));
     }
     let stream = stream_spec(input.get("StreamSpecification"))?;
     let tags = parse_tags(input.get("Tags"))?;
@@ -122,7 +140,11 @@ pub fn create_table(
 
 pub fn describe_table(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> {
     let name = table_name(input)?;
-    let meta = store::require_table(conn, &name)?;
+    let meta = store::load_table(conn, &name)?.ok_or_else(|| {
+        TablesError::ResourceNotFound(format!(
+            "Requested resource not found: Table: {name} not found"
+        ))
+    })?;
     Ok(json!({"Table": describe(conn, &meta, "ACTIVE")?}))
 }
 
@@ -131,9 +153,9 @@ pub fn delete_table(conn: &mut Connection, input: &Value) -> Result<Value, Table
     in_transaction(conn, |tx| {
         let meta = store::require_table(tx, &name)?;
         if meta.deletion_protection {
-            return Err(TablesError::validation(
-                "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
-            ));
+            return Err(TablesError::validation(format!(
+                "1 validation error detected: Table '{name}' can't be deleted while DeletionProtectionEnabled is set to True"
+            )));
         }
         let description = describe(tx, &meta, "DELETING")?;
         store::drop_table(tx, &meta)?;
@@ -203,7 +225,13 @@ pub fn update_table(conn: &mut Connection, input: &Value) -> Result<Value, Table
         for update in array(input, "GlobalSecondaryIndexUpdates")? {
             changed = true;
             if let Some(create) = update.get("Create") {
-                let index = index(create, true, &defs, &meta.billing)?;
+                let index = index(
+                    create,
+                    "globalSecondaryIndexUpdates.1.member.create.keySchema",
+                    true,
+                    &defs,
+                    &meta.billing,
+                )?;
                 if meta.indexes.iter().any(|i| i.name == index.name) {
                     return Err(TablesError::validation(format!(
                         "One or more parameter values were invalid: Index with name: {} already exists",
@@ -390,19 +418,38 @@ fn key_schema(
     json: Option<&Value>,
     member: &str,
     defs: &[KeyAttr],
+    table: bool,
 ) -> Result<KeySchema, TablesError> {
     let elements = json.and_then(Value::as_array).cloned().unwrap_or_default();
     if elements.is_empty() || elements.len() > 2 {
+        let shown: Vec<String> = elements
+            .iter()
+            .map(|e| {
+                format!(
+                    "KeySchemaElement(attributeName={}, keyType={})",
+                    e.get("AttributeName")
+                        .and_then(Value::as_str)
+                        .unwrap_or("null"),
+                    e.get("KeyType").and_then(Value::as_str).unwrap_or("null")
+                )
+            })
+            .collect();
         return Err(TablesError::validation(format!(
-            "1 validation error detected: Value '{}' at '{member}' failed to satisfy constraint: Member must have length {}",
-            json.map(Value::to_string).unwrap_or_else(|| "null".into()),
+            "1 validation error detected: Value '[{}]' at '{member}' failed to satisfy constraint: Member must have length {}",
+            shown.join(", "),
             if elements.is_empty() { "greater than or equal to 1" } else { "less than or equal to 2" }
         )));
     }
-    let mut attrs = Vec::new();
+    let mut names = Vec::new();
     for (i, element) in elements.iter().enumerate() {
         let name = required_str(element, "AttributeName")?;
         let kind = required_str(element, "KeyType")?;
+        if kind != "HASH" && kind != "RANGE" {
+            return Err(TablesError::validation(format!(
+                "1 validation error detected: Value '{kind}' at '{member}.{}.member.keyType' failed to satisfy constraint: Member must satisfy enum value set: [HASH, RANGE]",
+                i + 1
+            )));
+        }
         let expected = if i == 0 { "HASH" } else { "RANGE" };
         if kind != expected {
             return Err(TablesError::validation(format!(
@@ -410,28 +457,41 @@ fn key_schema(
                 if i == 0 { "first" } else { "second" }
             )));
         }
-        let def = defs.iter().find(|d| d.name == name).ok_or_else(|| {
-            let keys: Vec<&str> = elements.iter().filter_map(|e| e.get("AttributeName")?.as_str()).collect();
-            let defined: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
-            TablesError::validation(format!(
-                "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
-                keys.join(", "),
-                defined.join(", ")
-            ))
-        })?;
-        attrs.push(def.clone());
+        names.push(name);
+    }
+    if names.len() == 2 && names[0] == names[1] {
+        return Err(TablesError::validation(
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+        ));
+    }
+    let mut attrs = Vec::new();
+    for name in &names {
+        match defs.iter().find(|d| d.name == *name) {
+            Some(def) => attrs.push(def.clone()),
+            None if table && defs.len() < names.len() => {
+                return Err(TablesError::validation(
+                    "Invalid KeySchema: Some index key attribute have no definition",
+                ))
+            }
+            None => {
+                let mut defined: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+                defined.sort_unstable();
+                return Err(TablesError::validation(format!(
+                    "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+                    names.join(", "),
+                    defined.join(", ")
+                )));
+            }
+        }
     }
     let mut attrs = attrs.into_iter();
     let hash = attrs
         .next()
         .ok_or_else(|| TablesError::validation("Invalid KeySchema"))?;
-    let range = attrs.next();
-    if range.as_ref().is_some_and(|r| r.name == hash.name) {
-        return Err(TablesError::validation(
-            "Both the Hash Key and the Range Key element in the KeySchema have the same name",
-        ));
-    }
-    Ok(KeySchema { hash, range })
+    Ok(KeySchema {
+        hash,
+        range: attrs.next(),
+    })
 }
 
 fn throughput(json: Option<&Value>, billing: &str) -> Result<Option<(i64, i64)>, TablesError> {
@@ -444,7 +504,7 @@ fn throughput(json: Option<&Value>, billing: &str) -> Result<Option<(i64, i64)>,
     match (billing, units) {
         ("PAY_PER_REQUEST", None) => Ok(None),
         ("PAY_PER_REQUEST", Some(_)) => Err(TablesError::validation(
-            "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+            "ProvisionedThroughput cannot be specified when BillingMode is PAY_PER_REQUEST",
         )),
         (_, Some((Ok(Some(read)), Ok(Some(write))))) => {
             if read < 1 || write < 1 {
@@ -464,13 +524,14 @@ fn throughput(json: Option<&Value>, billing: &str) -> Result<Option<(i64, i64)>,
 
 fn index(
     json: &Value,
+    member: &str,
     global: bool,
     defs: &[KeyAttr],
     billing: &str,
 ) -> Result<IndexMeta, TablesError> {
     let name = required_str(json, "IndexName")?.to_string();
     check_table_name(&name, "indexName")?;
-    let key = key_schema(json.get("KeySchema"), "keySchema", defs)?;
+    let key = key_schema(json.get("KeySchema"), member, defs, false)?;
     let projection_json = json.get("Projection").cloned().unwrap_or(Value::Null);
     let kind = enum_field(
         &projection_json,

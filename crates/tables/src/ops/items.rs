@@ -12,7 +12,7 @@ use super::{enum_field, in_transaction, str_field, table_name};
 use crate::error::TablesError;
 use crate::expr::parse::{self, Action, Cond, Path};
 use crate::expr::{eval, refuse_legacy, update, Attrs};
-use crate::schema::TableMeta;
+use crate::schema::{KeyCheck, TableMeta};
 use crate::store::{self, Actor};
 use crate::value::{check_item_size, item_field, map_to_json, Item};
 
@@ -48,13 +48,31 @@ pub struct Outcome {
 
 /// Parses one write request (`op` is PutItem, DeleteItem, UpdateItem or
 /// ConditionCheck) against the table it names.
-pub fn prepare_write(conn: &Connection, op: &str, input: &Value) -> Result<Write, TablesError> {
+pub fn prepare_write(
+    conn: &Connection,
+    op: &str,
+    input: &Value,
+    batch: bool,
+) -> Result<Write, TablesError> {
     let name = table_name(input)?;
+    let condition_src = str_field(input, "ConditionExpression")?;
+    let update_src = if op == "UpdateItem" {
+        str_field(input, "UpdateExpression")?
+    } else {
+        None
+    };
+    mixed_parameters(
+        input,
+        &[
+            ("AttributeUpdates", update_src),
+            ("Expected", condition_src),
+        ],
+    )?;
     refuse_legacy(
         input,
         &["Expected", "ConditionalOperator", "AttributeUpdates"],
     )?;
-    let return_values = enum_field(input, "ReturnValues", RETURN_VALUES)?
+    let return_values = str_field(input, "ReturnValues")?
         .unwrap_or("NONE")
         .to_string();
     let allowed: &[&str] = match op {
@@ -72,13 +90,20 @@ pub fn prepare_write(conn: &Connection, op: &str, input: &Value) -> Result<Write
         "ReturnValuesOnConditionCheckFailure",
         &["ALL_OLD", "NONE"],
     )?;
-    let condition_src = str_field(input, "ConditionExpression")?;
-    let update_src = if op == "UpdateItem" {
-        str_field(input, "UpdateExpression")?
-    } else {
-        None
-    };
+    // Expressions are checked before the table and the key, as DynamoDB does.
     let mut attrs = Attrs::from_input(input, condition_src.is_some() || update_src.is_some())?;
+    let actions = update_src
+        .map(|src| parse::update(src, &mut attrs))
+        .transpose()?;
+    let condition = condition_src
+        .map(|src| parse::condition(src, "ConditionExpression", &mut attrs))
+        .transpose()?;
+    attrs.check_unused()?;
+    if op == "ConditionCheck" && condition.is_none() {
+        return Err(TablesError::validation(
+            "1 validation error detected: Value null at 'conditionExpression' failed to satisfy constraint: Member must not be null",
+        ));
+    }
     let meta = store::require_table(conn, &name)?;
     let (key, kind) = match op {
         "PutItem" => {
@@ -87,7 +112,14 @@ pub fn prepare_write(conn: &Connection, op: &str, input: &Value) -> Result<Write
                     "1 validation error detected: Value null at 'item' failed to satisfy constraint: Member must not be null",
                 )
             })?;
-            meta.check_item_keys(&item)?;
+            meta.check_item_keys(
+                &item,
+                if batch {
+                    KeyCheck::Other
+                } else {
+                    KeyCheck::Put
+                },
+            )?;
             check_item_size(&item)?;
             (meta.key_of(&item), WriteKind::Put(item))
         }
@@ -100,25 +132,12 @@ pub fn prepare_write(conn: &Connection, op: &str, input: &Value) -> Result<Write
             meta.check_key(&key)?;
             let kind = match op {
                 "DeleteItem" => WriteKind::Delete,
-                "UpdateItem" => WriteKind::Update(
-                    update_src
-                        .map(|src| parse::update(src, &mut attrs))
-                        .transpose()?,
-                ),
+                "UpdateItem" => WriteKind::Update(actions),
                 _ => WriteKind::Check,
             };
             (key, kind)
         }
     };
-    let condition = condition_src
-        .map(|src| parse::condition(src, "ConditionExpression", &mut attrs))
-        .transpose()?;
-    if op == "ConditionCheck" && condition.is_none() {
-        return Err(TablesError::validation(
-            "1 validation error detected: Value null at 'conditionExpression' failed to satisfy constraint: Member must not be null",
-        ));
-    }
-    attrs.check_unused()?;
     Ok(Write {
         meta,
         key,
@@ -128,6 +147,26 @@ pub fn prepare_write(conn: &Connection, op: &str, input: &Value) -> Result<Write
         return_old_on_failure: on_failure == Some("ALL_OLD"),
         insert: false,
     })
+}
+
+/// Refuses a request that gives both a legacy parameter and the
+/// expression that replaces it.
+pub fn mixed_parameters(input: &Value, pairs: &[(&str, Option<&str>)]) -> Result<(), TablesError> {
+    for (legacy, expression) in pairs {
+        if input.get(*legacy).is_some_and(|v| !v.is_null()) && expression.is_some() {
+            let expression_name = match *legacy {
+                "AttributeUpdates" => "UpdateExpression",
+                "Expected" => "ConditionExpression",
+                "AttributesToGet" => "ProjectionExpression",
+                "KeyConditions" => "KeyConditionExpression",
+                _ => "FilterExpression",
+            };
+            return Err(TablesError::validation(format!(
+                "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{legacy}}} Expression parameters: {{{expression_name}}}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the condition and computes the new item, without writing.
@@ -154,8 +193,10 @@ pub fn evaluate(conn: &Connection, write: &Write) -> Result<Outcome, TablesError
                 Some(actions) => update::apply(&base, actions, &write.meta.key)?,
                 None => (base, Vec::new()),
             };
-            write.meta.check_item_keys(&item)?;
-            check_item_size(&item)?;
+            write.meta.check_item_keys(&item, KeyCheck::Update)?;
+            check_item_size(&item).map_err(|_| {
+                TablesError::validation("Item size to update has exceeded the maximum allowed size")
+            })?;
             (Some(item), paths)
         }
     };
@@ -223,7 +264,7 @@ fn write_units(outcome: &Outcome) -> f64 {
 
 fn single_write(conn: &mut Connection, op: &str, input: &Value) -> Result<Value, TablesError> {
     in_transaction(conn, |tx| {
-        let write = prepare_write(tx, op, input)?;
+        let write = prepare_write(tx, op, input, false)?;
         let outcome = run_write(tx, &write)?;
         let mut out = json!({});
         if let Some(item) = returned(&write, &outcome) {

@@ -19,7 +19,7 @@ use super::{enum_field, in_transaction, int_field, required_str, table_name_of};
 use crate::error::TablesError;
 use crate::expr::parse::{Cmp, Cond, Operand, Path, Step};
 use crate::partiql::{self, Statement};
-use crate::schema::{KeySchema, TableMeta};
+use crate::schema::{KeyCheck, KeySchema, TableMeta};
 use crate::store;
 use crate::value::{check_item_size, map_from_json, map_to_json, AttrValue, Item};
 
@@ -353,7 +353,7 @@ fn write_of(
     let exists = Cond::Exists(Path(vec![Step::Attr(meta.key.hash.name.clone())]));
     let (key, kind, condition, returning, insert) = match statement {
         Statement::Insert { item, .. } => {
-            meta.check_item_keys(&item)?;
+            meta.check_item_keys(&item, KeyCheck::Put)?;
             check_item_size(&item)?;
             let not_exists = Cond::NotExists(Path(vec![Step::Attr(meta.key.hash.name.clone())]));
             (

@@ -37,7 +37,7 @@ pub fn query(conn: &mut Connection, input: &Value) -> Result<Value, TablesError>
     )?;
     let name = table_name(input)?;
     let key_src = str_field(input, "KeyConditionExpression")?.ok_or_else(|| {
-        TablesError::validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
+        TablesError::validation("Either KeyConditions or QueryFilter should be present")
     })?;
     let filter_src = str_field(input, "FilterExpression")?;
     let mut attrs = Attrs::from_input(input, true)?;
@@ -489,6 +489,11 @@ fn key_condition(
     let mut hash = None;
     let mut range = None;
     for part in parts {
+        if let Cond::Compare(Operand::Path(_), _, Operand::Path(_)) = part {
+            return Err(TablesError::validation(
+                "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition",
+            ));
+        }
         let (attr, value) = match part {
             Cond::Compare(Operand::Path(p), _, Operand::Value(v)) => (single(p)?, v),
             Cond::Between(Operand::Path(p), Operand::Value(v), _) => (single(p)?, v),
@@ -655,7 +660,7 @@ fn segment(input: &Value) -> Result<(i64, i64), TablesError> {
             }
             if segment < 0 || segment >= total {
                 return Err(TablesError::validation(format!(
-                    "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {segment} is out of bounds for TotalSegments: {total}"
+                    "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {segment} is not less than TotalSegments: {total}"
                 )));
             }
             let span = 1i64 << 32;

@@ -32,7 +32,7 @@ fn actions(input: &Value) -> Result<&[Value], TablesError> {
     })?;
     if list.is_empty() || list.len() > MAX_ACTIONS {
         return Err(TablesError::validation(format!(
-            "1 validation error detected: Value '[...]' at 'transactItems' failed to satisfy constraint: Member must have length {}",
+            "1 validation error detected at 'transactItems' failed to satisfy constraint: Member must have length {}.",
             if list.is_empty() { "greater than or equal to 1" } else { "less than or equal to 100" }
         )));
     }
@@ -63,7 +63,7 @@ pub fn write(conn: &mut Connection, input: &Value) -> Result<Value, TablesError>
                     )))
                 }
             };
-            writes.push(prepare_write(tx, op, body)?);
+            writes.push(prepare_write(tx, op, body, true)?);
         }
         apply_all(tx, &writes)?;
         Ok(json!({}))

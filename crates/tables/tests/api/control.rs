@@ -95,7 +95,7 @@ fn create_table_validation_uses_dynamodb_messages() {
                    "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"},
                                             {"AttributeName": "b", "AttributeType": "S"}],
                    "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}]}),
-            "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+            "One or more parameter values were invalid: Some AttributeDefinitions are not used. AttributeDefinitions: [a, b], keys used: [a]",
         ),
         (
             json!({"TableName": "tab1",

@@ -249,7 +249,7 @@ fn parallel_scan_segments_cover_every_item_once() {
         "Scan",
         json!({"TableName": "scan", "Segment": 4, "TotalSegments": 4}),
     );
-    assert_eq!(message, "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: 4 is out of bounds for TotalSegments: 4");
+    assert_eq!(message, "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: 4 is not less than TotalSegments: 4");
 }
 
 #[test]
