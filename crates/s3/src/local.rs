@@ -1,7 +1,8 @@
 //! The embedded [`Backend`]: object bytes in files, metadata in SQLite.
 //!
 //! ```text
-//! <dir>/meta.db            buckets, configs, object versions, uploads, parts
+//! <dir>/LOCK               flock'ed while a backend has the directory open
+//!       meta.db            buckets, configs, object versions, uploads, parts
 //!       blobs/<ab>/<id>    finished blobs (immutable), fanned out by id prefix
 //!       tmp/<id>           blobs being written
 //! ```
@@ -66,6 +67,9 @@ CREATE TABLE IF NOT EXISTS parts(
 pub struct LocalBackend {
     dir: PathBuf,
     conn: Mutex<Connection>,
+    /// Held (flock) for as long as the backend is open: the sweep at open
+    /// must not run under another live backend's writes.
+    _lock: File,
 }
 
 impl LocalBackend {
@@ -76,6 +80,7 @@ impl LocalBackend {
             fs::create_dir_all(dir.join(sub))
                 .map_err(|e| io_err(format!("creating {}", dir.join(sub).display()), e))?;
         }
+        let lock = lock_dir(dir)?;
         let db = dir.join("meta.db");
         let context = format!("opening {}", db.display());
         let conn = Connection::open(&db).map_err(|e| db_err(&context, e))?;
@@ -97,6 +102,7 @@ impl LocalBackend {
         let backend = LocalBackend {
             dir: dir.to_path_buf(),
             conn: Mutex::new(conn),
+            _lock: lock,
         };
         backend.sweep()?;
         Ok(backend)
@@ -194,6 +200,25 @@ impl LocalBackend {
         let conn = self.lock();
         f(&conn).map_err(|e| db_err(context, e))
     }
+}
+
+/// Takes the directory's lock; fails when another backend holds it.
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join("LOCK");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_err(format!("opening {}", path.display()), e))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+        |e| BackendError::Storage {
+            context: format!("{} is in use by another object store", path.display()),
+            transient: false,
+            source: Box::new(io::Error::from(e)),
+        },
+    )?;
+    Ok(file)
 }
 
 impl Backend for LocalBackend {
@@ -736,6 +761,15 @@ mod tests {
             b.read_blob(&orphan),
             Err(BackendError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn a_directory_is_opened_by_one_backend_at_a_time() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = LocalBackend::open(dir.path()).expect("open");
+        assert!(LocalBackend::open(dir.path()).is_err(), "locked while open");
+        drop(first);
+        LocalBackend::open(dir.path()).expect("free again once closed");
     }
 
     #[test]
