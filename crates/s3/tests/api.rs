@@ -1895,3 +1895,36 @@ async fn list_uploads_with_delimiter_and_pages() {
         .collect();
     assert_eq!(keys, ["b", "c/x"], "{t}");
 }
+
+#[tokio::test]
+async fn decoded_aws_chunked_uploads_keep_their_real_encoding_and_trailer_checksum() {
+    let h = harness();
+    h.bucket("bkt").await;
+    let headers = [
+        ("content-encoding", "aws-chunked,gzip"),
+        ("x-amz-trailer", "x-amz-checksum-crc32c"),
+        ("x-amz-decoded-content-length", "7"),
+    ];
+    h.ok(Method::PUT, "/bkt/z", &headers, "gzipped").await;
+    let r = h
+        .ok(
+            Method::HEAD,
+            "/bkt/z",
+            &[("x-amz-checksum-mode", "ENABLED")],
+            "",
+        )
+        .await;
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let want =
+        base64::engine::general_purpose::STANDARD.encode(crc32c::crc32c(b"gzipped").to_be_bytes());
+    assert_eq!(r.header("x-amz-checksum-crc32c"), Some(want.as_str()));
+    h.ok(
+        Method::PUT,
+        "/bkt/plain",
+        &[("content-encoding", "aws-chunked")],
+        "x",
+    )
+    .await;
+    let r = h.ok(Method::HEAD, "/bkt/plain", &[], "").await;
+    assert_eq!(r.header("content-encoding"), None);
+}

@@ -107,6 +107,7 @@ pub(crate) fn body_error(e: BodyError) -> ApiError {
         "BadDigest" => "BadDigest",
         "InvalidDigest" => "InvalidDigest",
         "XAmzContentSHA256Mismatch" => "XAmzContentSHA256Mismatch",
+        "MalformedTrailerError" => "MalformedTrailerError",
         "RequestTimeout" => "RequestTimeout",
         "EntityTooLarge" => "EntityTooLarge",
         "InvalidChunkSizeError" => "InvalidChunkSizeError",

@@ -57,7 +57,16 @@ pub(crate) fn meta_from_headers(
         content_type: get("content-type"),
         cache_control: get("cache-control"),
         content_disposition: get("content-disposition"),
-        content_encoding: get("content-encoding").filter(|e| e != "aws-chunked"),
+        // `aws-chunked` is the transfer framing, not the object's encoding.
+        content_encoding: get("content-encoding")
+            .map(|e| {
+                e.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.eq_ignore_ascii_case("aws-chunked") && !t.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .filter(|e| !e.is_empty()),
         content_language: get("content-language"),
         expires: get("expires"),
         user,
