@@ -8,6 +8,7 @@
 //! unused ones are refused afterwards as DynamoDB refuses them.
 
 pub mod eval;
+pub mod legacy;
 mod lex;
 pub mod parse;
 pub mod update;
@@ -161,16 +162,4 @@ impl Attrs {
         }
         Ok(())
     }
-}
-
-/// Refuses the legacy parameters this implementation does not support.
-pub fn refuse_legacy(input: &Value, params: &[&str]) -> Result<(), TablesError> {
-    for param in params {
-        if input.get(*param).is_some_and(|v| !v.is_null()) {
-            return Err(TablesError::validation(format!(
-                "The legacy parameter {param} is not supported; use expressions instead"
-            )));
-        }
-    }
-    Ok(())
 }

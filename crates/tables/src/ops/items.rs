@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{enum_field, in_transaction, str_field, table_name};
 use crate::error::TablesError;
 use crate::expr::parse::{self, Action, Cond, Path};
-use crate::expr::{eval, refuse_legacy, update, Attrs};
+use crate::expr::{eval, legacy, update, Attrs};
 use crate::schema::{KeyCheck, TableMeta};
 use crate::store::{self, Actor};
 use crate::value::{check_item_size, item_field, map_to_json, Item};
@@ -68,10 +68,6 @@ pub fn prepare_write(
             ("Expected", condition_src),
         ],
     )?;
-    refuse_legacy(
-        input,
-        &["Expected", "ConditionalOperator", "AttributeUpdates"],
-    )?;
     let return_values = str_field(input, "ReturnValues")?
         .unwrap_or("NONE")
         .to_string();
@@ -92,12 +88,18 @@ pub fn prepare_write(
     )?;
     // Expressions are checked before the table and the key, as DynamoDB does.
     let mut attrs = Attrs::from_input(input, condition_src.is_some() || update_src.is_some())?;
-    let actions = update_src
+    let mut actions = update_src
         .map(|src| parse::update(src, &mut attrs))
         .transpose()?;
-    let condition = condition_src
+    let mut condition = condition_src
         .map(|src| parse::condition(src, "ConditionExpression", &mut attrs))
         .transpose()?;
+    if let Some(expected) = input.get("Expected").filter(|v| !v.is_null()) {
+        condition = legacy::expected(expected, str_field(input, "ConditionalOperator")?)?;
+    }
+    if let Some(updates) = input.get("AttributeUpdates").filter(|v| !v.is_null()) {
+        actions = Some(legacy::attribute_updates(updates)?);
+    }
     attrs.check_unused()?;
     if op == "ConditionCheck" && condition.is_none() {
         return Err(TablesError::validation(

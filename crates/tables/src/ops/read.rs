@@ -8,11 +8,11 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
-use super::items::{consumed, projection};
+use super::items::{consumed, mixed_parameters, projection};
 use super::{bool_field, enum_field, int_field, str_field, table_name};
 use crate::error::TablesError;
 use crate::expr::parse::{self, Cmp, Cond, Operand, Path, Step};
-use crate::expr::{eval, refuse_legacy, Attrs};
+use crate::expr::{eval, legacy, Attrs};
 use crate::schema::{IndexMeta, KeySchema, TableMeta};
 use crate::store::{self, encode_key, key_bytes, scan_hash};
 use crate::value::{item_field, map_to_json, AttrValue, Item};
@@ -31,20 +31,38 @@ struct Read<'a> {
 }
 
 pub fn query(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> {
-    refuse_legacy(
-        input,
-        &["KeyConditions", "QueryFilter", "ConditionalOperator"],
-    )?;
     let name = table_name(input)?;
-    let key_src = str_field(input, "KeyConditionExpression")?.ok_or_else(|| {
-        TablesError::validation("Either KeyConditions or QueryFilter should be present")
-    })?;
+    let key_src = str_field(input, "KeyConditionExpression")?;
     let filter_src = str_field(input, "FilterExpression")?;
-    let mut attrs = Attrs::from_input(input, true)?;
-    let key_cond = parse::condition(key_src, "KeyConditionExpression", &mut attrs)?;
-    let filter = filter_src
-        .map(|s| parse::condition(s, "FilterExpression", &mut attrs))
-        .transpose()?;
+    mixed_parameters(
+        input,
+        &[("KeyConditions", key_src), ("QueryFilter", filter_src)],
+    )?;
+    let mut attrs = Attrs::from_input(input, key_src.is_some() || filter_src.is_some())?;
+    let key_cond = match (key_src, input.get("KeyConditions").filter(|v| !v.is_null())) {
+        (Some(src), _) => parse::condition(src, "KeyConditionExpression", &mut attrs)?,
+        (None, Some(legacy_keys)) => legacy::conditions(legacy_keys, "KeyConditions", None)?
+            .ok_or_else(|| {
+                TablesError::validation("Either KeyConditions or QueryFilter should be present")
+            })?,
+        (None, None) => {
+            return Err(TablesError::validation(
+                "Either KeyConditions or QueryFilter should be present",
+            ))
+        }
+    };
+    let filter = match (
+        filter_src,
+        input.get("QueryFilter").filter(|v| !v.is_null()),
+    ) {
+        (Some(src), _) => Some(parse::condition(src, "FilterExpression", &mut attrs)?),
+        (None, Some(legacy_filter)) => legacy::conditions(
+            legacy_filter,
+            "QueryFilter",
+            str_field(input, "ConditionalOperator")?,
+        )?,
+        (None, None) => None,
+    };
     let paths = projection(input, &mut attrs)?;
     attrs.check_unused()?;
     let meta = store::require_table(conn, &name)?;
@@ -83,14 +101,20 @@ pub fn query(conn: &mut Connection, input: &Value) -> Result<Value, TablesError>
 }
 
 pub fn scan(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> {
-    refuse_legacy(input, &["ScanFilter", "ConditionalOperator"])?;
     let name = table_name(input)?;
     let filter_src = str_field(input, "FilterExpression")?;
+    mixed_parameters(input, &[("ScanFilter", filter_src)])?;
     let has_expr = filter_src.is_some() || str_field(input, "ProjectionExpression")?.is_some();
     let mut attrs = Attrs::from_input(input, has_expr)?;
-    let filter = filter_src
-        .map(|s| parse::condition(s, "FilterExpression", &mut attrs))
-        .transpose()?;
+    let filter = match (filter_src, input.get("ScanFilter").filter(|v| !v.is_null())) {
+        (Some(src), _) => Some(parse::condition(src, "FilterExpression", &mut attrs)?),
+        (None, Some(legacy_filter)) => legacy::conditions(
+            legacy_filter,
+            "ScanFilter",
+            str_field(input, "ConditionalOperator")?,
+        )?,
+        (None, None) => None,
+    };
     let paths = projection(input, &mut attrs)?;
     attrs.check_unused()?;
     let (lo, hi) = segment(input)?;

@@ -7,6 +7,7 @@ mod control;
 mod expressions;
 mod indexes;
 mod items;
+mod legacy;
 mod partiql;
 mod query;
 mod ttl_streams;
