@@ -3,12 +3,12 @@
 //! validated as a whole before any is written, then written in one
 //! transaction, so `UnprocessedItems` is always empty).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
 use serde_json::{json, Map, Value};
 
-use super::items::{prepare_write, read_one, run_write};
+use super::items::{consumed_list, prepare_write, read_one, run_write, write_units, Capacity};
 use super::{in_transaction, table_name_of};
 use crate::error::TablesError;
 use crate::store;
@@ -48,6 +48,7 @@ pub fn batch_get(conn: &mut Connection, input: &Value) -> Result<Value, TablesEr
     }
     let mut responses = Map::new();
     let mut unprocessed = Map::new();
+    let mut units = BTreeMap::new();
     let mut bytes = 0;
     for (table, request) in requests {
         let keys = request
@@ -80,7 +81,10 @@ pub fn batch_get(conn: &mut Connection, input: &Value) -> Result<Value, TablesEr
                 object.insert("TableName".into(), json!(table_name_of(table)));
                 object.insert("Key".into(), key);
             }
-            let (_, item) = read_one(conn, &one)?;
+            let (meta, item) = read_one(conn, &one)?;
+            let strong = request.get("ConsistentRead").and_then(Value::as_bool) == Some(true);
+            let size = item.as_ref().map_or(0, item_size).div_ceil(4096).max(1) as f64;
+            *units.entry(meta.name).or_insert(0.0) += if strong { size } else { size / 2.0 };
             if let Some(item) = item {
                 bytes += item_size(&item);
                 found.push(map_to_json(&item));
@@ -93,7 +97,11 @@ pub fn batch_get(conn: &mut Connection, input: &Value) -> Result<Value, TablesEr
             unprocessed.insert(table.clone(), rest);
         }
     }
-    Ok(json!({"Responses": responses, "UnprocessedKeys": unprocessed}))
+    let mut out = json!({"Responses": responses, "UnprocessedKeys": unprocessed});
+    if let Some(capacity) = consumed_list(input, &units, Capacity::Read)? {
+        out["ConsumedCapacity"] = capacity;
+    }
+    Ok(out)
 }
 
 pub fn batch_write(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> {
@@ -148,9 +156,15 @@ pub fn batch_write(conn: &mut Connection, input: &Value) -> Result<Value, Tables
         for (op, one) in &parsed {
             writes.push(prepare_write(tx, op, one, true)?);
         }
+        let mut units = BTreeMap::new();
         for write in &writes {
-            run_write(tx, write)?;
+            let outcome = run_write(tx, write)?;
+            *units.entry(write.meta.name.clone()).or_insert(0.0) += write_units(&outcome);
         }
-        Ok(json!({"UnprocessedItems": {}}))
+        let mut out = json!({"UnprocessedItems": {}});
+        if let Some(capacity) = consumed_list(input, &units, Capacity::Write)? {
+            out["ConsumedCapacity"] = capacity;
+        }
+        Ok(out)
     })
 }

@@ -238,24 +238,59 @@ pub fn returned(write: &Write, outcome: &Outcome) -> Option<Item> {
     (!item.is_empty()).then_some(item)
 }
 
+/// Read or write capacity, for `ConsumedCapacity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capacity {
+    Read,
+    Write,
+}
+
 /// `ConsumedCapacity` when the request asked for it.
-pub fn consumed(input: &Value, table: &str, units: f64) -> Result<Option<Value>, TablesError> {
+pub fn consumed(
+    input: &Value,
+    table: &str,
+    units: f64,
+    kind: Capacity,
+) -> Result<Option<Value>, TablesError> {
+    let field = match kind {
+        Capacity::Read => "ReadCapacityUnits",
+        Capacity::Write => "WriteCapacityUnits",
+    };
     Ok(
         match enum_field(
             input,
             "ReturnConsumedCapacity",
             &["INDEXES", "TOTAL", "NONE"],
         )? {
-            Some("TOTAL") => Some(json!({"TableName": table, "CapacityUnits": units})),
-            Some("INDEXES") => Some(
-                json!({"TableName": table, "CapacityUnits": units, "Table": {"CapacityUnits": units}}),
-            ),
+            Some("TOTAL") => {
+                Some(json!({"TableName": table, "CapacityUnits": units, field: units}))
+            }
+            Some("INDEXES") => Some(json!({
+                "TableName": table, "CapacityUnits": units, field: units,
+                "Table": {"CapacityUnits": units, field: units}
+            })),
             _ => None,
         },
     )
 }
 
-fn write_units(outcome: &Outcome) -> f64 {
+/// Per-table `ConsumedCapacity` of batch and transaction requests.
+pub fn consumed_list(
+    input: &Value,
+    units: &std::collections::BTreeMap<String, f64>,
+    kind: Capacity,
+) -> Result<Option<Value>, TablesError> {
+    let mut list = Vec::new();
+    for (table, units) in units {
+        match consumed(input, table, *units, kind)? {
+            Some(one) => list.push(one),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(Value::Array(list)))
+}
+
+pub fn write_units(outcome: &Outcome) -> f64 {
     let size = [&outcome.old, &outcome.new]
         .iter()
         .filter_map(|i| i.as_ref().map(crate::value::item_size))
@@ -272,7 +307,12 @@ fn single_write(conn: &mut Connection, op: &str, input: &Value) -> Result<Value,
         if let Some(item) = returned(&write, &outcome) {
             out["Attributes"] = map_to_json(&item);
         }
-        if let Some(capacity) = consumed(input, &write.meta.name, write_units(&outcome))? {
+        if let Some(capacity) = consumed(
+            input,
+            &write.meta.name,
+            write_units(&outcome),
+            Capacity::Write,
+        )? {
             out["ConsumedCapacity"] = capacity;
         }
         Ok(out)
@@ -359,7 +399,12 @@ pub fn get_item(conn: &mut Connection, input: &Value) -> Result<Value, TablesErr
     if let Some(item) = item {
         out["Item"] = map_to_json(&item);
     }
-    if let Some(capacity) = consumed(input, &meta.name, if strong { units } else { units / 2.0 })? {
+    if let Some(capacity) = consumed(
+        input,
+        &meta.name,
+        if strong { units } else { units / 2.0 },
+        Capacity::Read,
+    )? {
         out["ConsumedCapacity"] = capacity;
     }
     Ok(out)

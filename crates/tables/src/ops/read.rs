@@ -8,7 +8,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
-use super::items::{consumed, mixed_parameters, projection};
+use super::items::{consumed, mixed_parameters, projection, Capacity};
 use super::{bool_field, enum_field, int_field, str_field, table_name};
 use crate::error::TablesError;
 use crate::expr::parse::{self, Cmp, Cond, Operand, Path, Step};
@@ -385,7 +385,7 @@ fn run(
         out["LastEvaluatedKey"] = map_to_json(&key);
     }
     let units = (bytes.div_ceil(4096).max(1) as f64) / 2.0;
-    if let Some(capacity) = consumed(input, &read.meta.name, units)? {
+    if let Some(capacity) = consumed(input, &read.meta.name, units, Capacity::Read)? {
         out["ConsumedCapacity"] = capacity;
     }
     Ok(out)

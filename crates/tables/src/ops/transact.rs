@@ -9,13 +9,15 @@
 //! the same token with the same input returns the first result without
 //! writing again; with another input it is refused.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
 use serde_json::{json, Value};
 use sha2::Digest;
 
-use super::items::{evaluate, prepare_write, read_one, Write, WriteKind};
+use super::items::{
+    consumed_list, evaluate, prepare_write, read_one, write_units, Capacity, Write, WriteKind,
+};
 use super::{in_transaction, str_field};
 use crate::error::TablesError;
 use crate::store::{self, encode_key, Actor};
@@ -65,8 +67,12 @@ pub fn write(conn: &mut Connection, input: &Value) -> Result<Value, TablesError>
             };
             writes.push(prepare_write(tx, op, body, true)?);
         }
-        apply_all(tx, &writes)?;
-        Ok(json!({}))
+        let units = apply_all(tx, &writes)?;
+        let mut out = json!({});
+        if let Some(capacity) = consumed_list(input, &units, Capacity::Write)? {
+            out["ConsumedCapacity"] = capacity;
+        }
+        Ok(out)
     })
 }
 
@@ -108,7 +114,9 @@ pub fn with_token(
 
 /// Evaluates every write against the state before any of them, then
 /// applies them all, or none with `TransactionCanceledException`.
-pub fn apply_all(tx: &Connection, writes: &[Write]) -> Result<(), TablesError> {
+/// Returns the write capacity used per table (two units per KB written,
+/// as transactional writes cost).
+pub fn apply_all(tx: &Connection, writes: &[Write]) -> Result<BTreeMap<String, f64>, TablesError> {
     let mut seen = BTreeSet::new();
     for write in writes {
         if !seen.insert((write.meta.id, encode_key(&write.meta.key, &write.key))) {
@@ -160,7 +168,9 @@ pub fn apply_all(tx: &Connection, writes: &[Write]) -> Result<(), TablesError> {
             reasons,
         });
     }
+    let mut units = BTreeMap::new();
     for (write, outcome) in writes.iter().zip(outcomes.into_iter().flatten()) {
+        *units.entry(write.meta.name.clone()).or_insert(0.0) += 2.0 * write_units(&outcome);
         if !matches!(write.kind, WriteKind::Check) {
             store::write_item(
                 tx,
@@ -171,7 +181,7 @@ pub fn apply_all(tx: &Connection, writes: &[Write]) -> Result<(), TablesError> {
             )?;
         }
     }
-    Ok(())
+    Ok(units)
 }
 
 pub fn get(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> {
@@ -179,16 +189,23 @@ pub fn get(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> {
     // One read transaction: every item is read from the same snapshot.
     in_transaction(conn, |tx| {
         let mut responses = Vec::with_capacity(list.len());
+        let mut units = BTreeMap::new();
         for entry in list {
             let get = entry.get("Get").ok_or_else(|| {
                 TablesError::validation("TransactGetItems can only contain Get actions")
             })?;
-            let (_, item) = read_one(tx, get)?;
+            let (meta, item) = read_one(tx, get)?;
+            let size = item.as_ref().map_or(0, crate::value::item_size);
+            *units.entry(meta.name).or_insert(0.0) += 2.0 * size.div_ceil(4096).max(1) as f64;
             responses.push(match item {
                 Some(item) => json!({"Item": map_to_json(&item)}),
                 None => json!({}),
             });
         }
-        Ok(json!({"Responses": responses}))
+        let mut out = json!({"Responses": responses});
+        if let Some(capacity) = consumed_list(input, &units, Capacity::Read)? {
+            out["ConsumedCapacity"] = capacity;
+        }
+        Ok(out)
     })
 }

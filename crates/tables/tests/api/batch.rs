@@ -161,3 +161,46 @@ fn client_request_token_is_idempotent() {
     let (kind, _) = db.fails("TransactWriteItems", other);
     assert_eq!(kind, "IdempotentParameterMismatchException");
 }
+
+#[test]
+fn consumed_capacity_when_asked() {
+    let db = Db::new();
+    db.table("cap", None);
+    let out = db.ok(
+        "PutItem",
+        json!({"TableName": "cap", "Item": {"pk": {"S": "a"}, "blob": {"S": "x".repeat(1500)}},
+        "ReturnConsumedCapacity": "TOTAL"}),
+    );
+    assert_eq!(
+        out["ConsumedCapacity"],
+        json!({"TableName": "cap", "CapacityUnits": 2.0, "WriteCapacityUnits": 2.0})
+    );
+    let out = db.ok(
+        "GetItem",
+        json!({"TableName": "cap", "Key": key("a"), "ReturnConsumedCapacity": "INDEXES"}),
+    );
+    assert_eq!(
+        out["ConsumedCapacity"],
+        json!({"TableName": "cap", "CapacityUnits": 0.5, "ReadCapacityUnits": 0.5,
+        "Table": {"CapacityUnits": 0.5, "ReadCapacityUnits": 0.5}})
+    );
+    assert!(db
+        .ok("GetItem", json!({"TableName": "cap", "Key": key("a")}))
+        .get("ConsumedCapacity")
+        .is_none());
+    let out = db.ok("TransactGetItems", json!({"ReturnConsumedCapacity": "TOTAL", "TransactItems": [
+        {"Get": {"TableName": "cap", "Key": key("a")}}, {"Get": {"TableName": "cap", "Key": key("b")}}]}));
+    assert_eq!(
+        out["ConsumedCapacity"],
+        json!([{"TableName": "cap", "CapacityUnits": 4.0, "ReadCapacityUnits": 4.0}])
+    );
+    let out = db.ok(
+        "BatchWriteItem",
+        json!({"ReturnConsumedCapacity": "TOTAL", "RequestItems": {"cap": [
+        {"PutRequest": {"Item": key("c")}}, {"DeleteRequest": {"Key": key("a")}}]}}),
+    );
+    assert_eq!(
+        out["ConsumedCapacity"],
+        json!([{"TableName": "cap", "CapacityUnits": 3.0, "WriteCapacityUnits": 3.0}])
+    );
+}
