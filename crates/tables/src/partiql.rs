@@ -75,16 +75,21 @@ fn malformed(detail: impl std::fmt::Display) -> TablesError {
     ))
 }
 
-fn tokenize(src: &str) -> Result<Vec<Tok>, TablesError> {
+/// The tokens, each with whether it follows the previous one without space.
+fn tokenize(src: &str) -> Result<(Vec<Tok>, Vec<bool>), TablesError> {
     const SYMS: &[&str] = &[
         "<<", ">>", "<>", "!=", "<=", ">=", "=", "<", ">", "(", ")", "[", "]", "{", "}", ",", ".",
         ":", "+", "-", "*",
     ];
     let mut out = Vec::new();
+    let mut glued = Vec::new();
     let chars: Vec<char> = src.chars().collect();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        if !c.is_whitespace() {
+            glued.push(i > 0 && !chars[i - 1].is_whitespace());
+        }
         if c.is_whitespace() {
             i += 1;
         } else if c == '\'' || c == '"' {
@@ -144,11 +149,13 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, TablesError> {
         }
     }
     out.push(Tok::Eof);
-    Ok(out)
+    glued.push(false);
+    Ok((out, glued))
 }
 
 struct Parser<'a> {
     toks: Vec<Tok>,
+    glued: Vec<bool>,
     pos: usize,
     params: &'a [AttrValue],
     next_param: usize,
@@ -156,8 +163,10 @@ struct Parser<'a> {
 
 /// Parses a statement with its parameters.
 pub fn parse(src: &str, params: &[AttrValue]) -> Result<Statement, TablesError> {
+    let (toks, glued) = tokenize(src)?;
     let mut p = Parser {
-        toks: tokenize(src)?,
+        toks,
+        glued,
         pos: 0,
         params,
         next_param: 0,
@@ -245,9 +254,9 @@ impl Parser<'_> {
                     Some(paths)
                 };
                 self.word("FROM")?;
-                let table = self.name()?;
+                let table = self.table_name()?;
                 let index = if self.eat_sym(".") {
-                    Some(self.name()?)
+                    Some(self.table_name()?)
                 } else {
                     None
                 };
@@ -267,7 +276,7 @@ impl Parser<'_> {
             "INSERT" => {
                 self.next();
                 self.word("INTO")?;
-                let table = self.name()?;
+                let table = self.table_name()?;
                 self.word("VALUE")?;
                 match self.value()? {
                     AttrValue::M(item) => Ok(Statement::Insert { table, item }),
@@ -278,7 +287,7 @@ impl Parser<'_> {
             }
             "UPDATE" => {
                 self.next();
-                let table = self.name()?;
+                let table = self.table_name()?;
                 let mut actions = Vec::new();
                 loop {
                     if self.is_word("SET") {
@@ -321,7 +330,7 @@ impl Parser<'_> {
             "DELETE" => {
                 self.next();
                 self.word("FROM")?;
-                let table = self.name()?;
+                let table = self.table_name()?;
                 self.word("WHERE")?;
                 let filter = self.condition()?;
                 let returning = self.returning()?;
@@ -355,7 +364,32 @@ impl Parser<'_> {
         Ok(Some(format!("{which}_{age}")))
     }
 
-    /// A table, index or attribute name: a word or a `"quoted"` name.
+    /// A table or index name: quoted, or unquoted with the `-` and digits
+    /// DynamoDB's names may hold (`my-table-2`).
+    fn table_name(&mut self) -> Result<String, TablesError> {
+        let mut name = match self.peek().clone() {
+            Tok::Quoted(w) => {
+                self.next();
+                return Ok(w);
+            }
+            Tok::Word(w) => {
+                self.next();
+                w
+            }
+            _ => return Err(self.unexpected()),
+        };
+        while self.glued.get(self.pos).copied().unwrap_or(false) {
+            match self.peek().clone() {
+                Tok::Word(w) | Tok::Num(w) => name.push_str(&w),
+                Tok::Sym("-") => name.push('-'),
+                _ => break,
+            }
+            self.next();
+        }
+        Ok(name)
+    }
+
+    /// An attribute name: a word or a `"quoted"` name.
     fn name(&mut self) -> Result<String, TablesError> {
         match self.peek().clone() {
             Tok::Word(w) | Tok::Quoted(w) => {

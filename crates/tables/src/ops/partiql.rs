@@ -245,7 +245,12 @@ fn select(
         return Err(TablesError::validation("Statement is not a SELECT"));
     };
     let meta = store::require_table(conn, &table_name_of(&table))?;
-    let index = index.map(|name| meta.index(&name)).transpose()?;
+    let index = index
+        .map(|name| {
+            meta.index(&name)
+                .map_err(|_| TablesError::validation("The table does not have the specified index"))
+        })
+        .transpose()?;
     let schema = index.map_or(&meta.key, |i| &i.key);
     let hash = filter.as_ref().and_then(|f| equality(f, &schema.hash.name));
     read::select(
