@@ -4,6 +4,7 @@
 mod batch;
 mod boto3;
 mod control;
+mod durability;
 mod expressions;
 mod indexes;
 mod items;
