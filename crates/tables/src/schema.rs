@@ -124,11 +124,9 @@ impl TableMeta {
             "TableId": self.table_id,
             "DeletionProtectionEnabled": self.deletion_protection,
         });
+        out["BillingModeSummary"] = json!({"BillingMode": self.billing});
         if self.billing == "PAY_PER_REQUEST" {
-            out["BillingModeSummary"] = json!({
-                "BillingMode": "PAY_PER_REQUEST",
-                "LastUpdateToPayPerRequestDateTime": self.created,
-            });
+            out["BillingModeSummary"]["LastUpdateToPayPerRequestDateTime"] = json!(self.created);
         }
         let index_json = |index: &IndexMeta| {
             let c = counts(Some(&index.name));

@@ -233,6 +233,12 @@ impl<'a> Parser<'a> {
             return Ok(Cond::Not(Box::new(self.not()?)));
         }
         if self.peek() == &Tok::Sym("(") {
+            if self.redundant_parentheses() {
+                return Err(TablesError::validation(format!(
+                    "Invalid {}: The expression has redundant parentheses;",
+                    self.what
+                )));
+            }
             self.next();
             let inner = self.condition()?;
             self.expect_sym(")")?;
@@ -350,6 +356,42 @@ impl<'a> Parser<'a> {
         };
         self.expect_sym(")")?;
         Ok(cond)
+    }
+
+    /// Whether the group opened at the current `(` holds nothing but
+    /// another parenthesized group: `((a < b))`.
+    fn redundant_parentheses(&self) -> bool {
+        if self.peek_at(1) != &Tok::Sym("(") {
+            return false;
+        }
+        let mut depth = 0usize;
+        let mut i = self.pos + 1;
+        while i < self.toks.len() {
+            match &self.toks[i].tok {
+                Tok::Sym("(") => depth += 1,
+                Tok::Sym(")") => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return self.toks.get(i + 1).is_some_and(|t| t.tok == Tok::Sym(")"));
+                    }
+                }
+                Tok::Eof => return false,
+                _ => {}
+            }
+            i += 1;
+        }
+        false
+    }
+
+    /// The `:value` an ADD or DELETE action takes (a path is a syntax error).
+    fn placeholder(&mut self) -> Result<Operand, TablesError> {
+        match self.peek().clone() {
+            Tok::Value(name) => {
+                self.next();
+                Ok(Operand::Value(self.attrs.value(&name, self.what)?))
+            }
+            _ => Err(self.error()),
+        }
     }
 
     fn operand_type_error(&self, function: &str, value: &AttrValue) -> TablesError {
@@ -517,8 +559,8 @@ impl<'a> Parser<'a> {
                         Action::Set(path, self.set_value()?)
                     }
                     "REMOVE" => Action::Remove(path),
-                    "ADD" => Action::Add(path, self.operand()?),
-                    _ => Action::Delete(path, self.operand()?),
+                    "ADD" => Action::Add(path, self.placeholder()?),
+                    _ => Action::Delete(path, self.placeholder()?),
                 };
                 actions.push(action);
                 if self.peek() == &Tok::Sym(",") {

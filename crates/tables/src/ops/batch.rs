@@ -74,6 +74,7 @@ pub fn batch_get(conn: &mut Connection, input: &Value) -> Result<Value, TablesEr
                 left.push(key);
                 continue;
             }
+            let retry = key.clone();
             let mut one = request.clone();
             if let Some(object) = one.as_object_mut() {
                 object.remove("Keys");
@@ -86,7 +87,14 @@ pub fn batch_get(conn: &mut Connection, input: &Value) -> Result<Value, TablesEr
             let size = item.as_ref().map_or(0, item_size).div_ceil(4096).max(1) as f64;
             *units.entry(meta.name).or_insert(0.0) += if strong { size } else { size / 2.0 };
             if let Some(item) = item {
-                bytes += item_size(&item);
+                // A response stops before 16 MB; the rest is unprocessed.
+                let size = item_size(&item);
+                if bytes + size > MAX_RESPONSE {
+                    bytes = MAX_RESPONSE;
+                    left.push(retry);
+                    continue;
+                }
+                bytes += size;
                 found.push(map_to_json(&item));
             }
         }

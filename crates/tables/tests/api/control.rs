@@ -160,5 +160,8 @@ fn tags_and_update_table() {
         out["TableDescription"]["ProvisionedThroughput"]["ReadCapacityUnits"],
         3
     );
-    assert!(out["TableDescription"].get("BillingModeSummary").is_none());
+    assert_eq!(
+        out["TableDescription"]["BillingModeSummary"],
+        json!({"BillingMode": "PROVISIONED"})
+    );
 }

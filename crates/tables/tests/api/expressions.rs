@@ -122,6 +122,7 @@ fn expression_errors() {
         (put("attribute_type(a, :t)", json!({":t": {"S": "STRING"}}), None),
          "Invalid attribute type name found; type: STRING, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}"),
         (put("", json!({}), None), "Invalid ConditionExpression: The expression can not be empty;"),
+        (put("((((a < b))))", json!({}), None), "Invalid ConditionExpression: The expression has redundant parentheses;"),
     ];
     for (got, wanted) in cases {
         assert!(got.contains(wanted), "wanted {wanted}\n   got {got}");

@@ -172,6 +172,8 @@ fn update_item_errors() {
          "Invalid UpdateExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [m], path two: [m, x]"),
         (json!({"UpdateExpression": "ADD s :v", "ExpressionAttributeValues": {":v": {"S": "x"}}}),
          "Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: STRING"),
+        (json!({"UpdateExpression": "ADD s bad_value"}),
+         "Invalid UpdateExpression: Syntax error; token: \"bad_value\", near: \"s bad_value\""),
         (json!({"UpdateExpression": "SET s = :v SET t = :v", "ExpressionAttributeValues": {":v": {"S": "x"}}}),
          "The \"SET\" section can only be used once in an update expression;"),
         (json!({"UpdateExpression": "SET s = :v", "ExpressionAttributeValues": {":v": {"S": "x"}, ":w": {"S": "y"}}}),
