@@ -33,7 +33,8 @@ use crate::value::{item_size, map_from_json, map_to_json, AttrValue, Item};
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, id INTEGER NOT NULL UNIQUE, meta TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (tbl INTEGER NOT NULL, pk BLOB NOT NULL, sk BLOB NOT NULL,
-  h INTEGER NOT NULL, size INTEGER NOT NULL, item TEXT NOT NULL, PRIMARY KEY (tbl, pk, sk)) WITHOUT ROWID;
+  h INTEGER NOT NULL, size INTEGER NOT NULL, item TEXT NOT NULL, ttl REAL, PRIMARY KEY (tbl, pk, sk)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_ttl ON items (tbl, ttl) WHERE ttl IS NOT NULL;
 CREATE INDEX IF NOT EXISTS items_scan ON items (tbl, h, pk, sk);
 CREATE TABLE IF NOT EXISTS idx_items (tbl INTEGER NOT NULL, idx TEXT NOT NULL, ipk BLOB NOT NULL,
   isk BLOB NOT NULL, pk BLOB NOT NULL, sk BLOB NOT NULL, h INTEGER NOT NULL,
@@ -249,10 +250,11 @@ pub fn write_item(
         Some(item) => {
             let text = map_to_json(item).to_string();
             conn.prepare_cached(
-                "INSERT OR REPLACE INTO items (tbl, pk, sk, h, size, item) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO items (tbl, pk, sk, h, size, item, ttl) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .and_then(|mut s| {
-                s.execute(params![meta.id, pk, sk, scan_hash(&pk), item_size(item) as i64, text])
+                let ttl = meta.ttl_attr.as_deref().and_then(|a| ttl_seconds(item, a));
+                s.execute(params![meta.id, pk, sk, scan_hash(&pk), item_size(item) as i64, text, ttl])
             })
             .map_err(db)?;
         }
@@ -510,6 +512,52 @@ pub fn save_token(
         })
         .map_err(TablesError::db("saving a request token"))?;
     Ok(())
+}
+
+/// Recomputes every item's expiry time after the TTL attribute changed
+/// (`meta.ttl_attr` is the new setting).
+pub fn reindex_ttl(conn: &Connection, meta: &TableMeta) -> Result<(), TablesError> {
+    let db = TablesError::db("indexing expiry times");
+    let Some(attr) = &meta.ttl_attr else {
+        conn.execute(
+            "UPDATE items SET ttl = NULL WHERE tbl = ?1 AND ttl IS NOT NULL",
+            [meta.id],
+        )
+        .map_err(db)?;
+        return Ok(());
+    };
+    let mut updates = Vec::new();
+    {
+        let mut stmt = conn
+            .prepare("SELECT pk, sk, item FROM items WHERE tbl = ?1")
+            .map_err(TablesError::db("indexing expiry times"))?;
+        let mut rows = stmt
+            .query([meta.id])
+            .map_err(TablesError::db("indexing expiry times"))?;
+        while let Some(row) = rows
+            .next()
+            .map_err(TablesError::db("indexing expiry times"))?
+        {
+            let (pk, sk, text): (Vec<u8>, Vec<u8>, String) = (row.get(0), row.get(1), row.get(2))
+                .try_into_tuple()
+                .map_err(TablesError::db("indexing expiry times"))?;
+            updates.push((pk, sk, ttl_seconds(&parse_item(&text)?, attr)));
+        }
+    }
+    for (pk, sk, ttl) in updates {
+        conn.execute(
+            "UPDATE items SET ttl = ?4 WHERE tbl = ?1 AND pk = ?2 AND sk = ?3",
+            params![meta.id, pk, sk, ttl],
+        )
+        .map_err(TablesError::db("indexing expiry times"))?;
+    }
+    Ok(())
+}
+
+/// Forgets stream records older than `before` (epoch seconds).
+pub fn trim_stream(conn: &Connection, before: f64) -> Result<usize, TablesError> {
+    conn.execute("DELETE FROM stream WHERE at < ?1", [before])
+        .map_err(TablesError::db("trimming streams"))
 }
 
 /// Numbers in TTL attributes: the attribute's value as seconds, if a number.

@@ -4,6 +4,9 @@
 //! As on DynamoDB, an item expires when its TTL attribute is a number of
 //! epoch seconds in the past; values more than five years in the past are
 //! ignored (they are taken to be something other than an expiry time).
+//! Each item's expiry time is kept in an indexed column, so a sweep reads
+//! only expired items. The sweep also drops stream records older than
+//! 24 hours.
 
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -13,6 +16,7 @@ use crate::error::TablesError;
 use crate::store::{self, Actor};
 
 const FIVE_YEARS: f64 = 5.0 * 365.0 * 86_400.0;
+const STREAM_RETENTION: f64 = 86_400.0;
 
 pub fn update(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> {
     let name = table_name(input)?;
@@ -36,6 +40,7 @@ pub fn update(conn: &mut Connection, input: &Value) -> Result<Value, TablesError
         }
         meta.ttl_attr = enabled.then(|| attr.clone());
         store::save_table(tx, &meta)?;
+        store::reindex_ttl(tx, &meta)?;
         Ok(json!({"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attr}}))
     })
 }
@@ -56,38 +61,28 @@ pub fn expire(conn: &mut Connection, now: f64) -> Result<usize, TablesError> {
     let tables = store::list_tables(conn)?;
     let mut deleted = 0;
     for meta in tables {
-        let Some(attr) = meta.ttl_attr.clone() else {
+        if meta.ttl_attr.is_none() {
             continue;
-        };
-        let mut expired = Vec::new();
-        store::for_each_item(
-            conn,
-            "SELECT item, size FROM items WHERE tbl = ?1",
-            &[meta.id.into()],
-            |item, _| {
-                if store::ttl_seconds(&item, &attr).is_some_and(|t| t < now && t > now - FIVE_YEARS)
-                {
-                    expired.push(item);
-                }
-                Ok(true)
-            },
-        )?;
+        }
+        // Expiry times are indexed: only expired items are read.
         deleted += in_transaction(conn, |tx| {
-            let mut count = 0;
+            let mut expired = Vec::new();
+            store::for_each_item(
+                tx,
+                "SELECT item, size FROM items WHERE tbl = ?1 AND ttl IS NOT NULL AND ttl < ?2 AND ttl > ?3",
+                &[meta.id.into(), now.into(), (now - FIVE_YEARS).into()],
+                |item, _| {
+                    expired.push(item);
+                    Ok(true)
+                },
+            )?;
             for item in &expired {
-                // Read again: the item may have changed since the scan.
-                let Some(current) = store::get_item(tx, &meta, &meta.key_of(item))? else {
-                    continue;
-                };
-                if store::ttl_seconds(&current, &attr)
-                    .is_some_and(|t| t < now && t > now - FIVE_YEARS)
-                {
-                    store::write_item(tx, &meta, Some(&current), None, Actor::Ttl)?;
-                    count += 1;
-                }
+                store::write_item(tx, &meta, Some(item), None, Actor::Ttl)?;
             }
-            Ok(count)
+            Ok(expired.len())
         })?;
     }
+    // Stream records are kept for 24 hours, as DynamoDB Streams keeps them.
+    store::trim_stream(conn, now - STREAM_RETENTION)?;
     Ok(deleted)
 }

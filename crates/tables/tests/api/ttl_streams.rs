@@ -10,6 +10,16 @@ use crate::Db;
 fn ttl_deletes_expired_items_only() {
     let db = Db::new();
     db.table("ttl", None);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Written before TTL was enabled: found by the sweep all the same.
+    db.put(
+        "ttl",
+        json!({"pk": {"S": "early"}, "expires": {"N": (now - 5).to_string()}}),
+    );
+    assert_eq!(db.tables.expire_ttl(SystemTime::now()).unwrap(), 0);
     let out = db.ok(
         "UpdateTimeToLive",
         json!({"TableName": "ttl",
@@ -31,10 +41,6 @@ fn ttl_deletes_expired_items_only() {
     );
     assert_eq!(message, "TimeToLive is already enabled");
 
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     db.put(
         "ttl",
         json!({"pk": {"S": "past"}, "expires": {"N": (now - 10).to_string()}}),
@@ -52,8 +58,9 @@ fn ttl_deletes_expired_items_only() {
         json!({"pk": {"S": "text"}, "expires": {"S": "yesterday"}}),
     );
     db.put("ttl", json!({"pk": {"S": "none"}}));
-    assert_eq!(db.tables.expire_ttl(SystemTime::now()).unwrap(), 1);
+    assert_eq!(db.tables.expire_ttl(SystemTime::now()).unwrap(), 2);
     assert!(db.get("ttl", json!({"pk": {"S": "past"}})).is_none());
+    assert!(db.get("ttl", json!({"pk": {"S": "early"}})).is_none());
     for kept in ["future", "ancient", "text", "none"] {
         assert!(
             db.get("ttl", json!({"pk": {"S": kept}})).is_some(),
@@ -107,12 +114,15 @@ fn stream_records_every_change_in_order() {
         json!({"TableName": "streamed",
         "TimeToLiveSpecification": {"Enabled": true, "AttributeName": "ttl"}}),
     );
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     db.put(
         "streamed",
-        json!({"pk": {"S": "t"}, "ttl": {"N": "1800000000"}}),
+        json!({"pk": {"S": "t"}, "ttl": {"N": (now - 1).to_string()}}),
     );
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_100);
-    assert_eq!(db.tables.expire_ttl(at).unwrap(), 1);
+    assert_eq!(db.tables.expire_ttl(SystemTime::now()).unwrap(), 1);
 
     let records = db.tables.stream_records("streamed", 0, 100).unwrap();
     let events: Vec<&str> = records
@@ -151,6 +161,22 @@ fn stream_records_every_change_in_order() {
     let rest = db.tables.stream_records("streamed", after, 1).unwrap();
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0]["dynamodb"]["SequenceNumber"], seqs[3]);
+    // Records are kept for 24 hours.
+    db.tables
+        .expire_ttl(SystemTime::now() + Duration::from_secs(86_400 - 60))
+        .unwrap();
+    assert_eq!(
+        db.tables.stream_records("streamed", 0, 100).unwrap().len(),
+        5
+    );
+    db.tables
+        .expire_ttl(SystemTime::now() + Duration::from_secs(86_400 + 60))
+        .unwrap();
+    assert!(db
+        .tables
+        .stream_records("streamed", 0, 100)
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
