@@ -292,21 +292,28 @@ impl Parser<'_> {
                 loop {
                     if self.is_word("SET") {
                         self.next();
-                        let path = self.path()?;
-                        self.sym("=")?;
-                        let value = self.set_value()?;
-                        actions.push(match value {
-                            SetValue::Plain(op) => Action::Set(path, op),
-                            SetValue::SetAdd(target, v) if target == path => Action::Add(path, v),
-                            SetValue::SetDelete(target, v) if target == path => {
-                                Action::Delete(path, v)
+                        loop {
+                            let path = self.path()?;
+                            self.sym("=")?;
+                            let value = self.set_value()?;
+                            actions.push(match value {
+                                SetValue::Plain(op) => Action::Set(path, op),
+                                SetValue::SetAdd(target, v) if target == path => {
+                                    Action::Add(path, v)
+                                }
+                                SetValue::SetDelete(target, v) if target == path => {
+                                    Action::Delete(path, v)
+                                }
+                                _ => {
+                                    return Err(malformed(
+                                        "set_add and set_delete must update the path they read",
+                                    ))
+                                }
+                            });
+                            if !self.eat_sym(",") {
+                                break;
                             }
-                            _ => {
-                                return Err(malformed(
-                                    "set_add and set_delete must update the path they read",
-                                ))
-                            }
-                        });
+                        }
                     } else if self.is_word("REMOVE") {
                         self.next();
                         actions.push(Action::Remove(self.path()?));

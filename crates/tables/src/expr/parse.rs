@@ -245,7 +245,7 @@ impl<'a> Parser<'a> {
             return Ok(inner);
         }
         if let (Tok::Ident(name), Tok::Sym("(")) = (self.peek().clone(), self.peek_at(1)) {
-            let lower = name.to_ascii_lowercase();
+            let lower = name.clone();
             if lower != "size" {
                 return self.condition_function(&name);
             }
@@ -299,7 +299,7 @@ impl<'a> Parser<'a> {
     }
 
     fn condition_function(&mut self, name: &str) -> Result<Cond, TablesError> {
-        let lower = name.to_ascii_lowercase();
+        let lower = name.to_string();
         if !FUNCTIONS.contains(&lower.as_str()) {
             return Err(TablesError::validation(format!(
                 "Invalid {}: Invalid function name; function: {name}",
@@ -410,7 +410,7 @@ impl<'a> Parser<'a> {
                 Ok(Operand::Value(self.attrs.value(&name, self.what)?))
             }
             Tok::Ident(name) if self.peek_at(1) == &Tok::Sym("(") => {
-                let lower = name.to_ascii_lowercase();
+                let lower = name.clone();
                 if lower != "size" {
                     if FUNCTIONS.contains(&lower.as_str()) {
                         return Err(TablesError::validation(format!(
@@ -453,11 +453,14 @@ impl<'a> Parser<'a> {
 
     fn path(&mut self) -> Result<Path, TablesError> {
         let mut steps = vec![Step::Attr(self.name()?)];
+        // Only a path's first name is checked against the reserved words.
+        let reserved = self.reserved.clone();
         loop {
             match self.peek() {
                 Tok::Sym(".") => {
                     self.next();
                     steps.push(Step::Attr(self.name()?));
+                    self.reserved.clone_from(&reserved);
                 }
                 Tok::Sym("[") => {
                     self.next();
@@ -492,7 +495,7 @@ impl<'a> Parser<'a> {
 
     fn term(&mut self) -> Result<Operand, TablesError> {
         if let (Tok::Ident(name), Tok::Sym("(")) = (self.peek().clone(), self.peek_at(1)) {
-            match name.to_ascii_lowercase().as_str() {
+            match name.as_str() {
                 "if_not_exists" => {
                     self.next();
                     self.next();
@@ -512,7 +515,7 @@ impl<'a> Parser<'a> {
                     return Ok(Operand::ListAppend(Box::new(a), Box::new(b)));
                 }
                 "size" => {}
-                _ if FUNCTIONS.contains(&name.to_ascii_lowercase().as_str()) => {
+                _ if FUNCTIONS.contains(&name.as_str()) => {
                     return Err(TablesError::validation(format!(
                         "Invalid {}: The function is not allowed in an update expression; function: {name}",
                         self.what

@@ -77,16 +77,13 @@ pub fn apply(
             (Action::Remove(path), _) => removals.push(path),
             (Action::Add(path, _), Some(value)) => {
                 let next = match (resolve(&item, path), value) {
-                    (None, v @ (AttrValue::N(_) | AttrValue::Ss(_) | AttrValue::Ns(_) | AttrValue::Bs(_))) => v,
                     (Some(AttrValue::N(a)), AttrValue::N(b)) => AttrValue::N(a.add(&b)?),
                     (Some(AttrValue::Ss(a)), AttrValue::Ss(b)) => AttrValue::Ss(union(a.clone(), b)),
                     (Some(AttrValue::Ns(a)), AttrValue::Ns(b)) => AttrValue::Ns(union(a.clone(), b)),
                     (Some(AttrValue::Bs(a)), AttrValue::Bs(b)) => AttrValue::Bs(union(a.clone(), b)),
-                    (_, v @ (AttrValue::N(_) | AttrValue::Ss(_) | AttrValue::Ns(_) | AttrValue::Bs(_))) => {
-                        let _ = v;
-                        return Err(bad_type());
-                    }
-                    (_, v) => {
+                    (Some(_), _) => return Err(bad_type()),
+                    (None, v @ (AttrValue::N(_) | AttrValue::Ss(_) | AttrValue::Ns(_) | AttrValue::Bs(_))) => v,
+                    (None, v) => {
                         return Err(TablesError::validation(format!(
                             "Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: {}",
                             wire_type(&v)
@@ -101,7 +98,7 @@ pub fn apply(
                     AttrValue::Ss(_) | AttrValue::Ns(_) | AttrValue::Bs(_)
                 ) {
                     return Err(TablesError::validation(format!(
-                        "Invalid UpdateExpression: Incorrect operand type for operator or function; operator: DELETE, operand type: {}",
+                        "Invalid UpdateExpression: Incorrect operand type for operator or function; operator or function: operator: DELETE, operand type: {}",
                         wire_type(&value)
                     )));
                 }

@@ -546,6 +546,14 @@ fn key_condition(
         if value.type_name() != key_attr.kind {
             return Err(mismatch());
         }
+        if matches!(value, AttrValue::S(s) if s.is_empty())
+            || matches!(value, AttrValue::B(b) if b.is_empty())
+        {
+            return Err(TablesError::validation(format!(
+                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: {}",
+                key_attr.name
+            )));
+        }
         if is_hash {
             match part {
                 Cond::Compare(_, Cmp::Eq, _) if hash.is_none() => hash = Some(value.clone()),

@@ -115,6 +115,7 @@ fn expression_errors() {
         (put("a = :v", json!({":v": {"S": "x"}}), Some(json!({"#unused": "x"}))),
          "Value provided in ExpressionAttributeNames unused in expressions: keys: {#unused}"),
         (put("frobnicate(a)", json!({}), None), "Invalid ConditionExpression: Invalid function name; function: frobnicate"),
+        (put("Attribute_Exists(a)", json!({}), None), "Invalid ConditionExpression: Invalid function name; function: Attribute_Exists"),
         (put("a BETWEEN :hi AND :lo", json!({":hi": {"N": "5"}, ":lo": {"N": "1"}}), None),
          "The BETWEEN operator requires upper bound to be greater than or equal to lower bound"),
         (put("begins_with(a, :n)", json!({":n": {"N": "5"}}), None),
@@ -144,6 +145,12 @@ fn projection_expression() {
     db.table("proj", None);
     db.put("proj", json!({"pk": {"S": "a"}, "x": {"N": "1"}, "y": {"N": "2"},
         "m": {"M": {"a": {"S": "1"}, "b": {"S": "2"}}}, "l": {"L": [{"S": "0"}, {"S": "1"}, {"S": "2"}]}}));
+    // Reserved words are checked on a path's first name only.
+    let out = db.ok(
+        "GetItem",
+        json!({"TableName": "proj", "Key": {"pk": {"S": "a"}}, "ProjectionExpression": "m.Value"}),
+    );
+    assert_eq!(out, json!({"Item": {}}));
     let out = db.ok("GetItem", json!({"TableName": "proj", "Key": {"pk": {"S": "a"}},
         "ProjectionExpression": "#x, m.b, l[2], l[0], nope", "ExpressionAttributeNames": {"#x": "x"}}));
     assert_eq!(

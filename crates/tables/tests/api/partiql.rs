@@ -86,7 +86,7 @@ fn insert_select_update_delete() {
     );
     run(
         &db,
-        r#"UPDATE songs SET plays = plays + 2 SET tags = set_add(tags, <<'c'>>) WHERE pk = 'band' AND sk = 1"#,
+        r#"UPDATE songs SET plays = plays + 2, tags = set_add(tags, <<'c'>>) WHERE pk = 'band' AND sk = 1"#,
         json!([]),
     );
     let item = db

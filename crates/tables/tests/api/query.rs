@@ -180,6 +180,11 @@ fn query_errors() {
             "Condition parameter type does not match schema type",
         ),
         ("pk > :pk", json!({}), "Query key condition not supported"),
+        (
+            "pk = :e",
+            json!({":e": {"S": ""}}),
+            "The AttributeValue for a key attribute cannot contain an empty string value. Key: pk",
+        ),
     ];
     for (condition, values, message) in cases {
         let got = q_err(&db, condition, values);
