@@ -10,10 +10,12 @@
 //! Records are stored as serde JSON in a text column beside the key
 //! columns that queries need; log records, which are queried by their
 //! fields, are stored as plain columns; usage records are stored in
-//! batches, one row each, and summed as they are decoded (`usage.rs`).
+//! batches, one row each, and summed as they are decoded (`usage.rs`);
+//! CloudWatch Logs' groups, streams and events are in `logs.rs`.
 //! The schema and its migrations are in `schema.rs`.
 
 mod events;
+mod logs;
 mod schema;
 mod usage;
 
@@ -27,8 +29,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use updraft_store::{
-    FunctionPolicy, LogQuery, LogRecord, Result, Store, StoreError, UsageBatch, UsageGroup,
-    UsageGroupRow, UsageQuery, UsageRecord,
+    FunctionPolicy, LogEvent, LogEventQuery, LogGroup, LogQuery, LogRecord, LogStream, NewLogEvent,
+    Result, Store, StoreError, UsageBatch, UsageGroup, UsageGroupRow, UsageQuery, UsageRecord,
 };
 use updraft_types::{AliasConfig, FunctionConfig, FunctionName, UrlConfig, LATEST};
 
@@ -616,6 +618,7 @@ impl Store for SqliteStore {
                     r.is_error,
                     r.text
                 ])?;
+                logs::insert_record_events(tx, r)?;
             }
             Ok(())
         })
@@ -673,10 +676,70 @@ impl Store for SqliteStore {
     }
 
     fn prune_logs(&self, before_ms: i64) -> Result<u64> {
-        self.write("prune_logs", &format!("before {before_ms}"), |tx| {
-            let deleted = tx.execute("DELETE FROM logs WHERE end_ms < ?1", [before_ms])?;
-            Ok(deleted as u64)
-        })
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.prune_logs_at(now_ms, before_ms)
+    }
+
+    fn create_log_group(
+        &self,
+        name: &str,
+        created_ms: i64,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()> {
+        self.logs_create_group(name, created_ms, tags)
+    }
+
+    fn get_log_group(&self, name: &str) -> Result<Option<LogGroup>> {
+        self.logs_get_group(name)
+    }
+
+    fn list_log_groups(&self, prefix: &str) -> Result<Vec<LogGroup>> {
+        self.logs_list_groups(prefix)
+    }
+
+    fn delete_log_group(&self, name: &str) -> Result<()> {
+        self.logs_delete_group(name)
+    }
+
+    fn put_log_retention(&self, name: &str, days: Option<u32>) -> Result<()> {
+        self.logs_put_retention(name, days)
+    }
+
+    fn tag_log_group(
+        &self,
+        name: &str,
+        add: &std::collections::BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<()> {
+        self.logs_tag_group(name, add, remove)
+    }
+
+    fn create_log_stream(&self, group: &str, stream: &str, created_ms: i64) -> Result<()> {
+        self.logs_create_stream(group, stream, created_ms)
+    }
+
+    fn list_log_streams(&self, group: &str) -> Result<Vec<LogStream>> {
+        self.logs_list_streams(group)
+    }
+
+    fn delete_log_stream(&self, group: &str, stream: &str) -> Result<()> {
+        self.logs_delete_stream(group, stream)
+    }
+
+    fn put_log_events(
+        &self,
+        group: &str,
+        stream: &str,
+        events: &[NewLogEvent],
+        ingestion_ms: i64,
+    ) -> Result<i64> {
+        self.logs_put_events(group, stream, events, ingestion_ms)
+    }
+
+    fn query_log_events(&self, query: &LogEventQuery) -> Result<Vec<LogEvent>> {
+        self.logs_query_events(query)
     }
 
     fn append_usage(&self, batch: &UsageBatch) -> Result<()> {

@@ -18,6 +18,7 @@
 //! logs         seq AUTOINCREMENT PK | function | ... (no foreign key:
 //!              logs outlive their function); AUTOINCREMENT so a pruned
 //!              seq is never handed out again
+//! log_groups, log_streams, log_events: CloudWatch Logs (see `logs.rs`)
 //! usage_batches  id PK (the batch's id, as i64 bits) | min_start_ms |
 //!              max_start_ms (indexed) | records | frames (the records,
 //!              encoded: `updraft_store::usage::UsageBatch`); no foreign
@@ -117,6 +118,9 @@ const MIGRATIONS: &[Migration] = &[
         PRIMARY KEY (function, qualifier)
     ) STRICT, WITHOUT ROWID;
     "),
+    // 5: CloudWatch Logs' groups, streams and events (`logs.rs`), filled
+    // from the invocation logs stored so far.
+    Code(crate::logs::migrate),
 ];
 
 /// Records per batch when migration 3 moves stored usage into batches.

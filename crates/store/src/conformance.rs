@@ -26,7 +26,9 @@ use std::collections::BTreeMap;
 
 use updraft_types::{AliasConfig, FunctionConfig, FunctionName, UrlAuthType, UrlConfig, LATEST};
 
-use crate::{FunctionPolicy, LogQuery, LogRecord, Store, StoreError};
+use crate::{
+    FunctionPolicy, LogEvent, LogEventQuery, LogQuery, LogRecord, NewLogEvent, Store, StoreError,
+};
 
 mod events;
 mod functions;
@@ -71,6 +73,16 @@ pub const CHECKS: &[Check] = &[
     ("append_logs_assigns_seq", append_logs_assigns_seq),
     ("query_logs_filters", query_logs_filters),
     ("prune_logs", prune_logs),
+    ("log_groups_lifecycle", log_groups_lifecycle),
+    ("log_events_order_and_filters", log_events_order_and_filters),
+    (
+        "invocation_logs_are_lambda_events",
+        invocation_logs_are_lambda_events,
+    ),
+    (
+        "prune_logs_by_group_retention",
+        prune_logs_by_group_retention,
+    ),
     ("concurrent_writers", concurrent_writers),
     ("append_usage_is_idempotent", append_usage_is_idempotent),
     ("query_usage_filters", query_usage_filters),

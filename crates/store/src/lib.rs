@@ -2,7 +2,8 @@
 //!
 //! [`Store`] is the metadata store: functions and their versions, aliases,
 //! function URL configs, resource policies ([`FunctionPolicy`]),
-//! invocation logs and usage records ([`usage`]).
+//! invocation logs, CloudWatch Logs' groups, streams and events
+//! ([`logs`]) and usage records ([`usage`]).
 //! Backends (`store-sqlite`, the embedded default; a NATS JetStream one for
 //! clusters) implement it and pass the same conformance suite
 //! ([`conformance`]). [`ArtifactStore`] keeps deployment packages on disk,
@@ -22,10 +23,12 @@
 mod artifacts;
 pub mod conformance;
 pub mod events;
+pub mod logs;
 pub mod usage;
 
 pub use artifacts::ArtifactStore;
 pub use events::{EventStore, EventWrite, StoredMessage};
+pub use logs::{LogEvent, LogEventQuery, LogGroup, LogPosition, LogStream, NewLogEvent};
 pub use usage::{UsageBatch, UsageGroup, UsageGroupRow, UsageQuery, UsageRecord};
 
 use updraft_types::{AliasConfig, FunctionConfig, FunctionName, UrlConfig};
@@ -184,8 +187,60 @@ pub trait Store: Send + Sync {
     /// The records of `query.function` that match every filter, oldest
     /// (lowest `seq`) first.
     fn query_logs(&self, query: &LogQuery) -> Result<Vec<LogRecord>>;
-    /// Deletes log records that ended before `before_ms`; returns how many.
+    /// Deletes log records that ended before `before_ms`, and the events
+    /// of groups without a retention policy stored before it; a group with
+    /// a policy keeps its events (and, for a Lambda group, its function's
+    /// records) for `retention_days` from now instead. Returns how many
+    /// log records (not events) went.
     fn prune_logs(&self, before_ms: i64) -> Result<u64>;
+
+    /// Creates a log group. `Conflict` if it exists.
+    fn create_log_group(
+        &self,
+        name: &str,
+        created_ms: i64,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()>;
+    /// One group; `None` if it does not exist.
+    fn get_log_group(&self, name: &str) -> Result<Option<LogGroup>>;
+    /// Every group whose name starts with `prefix`, ordered by name.
+    fn list_log_groups(&self, prefix: &str) -> Result<Vec<LogGroup>>;
+    /// Deletes a group with its streams and events (for a Lambda group,
+    /// its function's log records too). `NotFound` if it does not exist.
+    fn delete_log_group(&self, name: &str) -> Result<()>;
+    /// Sets (`Some`) or removes a group's retention. `NotFound` if the
+    /// group does not exist.
+    fn put_log_retention(&self, name: &str, days: Option<u32>) -> Result<()>;
+    /// Adds (replacing values) `add` and removes `remove` from a group's
+    /// tags. `NotFound` if the group does not exist.
+    fn tag_log_group(
+        &self,
+        name: &str,
+        add: &std::collections::BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<()>;
+    /// Creates a stream. `NotFound` if the group does not exist,
+    /// `Conflict` if the stream does.
+    fn create_log_stream(&self, group: &str, stream: &str, created_ms: i64) -> Result<()>;
+    /// A group's streams, ordered by name. `NotFound` if the group does
+    /// not exist.
+    fn list_log_streams(&self, group: &str) -> Result<Vec<LogStream>>;
+    /// Deletes a stream and its events (for a Lambda group, its log
+    /// records too). `NotFound` if the group or stream does not exist.
+    fn delete_log_stream(&self, group: &str, stream: &str) -> Result<()>;
+    /// Stores events in a stream, all or none, and returns the id of the
+    /// last. `NotFound` if the group or the stream does not exist.
+    fn put_log_events(
+        &self,
+        group: &str,
+        stream: &str,
+        events: &[NewLogEvent],
+        ingestion_ms: i64,
+    ) -> Result<i64>;
+    /// The events of `query.group` that match it, in `(timestamp, id)`
+    /// order (reversed when `descending`). `NotFound` if the group does
+    /// not exist.
+    fn query_log_events(&self, query: &LogEventQuery) -> Result<Vec<LogEvent>>;
 
     /// Stores a batch of usage records, all or none. A batch whose `id` is
     /// stored already is ignored, so appending the same batch again (a

@@ -11,9 +11,10 @@
 //!   `rule/BUS/NAME` on another. `PutPermission`, `RemovePermission`,
 //!   `ListEventBuses`, `ListRules` and `TestEventPattern` are on `*`, as
 //!   AWS defines them.
-//! - CloudWatch Logs: `logGroupName` or `logGroupIdentifier` (a name or
-//!   an ARN), checked on `log-group:NAME:*`, the ARN CloudWatch Logs
-//!   reports for a group.
+//! - CloudWatch Logs: `logs:OPERATION` on the group `logGroupName`,
+//!   `logGroupIdentifier` or (tag operations) `resourceArn` names (a name
+//!   or an ARN), checked on `log-group:NAME:*`, the ARN CloudWatch Logs
+//!   reports for a group; on `*` when none is named (DescribeLogGroups).
 //!
 //! Fields are read from the body as the handler reads them (a JSON
 //! object; a field of another type is one the handler refuses).
@@ -25,8 +26,11 @@ use super::{decode_form, Classified, Operation, Scope};
 
 /// A JSON-protocol request by its `X-Amz-Target`.
 pub(super) fn target(target: &str, body: &[u8], scope: Scope) -> Classified {
-    if target == "Logs_20140328.FilterLogEvents" {
-        return filter_log_events(body, scope).into();
+    if let Some(operation) = target.strip_prefix("Logs_20140328.") {
+        return match logs_action(operation) {
+            Some(action) => logs(action, body, scope).into(),
+            None => Classified::Unknown,
+        };
     }
     if let Some(operation) = target.strip_prefix("AmazonSQS.") {
         let Some(params) = json_object(body) else {
@@ -288,15 +292,42 @@ fn put_events(action: &str, params: &Map<String, Value>, scope: Scope) -> Operat
     }
 }
 
-/// FilterLogEvents: the group `logGroupName`, or else
-/// `logGroupIdentifier`, names.
-fn filter_log_events(body: &[u8], scope: Scope) -> Operation {
-    let action = "logs:FilterLogEvents";
+/// The IAM action of a CloudWatch Logs operation the gateway serves.
+fn logs_action(operation: &str) -> Option<&'static str> {
+    Some(match operation {
+        "CreateLogGroup" => "logs:CreateLogGroup",
+        "DeleteLogGroup" => "logs:DeleteLogGroup",
+        "DescribeLogGroups" => "logs:DescribeLogGroups",
+        "PutRetentionPolicy" => "logs:PutRetentionPolicy",
+        "DeleteRetentionPolicy" => "logs:DeleteRetentionPolicy",
+        "TagLogGroup" => "logs:TagLogGroup",
+        "UntagLogGroup" => "logs:UntagLogGroup",
+        "ListTagsLogGroup" => "logs:ListTagsLogGroup",
+        "TagResource" => "logs:TagResource",
+        "UntagResource" => "logs:UntagResource",
+        "ListTagsForResource" => "logs:ListTagsForResource",
+        "CreateLogStream" => "logs:CreateLogStream",
+        "DeleteLogStream" => "logs:DeleteLogStream",
+        "DescribeLogStreams" => "logs:DescribeLogStreams",
+        "PutLogEvents" => "logs:PutLogEvents",
+        "GetLogEvents" => "logs:GetLogEvents",
+        "FilterLogEvents" => "logs:FilterLogEvents",
+        _ => return None,
+    })
+}
+
+/// A CloudWatch Logs operation: on the group `logGroupName`, or else
+/// `logGroupIdentifier` or `resourceArn` (the tag operations), names;
+/// on `*` when none does (DescribeLogGroups).
+fn logs(action: &str, body: &[u8], scope: Scope) -> Operation {
     let Some(params) = json_object(body) else {
         return Operation::any(action);
     };
     let field = |name: &str| params.get(name).and_then(Value::as_str);
-    let Some(given) = field("logGroupName").or_else(|| field("logGroupIdentifier")) else {
+    let Some(given) = field("logGroupName")
+        .or_else(|| field("logGroupIdentifier"))
+        .or_else(|| field("resourceArn"))
+    else {
         return Operation::any(action);
     };
     let (named, group) = match Arn::parse(given) {

@@ -343,3 +343,330 @@ pub fn concurrent_writers(store: &dyn Store) {
         "concurrent appends get distinct seqs"
     );
 }
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn new_event(timestamp_ms: i64, message: &str) -> NewLogEvent {
+    NewLogEvent {
+        timestamp_ms,
+        message: message.into(),
+    }
+}
+
+fn messages(events: &[LogEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.message.as_str()).collect()
+}
+
+fn events_query(group: &str) -> LogEventQuery {
+    LogEventQuery {
+        group: group.into(),
+        ..LogEventQuery::default()
+    }
+}
+
+/// Groups: created once, listed by prefix in name order, retention and
+/// tags changed in place, deleted with their streams and events.
+pub fn log_groups_lifecycle(store: &dyn Store) {
+    let tags = BTreeMap::from([("team".to_string(), "a".to_string())]);
+    store.create_log_group("/app/b", 10, &tags).unwrap();
+    store
+        .create_log_group("/app/a", 20, &BTreeMap::new())
+        .unwrap();
+    store
+        .create_log_group("/other", 30, &BTreeMap::new())
+        .unwrap();
+    assert!(is_conflict(store.create_log_group(
+        "/app/a",
+        40,
+        &BTreeMap::new()
+    )));
+    let names = |prefix: &str| -> Vec<String> {
+        store
+            .list_log_groups(prefix)
+            .unwrap()
+            .into_iter()
+            .map(|g| g.name)
+            .collect()
+    };
+    assert_eq!(names(""), ["/app/a", "/app/b", "/other"]);
+    assert_eq!(names("/app/"), ["/app/a", "/app/b"]);
+    assert_eq!(names("/app_"), Vec::<String>::new(), "`_` is no wildcard");
+
+    let b = store.get_log_group("/app/b").unwrap().expect("created");
+    assert_eq!(
+        (b.created_ms, b.retention_days, b.stored_bytes),
+        (10, None, 0)
+    );
+    assert_eq!(b.tags, tags);
+    assert!(store.get_log_group("/nope").unwrap().is_none());
+
+    store.put_log_retention("/app/b", Some(7)).unwrap();
+    assert_eq!(
+        store
+            .get_log_group("/app/b")
+            .unwrap()
+            .unwrap()
+            .retention_days,
+        Some(7)
+    );
+    store.put_log_retention("/app/b", None).unwrap();
+    assert_eq!(
+        store
+            .get_log_group("/app/b")
+            .unwrap()
+            .unwrap()
+            .retention_days,
+        None
+    );
+    assert!(is_not_found(store.put_log_retention("/nope", Some(1))));
+
+    let add = BTreeMap::from([("env".to_string(), "prod".to_string())]);
+    store
+        .tag_log_group("/app/b", &add, &["team".to_string()])
+        .unwrap();
+    assert_eq!(store.get_log_group("/app/b").unwrap().unwrap().tags, add);
+    assert!(is_not_found(store.tag_log_group("/nope", &add, &[])));
+
+    store.create_log_stream("/app/b", "s1", 50).unwrap();
+    assert!(is_conflict(store.create_log_stream("/app/b", "s1", 60)));
+    assert!(is_not_found(store.create_log_stream("/nope", "s1", 60)));
+    store
+        .put_log_events("/app/b", "s1", &[new_event(100, "hello")], 200)
+        .unwrap();
+    assert_eq!(
+        store.get_log_group("/app/b").unwrap().unwrap().stored_bytes,
+        5
+    );
+
+    store.delete_log_group("/app/b").unwrap();
+    assert!(is_not_found(store.delete_log_group("/app/b")));
+    assert!(store.get_log_group("/app/b").unwrap().is_none());
+    store
+        .create_log_group("/app/b", 70, &BTreeMap::new())
+        .unwrap();
+    assert!(
+        store.list_log_streams("/app/b").unwrap().is_empty(),
+        "a group made again starts empty"
+    );
+    assert!(store
+        .query_log_events(&events_query("/app/b"))
+        .unwrap()
+        .is_empty());
+}
+
+/// Streams and events: stored in time order whatever the put order,
+/// read after or before a position, by stream, name prefix and time.
+pub fn log_events_order_and_filters(store: &dyn Store) {
+    store.create_log_group("g", 1, &BTreeMap::new()).unwrap();
+    store.create_log_stream("g", "a/1", 2).unwrap();
+    store.create_log_stream("g", "b/1", 3).unwrap();
+    assert!(is_not_found(store.put_log_events(
+        "g",
+        "missing",
+        &[new_event(1, "x")],
+        5
+    )));
+    assert!(is_not_found(store.put_log_events(
+        "nope",
+        "a/1",
+        &[new_event(1, "x")],
+        5
+    )));
+    store
+        .put_log_events(
+            "g",
+            "a/1",
+            &[new_event(300, "a300"), new_event(500, "a500")],
+            900,
+        )
+        .unwrap();
+    let last = store
+        .put_log_events(
+            "g",
+            "b/1",
+            &[new_event(100, "b100"), new_event(300, "b300")],
+            950,
+        )
+        .unwrap();
+    assert!(last > 0);
+
+    let all = store.query_log_events(&events_query("g")).unwrap();
+    assert_eq!(
+        messages(&all),
+        ["b100", "a300", "b300", "a500"],
+        "by time, then id"
+    );
+    assert_eq!(all[3].ingestion_ms, 900);
+    assert_eq!(all[2].id, last);
+
+    let after = LogEventQuery {
+        from: Some(all[1].position()),
+        limit: 1,
+        ..events_query("g")
+    };
+    assert_eq!(messages(&store.query_log_events(&after).unwrap()), ["b300"]);
+    let before = LogEventQuery {
+        from: Some(all[2].position()),
+        descending: true,
+        ..events_query("g")
+    };
+    assert_eq!(
+        messages(&store.query_log_events(&before).unwrap()),
+        ["a300", "b100"]
+    );
+    let one = LogEventQuery {
+        streams: Some(vec!["b/1".into()]),
+        ..events_query("g")
+    };
+    assert_eq!(
+        messages(&store.query_log_events(&one).unwrap()),
+        ["b100", "b300"]
+    );
+    let prefix = LogEventQuery {
+        stream_prefix: Some("a/".into()),
+        ..events_query("g")
+    };
+    assert_eq!(
+        messages(&store.query_log_events(&prefix).unwrap()),
+        ["a300", "a500"]
+    );
+    let window = LogEventQuery {
+        start_ms: Some(300),
+        end_ms: Some(500),
+        ..events_query("g")
+    };
+    assert_eq!(
+        messages(&store.query_log_events(&window).unwrap()),
+        ["a300", "b300"],
+        "start inclusive, end exclusive"
+    );
+    assert!(is_not_found(store.query_log_events(&events_query("nope"))));
+
+    let streams = store.list_log_streams("g").unwrap();
+    assert_eq!(streams.len(), 2);
+    assert_eq!(
+        (
+            streams[0].name.as_str(),
+            streams[0].created_ms,
+            streams[0].first_event_ms,
+            streams[0].last_event_ms,
+            streams[0].last_ingestion_ms,
+            streams[0].stored_bytes
+        ),
+        ("a/1", 2, Some(300), Some(500), Some(900), 8)
+    );
+    store.create_log_stream("g", "c", 4).unwrap();
+    let empty = &store.list_log_streams("g").unwrap()[2];
+    assert_eq!((empty.first_event_ms, empty.stored_bytes), (None, 0));
+
+    store.delete_log_stream("g", "a/1").unwrap();
+    assert!(is_not_found(store.delete_log_stream("g", "a/1")));
+    assert_eq!(
+        messages(&store.query_log_events(&events_query("g")).unwrap()),
+        ["b100", "b300"]
+    );
+}
+
+/// Invocation records are also events of `/aws/lambda/FUNCTION`, one per
+/// line, END and REPORT at the end time; deleting the group or a stream
+/// deletes the records too.
+pub fn invocation_logs_are_lambda_events(store: &dyn Store) {
+    store
+        .append_logs(&[log_record("f", "r1", 100, 200, false)])
+        .unwrap();
+    let group = store
+        .get_log_group("/aws/lambda/f")
+        .unwrap()
+        .expect("made by the record");
+    assert_eq!(group.created_ms, 100);
+    let events = store
+        .query_log_events(&events_query("/aws/lambda/f"))
+        .unwrap();
+    assert_eq!(
+        messages(&events),
+        ["START RequestId: r1\n", "hello\n", "REPORT RequestId: r1\n"]
+    );
+    assert_eq!(
+        events.iter().map(|e| e.timestamp_ms).collect::<Vec<_>>(),
+        [100, 100, 200]
+    );
+    assert!(events.iter().all(|e| e.ingestion_ms == 200));
+    assert!(events
+        .iter()
+        .all(|e| e.stream == "2026/01/01/[$LATEST]0123456789abcdef"));
+
+    // A retention policy set before the next record stays.
+    store.put_log_retention("/aws/lambda/f", Some(30)).unwrap();
+    store
+        .append_logs(&[log_record("f", "r2", 300, 400, false)])
+        .unwrap();
+    let group = store.get_log_group("/aws/lambda/f").unwrap().unwrap();
+    assert_eq!((group.created_ms, group.retention_days), (100, Some(30)));
+    assert_eq!(store.list_log_streams("/aws/lambda/f").unwrap().len(), 1);
+
+    store
+        .delete_log_stream("/aws/lambda/f", "2026/01/01/[$LATEST]0123456789abcdef")
+        .unwrap();
+    assert!(store.query_logs(&query("f")).unwrap().is_empty());
+    store
+        .append_logs(&[log_record("f", "r3", 500, 600, false)])
+        .unwrap();
+    store.delete_log_group("/aws/lambda/f").unwrap();
+    assert!(store.query_logs(&query("f")).unwrap().is_empty());
+}
+
+/// Retention: a group's policy decides how long its events (and its
+/// function's records) stay; the others follow the default cutoff.
+pub fn prune_logs_by_group_retention(store: &dyn Store) {
+    let now = now_ms();
+    let days = |n: i64| now - n * crate::logs::DAY_MS;
+    for group in ["kept", "short", "default"] {
+        store
+            .create_log_group(group, days(20), &BTreeMap::new())
+            .unwrap();
+        store.create_log_stream(group, "s", days(20)).unwrap();
+        store
+            .put_log_events(
+                group,
+                "s",
+                &[new_event(days(10), "old"), new_event(days(2), "new")],
+                days(1),
+            )
+            .unwrap();
+    }
+    store.put_log_retention("kept", Some(30)).unwrap();
+    store.put_log_retention("short", Some(5)).unwrap();
+    store
+        .append_logs(&[
+            log_record("withpolicy", "p1", days(10), days(10), false),
+            log_record("withpolicy", "p2", days(2), days(2), false),
+        ])
+        .unwrap();
+    store
+        .put_log_retention("/aws/lambda/withpolicy", Some(7))
+        .unwrap();
+
+    // The node's default cutoff: a day ago.
+    assert_eq!(
+        store.prune_logs(days(1) + 1).unwrap(),
+        1,
+        "p1 went, by its group's 7 days"
+    );
+    let left = |group: &str| -> Vec<String> {
+        store
+            .query_log_events(&events_query(group))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message)
+            .collect()
+    };
+    assert_eq!(left("kept"), ["old", "new"], "30 days keep both");
+    assert_eq!(left("short"), ["new"], "5 days drop the 10-day-old one");
+    assert!(left("default").is_empty(), "no policy: the default cutoff");
+    assert_eq!(
+        request_ids(&store.query_logs(&query("withpolicy")).unwrap()),
+        ["p2"]
+    );
+}

@@ -221,16 +221,16 @@ fn every_route_the_router_serves_is_classified() {
 
     let sqs = dispatched(include_str!("../../sqs.rs"), "async fn execute(");
     let events = dispatched(include_str!("../../eventbridge.rs"), "async fn handle(");
-    let logs = dispatched(include_str!("../../logs.rs"), "pub async fn json_protocol(");
+    let logs = dispatched(include_str!("../../logs/api.rs"), "fn dispatch(");
     assert!(
-        sqs.len() >= 17 && events.len() >= 15 && !logs.is_empty(),
+        sqs.len() >= 17 && events.len() >= 15 && logs.len() >= 17,
         "{sqs:?} {events:?} {logs:?}"
     );
     let targets = sqs
         .iter()
         .map(|op| format!("AmazonSQS.{op}"))
         .chain(events.iter().map(|op| format!("AWSEvents.{op}")))
-        .chain(logs.iter().cloned());
+        .chain(logs.iter().map(|op| format!("Logs_20140328.{op}")));
     for target in targets {
         let classified = classify_as("sqs", "POST", "/", Some(&target), Body::Json("{}"));
         assert!(

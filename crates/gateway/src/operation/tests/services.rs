@@ -410,12 +410,33 @@ fn logs_filter_log_events() {
         "logs:FilterLogEvents",
         "*",
     );
+    check(
+        json(
+            "Logs_20140328.PutLogEvents",
+            r#"{"logGroupName":"/aws/lambda/f","logStreamName":"s","logEvents":[]}"#,
+        ),
+        "logs:PutLogEvents",
+        group,
+    );
+    check(
+        json(
+            "Logs_20140328.TagResource",
+            r#"{"resourceArn":"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/f","tags":{}}"#,
+        ),
+        "logs:TagResource",
+        group,
+    );
+    check(
+        json("Logs_20140328.DescribeLogGroups", "{}"),
+        "logs:DescribeLogGroups",
+        "*",
+    );
     assert_eq!(
         classify_as(
             "logs",
             "POST",
             "/",
-            Some("Logs_20140328.PutLogEvents"),
+            Some("Logs_20140328.PutSubscriptionFilter"),
             Body::Json("{}")
         ),
         Classified::Unknown
