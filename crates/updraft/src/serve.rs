@@ -82,6 +82,20 @@ pub struct ServeArgs {
     /// default: <data-dir>/process/runtimes/python.
     #[arg(long, value_name = "DIR", env = "UPDRAFT_PYTHON_RUNTIME_DIR")]
     python_runtime_dir: Option<PathBuf>,
+    /// The Node.js binary for nodejs20.x and nodejs22.x functions.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "UPDRAFT_NODE",
+        default_value = "node"
+    )]
+    node: PathBuf,
+    /// Where the AWS SDK for JavaScript that Node.js functions import is
+    /// installed (scripts/run installs it; see
+    /// crates/runtime-process/scripts/install-node-sdk.sh); default:
+    /// <data-dir>/process/runtimes/nodejs.
+    #[arg(long, value_name = "DIR", env = "UPDRAFT_NODE_RUNTIME_DIR")]
+    node_runtime_dir: Option<PathBuf>,
     /// How long a failed async invocation waits before its first retry;
     /// the second waits twice as long (Lambda: about 1 and 2 minutes).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
@@ -265,11 +279,11 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         &creds,
         args.bootstrap.as_deref(),
     )?);
-    match process_runtime(&data_dir, args.python_runtime_dir.clone()) {
+    match process_runtime(&data_dir, &args) {
         Ok(process) => runtimes.push(Arc::new(process)),
         Err(e) => tracing::warn!(
             error = %format!("{e:#}"),
-            "native-process runtimes (provided.*, python3.x) are unavailable"
+            "native-process runtimes (provided.*, python3.x, nodejs*) are unavailable"
         ),
     }
     let memory_budget_mb = args.memory_budget.unwrap_or_else(default_memory_budget_mb);
@@ -672,14 +686,15 @@ pub const SANDBOX_INIT: &str = "sandbox-init";
 /// The native-process runtime, with its sandbox helper being this binary
 /// and `awslambdaric` installed (or updated to the pinned version) in the
 /// data dir's managed runtime directory.
-fn process_runtime(
-    data_dir: &Path,
-    python_runtime_dir: Option<PathBuf>,
-) -> anyhow::Result<ProcessRuntime> {
+fn process_runtime(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<ProcessRuntime> {
     let mut config = ProcessConfig::new(data_dir.join("process"));
-    if let Some(dir) = python_runtime_dir {
-        config.python_runtime_dir = dir;
+    if let Some(dir) = &args.python_runtime_dir {
+        config.python_runtime_dir = dir.clone();
     }
+    if let Some(dir) = &args.node_runtime_dir {
+        config.node_runtime_dir = dir.clone();
+    }
+    config.node = args.node.clone();
     config.init_binary = std::env::current_exe().context("locating the updraft binary")?;
     config.init_args = vec![SANDBOX_INIT.to_string()];
     config.endpoint_socket = Some(endpoint_socket_path(data_dir));
