@@ -24,6 +24,7 @@ mod iam;
 mod iam_cli;
 mod mappings;
 mod metrics;
+mod node;
 mod persistence;
 mod process;
 mod scheduler;
