@@ -453,14 +453,11 @@ impl<'a> Parser<'a> {
 
     fn path(&mut self) -> Result<Path, TablesError> {
         let mut steps = vec![Step::Attr(self.name()?)];
-        // Only a path's first name is checked against the reserved words.
-        let reserved = self.reserved.clone();
         loop {
             match self.peek() {
                 Tok::Sym(".") => {
                     self.next();
                     steps.push(Step::Attr(self.name()?));
-                    self.reserved.clone_from(&reserved);
                 }
                 Tok::Sym("[") => {
                     self.next();

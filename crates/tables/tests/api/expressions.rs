@@ -145,12 +145,12 @@ fn projection_expression() {
     db.table("proj", None);
     db.put("proj", json!({"pk": {"S": "a"}, "x": {"N": "1"}, "y": {"N": "2"},
         "m": {"M": {"a": {"S": "1"}, "b": {"S": "2"}}}, "l": {"L": [{"S": "0"}, {"S": "1"}, {"S": "2"}]}}));
-    // Reserved words are checked on a path's first name only.
-    let out = db.ok(
+    // Reserved words are refused anywhere in a path.
+    let (_, message) = db.fails(
         "GetItem",
         json!({"TableName": "proj", "Key": {"pk": {"S": "a"}}, "ProjectionExpression": "m.Value"}),
     );
-    assert_eq!(out, json!({"Item": {}}));
+    assert_eq!(message, "Invalid ProjectionExpression: Attribute name is a reserved keyword; reserved keyword: Value");
     let out = db.ok("GetItem", json!({"TableName": "proj", "Key": {"pk": {"S": "a"}},
         "ProjectionExpression": "#x, m.b, l[2], l[0], nope", "ExpressionAttributeNames": {"#x": "x"}}));
     assert_eq!(
