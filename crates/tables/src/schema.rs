@@ -200,10 +200,15 @@ impl TableMeta {
             }
         }
         for index in &self.indexes {
-            for attr in index.key.attrs() {
+            for (position, attr) in index.key.attrs().enumerate() {
                 let Some(value) = item.get(&attr.name) else {
                     continue;
                 };
+                // Index keys obey the same size limits as the table's.
+                let limit = if position == 1 { 1024 } else { 2048 };
+                if value.type_name() == attr.kind && !is_empty(value) && value.size() > limit {
+                    check_key_value(attr, value, position == 1, how)?;
+                }
                 if value.type_name() != attr.kind {
                     return Err(TablesError::validation(format!(
                         "One or more parameter values were invalid: Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",

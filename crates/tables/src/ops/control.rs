@@ -94,6 +94,11 @@ pub fn create_table(
         .chain(indexes.iter().flat_map(|i| i.key.attrs()))
         .map(|a| a.name.as_str())
         .collect();
+    if used.len() != attr_defs.len() && indexes.is_empty() {
+        return Err(TablesError::validation(
+            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+        ));
+    }
     if used.len() != attr_defs.len() {
         let mut defined: Vec<&str> = attr_defs.iter().map(|d| d.name.as_str()).collect();
         defined.sort_unstable();

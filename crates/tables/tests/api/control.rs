@@ -95,7 +95,7 @@ fn create_table_validation_uses_dynamodb_messages() {
                    "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"},
                                             {"AttributeName": "b", "AttributeType": "S"}],
                    "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}]}),
-            "One or more parameter values were invalid: Some AttributeDefinitions are not used. AttributeDefinitions: [a, b], keys used: [a]",
+            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
         ),
         (
             json!({"TableName": "tab1",

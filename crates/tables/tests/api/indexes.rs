@@ -186,6 +186,13 @@ fn index_key_types_are_checked_on_write() {
         ),
         "{message}"
     );
+    // Index keys obey the key size limits.
+    let (_, message) = db.fails(
+        "PutItem",
+        json!({"TableName": "orders",
+        "Item": {"pk": {"S": "u9"}, "sk": {"S": "o9"}, "status": {"S": "x".repeat(2049)}}}),
+    );
+    assert_eq!(message, "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes");
 }
 
 #[test]
