@@ -7,6 +7,7 @@
 //! items     (tbl, pk, sk) -> item JSON, size, h      + index (tbl, h, pk, sk)
 //! idx_items (tbl, idx, ipk, isk, pk, sk), h          + index (tbl, idx, h, ...)
 //! stream    seq -> (tbl, record JSON, at)
+//! counts    (tbl, idx) -> items, bytes                ('' for the table itself)
 //! tokens    ClientRequestToken -> digest, time, output
 //! ```
 //!
@@ -43,6 +44,8 @@ CREATE INDEX IF NOT EXISTS idx_items_scan ON idx_items (tbl, idx, h, ipk, isk, p
 CREATE TABLE IF NOT EXISTS stream (seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl INTEGER NOT NULL,
   at REAL NOT NULL, rec TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS stream_tbl ON stream (tbl, seq);
+CREATE TABLE IF NOT EXISTS counts (tbl INTEGER NOT NULL, idx TEXT NOT NULL, items INTEGER NOT NULL,
+  bytes INTEGER NOT NULL, PRIMARY KEY (tbl, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tokens (token TEXT PRIMARY KEY, digest TEXT NOT NULL, at REAL NOT NULL,
   output TEXT NOT NULL);
 ";
@@ -169,6 +172,7 @@ pub fn drop_table(conn: &Connection, meta: &TableMeta) -> Result<(), TablesError
     for sql in [
         "DELETE FROM items WHERE tbl = ?1",
         "DELETE FROM idx_items WHERE tbl = ?1",
+        "DELETE FROM counts WHERE tbl = ?1",
         "DELETE FROM stream WHERE tbl = ?1",
         "DELETE FROM tables WHERE id = ?1",
     ] {
@@ -178,32 +182,39 @@ pub fn drop_table(conn: &Connection, meta: &TableMeta) -> Result<(), TablesError
     Ok(())
 }
 
-/// Item count and size of the table (`index` None) or of one index.
+/// Item count and size of the table (`index` None) or of one index, kept
+/// up to date by every write (so DescribeTable does not count rows).
 pub fn counts(
     conn: &Connection,
     meta: &TableMeta,
     index: Option<&str>,
 ) -> Result<Counts, TablesError> {
-    let row = |r: &rusqlite::Row<'_>| {
-        Ok(Counts {
-            items: r.get(0)?,
-            bytes: r.get(1)?,
+    conn.prepare_cached("SELECT items, bytes FROM counts WHERE tbl = ?1 AND idx = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![meta.id, index.unwrap_or("")], |r| {
+                Ok(Counts {
+                    items: r.get(0)?,
+                    bytes: r.get(1)?,
+                })
+            })
+            .optional()
         })
-    };
-    match index {
-        None => conn.query_row(
-            "SELECT count(*), coalesce(sum(size), 0) FROM items WHERE tbl = ?1",
-            [meta.id],
-            row,
-        ),
-        Some(index) => conn.query_row(
-            "SELECT count(*), coalesce(sum(i.size), 0) FROM idx_items x JOIN items i
-             ON i.tbl = x.tbl AND i.pk = x.pk AND i.sk = x.sk WHERE x.tbl = ?1 AND x.idx = ?2",
-            params![meta.id, index],
-            row,
-        ),
+        .map(Option::unwrap_or_default)
+        .map_err(TablesError::db("reading item counts"))
+}
+
+/// Adds to the item count and size of a table (`idx` "") or index.
+fn bump(conn: &Connection, tbl: i64, idx: &str, items: i64, bytes: i64) -> Result<(), TablesError> {
+    if items == 0 && bytes == 0 {
+        return Ok(());
     }
-    .map_err(TablesError::db("counting items"))
+    conn.prepare_cached(
+        "INSERT INTO counts (tbl, idx, items, bytes) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tbl, idx) DO UPDATE SET items = items + excluded.items, bytes = bytes + excluded.bytes",
+    )
+    .and_then(|mut s| s.execute(params![tbl, idx, items, bytes]))
+    .map_err(TablesError::db("updating item counts"))?;
+    Ok(())
 }
 
 /// The item with this primary key (a validated `Key`).
@@ -264,9 +275,27 @@ pub fn write_item(
                 .map_err(db)?;
         }
     }
+    let old_size = old.map_or(0, item_size) as i64;
+    let new_size = new.map_or(0, item_size) as i64;
+    bump(
+        conn,
+        meta.id,
+        "",
+        i64::from(new.is_some()) - i64::from(old.is_some()),
+        new_size - old_size,
+    )?;
     for index in &meta.indexes {
         let before = old.and_then(|i| encode_key(&index.key, i));
         let after = new.and_then(|i| encode_key(&index.key, i));
+        let (was, is) = (before.is_some(), after.is_some());
+        let bytes = if is { new_size } else { 0 } - if was { old_size } else { 0 };
+        bump(
+            conn,
+            meta.id,
+            &index.name,
+            i64::from(is) - i64::from(was),
+            bytes,
+        )?;
         if before == after {
             continue;
         }
@@ -326,6 +355,7 @@ pub fn backfill_index(
         let item = parse_item(&text)?;
         if let Some((ipk, isk)) = encode_key(&index.key, &item) {
             insert_index_entry(conn, meta, index, &ipk, &isk, &pk, &sk)?;
+            bump(conn, meta.id, &index.name, 1, item_size(&item) as i64)?;
         }
     }
     Ok(())
@@ -333,11 +363,13 @@ pub fn backfill_index(
 
 /// Removes an index's entries (UpdateTable Delete).
 pub fn drop_index(conn: &Connection, meta: &TableMeta, index: &str) -> Result<(), TablesError> {
-    conn.execute(
+    for sql in [
         "DELETE FROM idx_items WHERE tbl = ?1 AND idx = ?2",
-        params![meta.id, index],
-    )
-    .map_err(TablesError::db("deleting an index"))?;
+        "DELETE FROM counts WHERE tbl = ?1 AND idx = ?2",
+    ] {
+        conn.execute(sql, params![meta.id, index])
+            .map_err(TablesError::db("deleting an index"))?;
+    }
     Ok(())
 }
 

@@ -165,3 +165,28 @@ fn tags_and_update_table() {
         json!({"BillingMode": "PROVISIONED"})
     );
 }
+
+#[test]
+fn item_count_and_size_follow_every_write() {
+    let db = Db::new();
+    db.table("sized", None);
+    db.put("sized", json!({"pk": {"S": "a"}, "v": {"S": "12345"}}));
+    db.put("sized", json!({"pk": {"S": "b"}}));
+    db.put("sized", json!({"pk": {"S": "c"}}));
+    // Replacing and growing an item, deleting one, deleting a missing one.
+    db.put("sized", json!({"pk": {"S": "b"}, "w": {"S": "xy"}}));
+    db.ok("UpdateItem", json!({"TableName": "sized", "Key": {"pk": {"S": "a"}},
+        "UpdateExpression": "SET v = :long", "ExpressionAttributeValues": {":long": {"S": "1234567890"}}}));
+    db.ok(
+        "DeleteItem",
+        json!({"TableName": "sized", "Key": {"pk": {"S": "c"}}}),
+    );
+    db.ok(
+        "DeleteItem",
+        json!({"TableName": "sized", "Key": {"pk": {"S": "zzz"}}}),
+    );
+    let table = &db.ok("DescribeTable", json!({"TableName": "sized"}))["Table"];
+    assert_eq!(table["ItemCount"], 2);
+    // a: "pk"+"a" + "v"+10 chars = 14; b: "pk"+"b" + "w"+"xy" = 6.
+    assert_eq!(table["TableSizeBytes"], 14 + 6);
+}
