@@ -361,6 +361,15 @@ impl ProcessRuntime {
                 if let Err(why) = &self.shared.node {
                     return Err(why.clone());
                 }
+                if self.shared.cgroups.mechanism == LimitMechanism::RlimitAs {
+                    // V8 reserves gigabytes of address space at start.
+                    return Err(
+                        "Node.js needs cgroups for its memory limit (under the RLIMIT_AS \
+                         fallback V8 cannot reserve its address space). Run updraft as root on a \
+                         host with cgroup v2, or v1 memory and pids controllers"
+                            .into(),
+                    );
+                }
                 if node::installed_node_sdk(&config.node_runtime_dir).is_none() {
                     return Err(format!(
                         "the AWS SDK for JavaScript is not installed in {}. \

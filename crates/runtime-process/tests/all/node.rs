@@ -345,6 +345,22 @@ async fn missing_prerequisites_are_named_at_deploy() {
         "{e}"
     );
 
+    let sdk = node_sdk_dir();
+    let fx = runtime_with(|c| {
+        c.use_cgroups = false;
+        c.node_runtime_dir = sdk;
+    });
+    let e = fx
+        .rt
+        .prepare("nodejs20.x", &sha_of(&code), &code)
+        .unwrap_err();
+    assert!(
+        e.0.starts_with(
+            "The runtime nodejs20.x is not available on this node: Node.js needs cgroups"
+        ),
+        "{e}"
+    );
+
     let fx = runtime_with(|c| c.bwrap = PathBuf::from("/nonexistent/bwrap"));
     let e = fx
         .rt
