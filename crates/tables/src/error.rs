@@ -57,6 +57,9 @@ pub enum TablesError {
         #[source]
         source: std::io::Error,
     },
+    /// A batch of operations could not be committed (nothing of it was kept).
+    #[error("commit failed: {0}")]
+    Commit(String),
     /// Stored data could not be read back.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -71,7 +74,7 @@ impl TablesError {
     /// The HTTP status the error is returned with.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Database { .. } | Self::Io { .. } | Self::Corrupt(_) => 500,
+            Self::Database { .. } | Self::Io { .. } | Self::Corrupt(_) | Self::Commit(_) => 500,
             _ => 400,
         }
     }
@@ -97,7 +100,7 @@ impl TablesError {
                 "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException"
             }
             Self::LimitExceeded(_) => "com.amazonaws.dynamodb.v20120810#LimitExceededException",
-            Self::Database { .. } | Self::Io { .. } | Self::Corrupt(_) => {
+            Self::Database { .. } | Self::Io { .. } | Self::Corrupt(_) | Self::Commit(_) => {
                 "com.amazonaws.dynamodb.v20120810#InternalServerError"
             }
         }
@@ -106,7 +109,7 @@ impl TablesError {
     /// The message shown to the client.
     pub fn message(&self) -> String {
         match self {
-            Self::Database { .. } | Self::Io { .. } | Self::Corrupt(_) => {
+            Self::Database { .. } | Self::Io { .. } | Self::Corrupt(_) | Self::Commit(_) => {
                 "Internal server error".to_string()
             }
             Self::UnknownOperation(_) => String::new(),

@@ -11,11 +11,14 @@
 //!                                                   item + index entries + stream record)
 //! ```
 //!
-//! Every operation runs under one connection lock, and every write in one
-//! SQLite transaction committed with `synchronous=FULL`: conditional
-//! writes and transactions are serializable, and a stream record commits
-//! with its change.
+//! One thread owns the connection and runs every operation in arrival
+//! order ([`committer`]): operations that arrive together share one SQLite
+//! transaction and one sync (`synchronous=FULL`), each in its own
+//! savepoint, and every caller is answered only after the commit.
+//! Conditional writes and transactions are serializable, an answer is
+//! durable, and a stream record commits with its change.
 
+mod committer;
 mod error;
 mod expr;
 mod number;
@@ -26,48 +29,98 @@ mod store;
 mod value;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use rusqlite::Connection;
+use std::time::SystemTime;
+
 use serde_json::Value;
 
+use committer::Committer;
 pub use error::TablesError;
 pub use number::Number;
 pub use value::{AttrValue, Item};
 
+/// Operations that only read: they run on a reader connection, beside the
+/// committer, and see every write acknowledged before they started.
+const READ_ONLY: &[&str] = &[
+    "GetItem",
+    "Query",
+    "Scan",
+    "BatchGetItem",
+    "TransactGetItems",
+    "DescribeTable",
+    "ListTables",
+    "ListTagsOfResource",
+    "DescribeTimeToLive",
+    "DescribeLimits",
+    "DescribeEndpoints",
+];
+
+/// Reader connections per account.
+const READERS: usize = 4;
+
 /// One account's tables.
 pub struct Tables {
-    conn: Mutex<Connection>,
-    account_id: String,
-    region: String,
+    committer: Committer,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    account_id: Arc<str>,
+    region: Arc<str>,
 }
 
 impl Tables {
     /// One account's tables, stored under `dir` (SQLite, WAL, synchronous=FULL).
     pub fn open(dir: &Path, account_id: &str, region: &str) -> Result<Arc<Tables>, TablesError> {
         let conn = store::open(dir)?;
+        let readers = (0..READERS)
+            .map(|_| store::open_reader(dir).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
         Ok(Arc::new(Tables {
-            conn: Mutex::new(conn),
-            account_id: account_id.to_string(),
-            region: region.to_string(),
+            committer: Committer::start(conn)?,
+            readers,
+            next_reader: AtomicUsize::new(0),
+            account_id: account_id.into(),
+            region: region.into(),
         }))
     }
 
     /// Runs one operation (`operation` is the X-Amz-Target suffix, e.g.
     /// "PutItem") on its JSON input; the output is the JSON the API
-    /// returns. Blocking: call it on a blocking thread.
+    /// returns, once it is durable. Blocking: call it on a blocking thread.
     pub fn execute(&self, operation: &str, input: &[u8]) -> Result<Value, TablesError> {
         let input = parse_input(input)?;
-        let mut conn = self
-            .conn
+        if READ_ONLY.contains(&operation) {
+            let ctx = ops::Ctx {
+                account_id: &self.account_id,
+                region: &self.region,
+            };
+            let mut reader = self.reader();
+            return ops::dispatch(&ctx, &mut reader, operation, &input);
+        }
+        let operation = operation.to_string();
+        let (account_id, region) = (Arc::clone(&self.account_id), Arc::clone(&self.region));
+        self.committer.run(Box::new(move |conn| {
+            let ctx = ops::Ctx {
+                account_id: &account_id,
+                region: &region,
+            };
+            ops::dispatch(&ctx, conn, &operation, &input)
+        }))
+    }
+
+    /// A free reader connection, or the next one in turn.
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        for reader in &self.readers {
+            if let Ok(guard) = reader.try_lock() {
+                return guard;
+            }
+        }
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        self.readers[i]
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let ctx = ops::Ctx {
-            account_id: &self.account_id,
-            region: &self.region,
-        };
-        ops::dispatch(&ctx, &mut conn, operation, &input)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The table names an operation's input acts on (for IAM: the gateway
@@ -78,17 +131,18 @@ impl Tables {
         ops::tables_named(operation, &input)
     }
 
-    /// Deletes expired TTL items once; returns how many were deleted.
+    /// Deletes expired TTL items once (recording them in the stream as
+    /// service deletions) and drops stream records older than 24 hours;
+    /// returns how many items were deleted.
     pub fn expire_ttl(&self, now: SystemTime) -> Result<usize, TablesError> {
         let now = now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        let mut conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        ops::ttl::expire(&mut conn, now)
+        let deleted = self.committer.run(Box::new(move |conn| {
+            ops::ttl::expire(conn, now).map(Value::from)
+        }))?;
+        Ok(deleted.as_u64().unwrap_or(0) as usize)
     }
 
     /// Stream records of `table` with sequence numbers after
@@ -100,12 +154,15 @@ impl Tables {
         after_sequence: u64,
         limit: usize,
     ) -> Result<Vec<Value>, TablesError> {
-        let conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let meta = store::require_table(&conn, table)?;
-        store::stream_records(&conn, &meta, after_sequence, limit)
+        let table = table.to_string();
+        let records = self.committer.run(Box::new(move |conn| {
+            let meta = store::require_table(conn, &table)?;
+            store::stream_records(conn, &meta, after_sequence, limit).map(Value::Array)
+        }))?;
+        match records {
+            Value::Array(list) => Ok(list),
+            _ => Ok(Vec::new()),
+        }
     }
 }
 

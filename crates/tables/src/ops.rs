@@ -221,16 +221,18 @@ fn lower_first(field: &str) -> String {
     }
 }
 
-/// Runs `f` in one SQLite transaction, committed only when it succeeds.
+/// Runs `f` all or nothing: in a savepoint, released only when it
+/// succeeds (the committer's transaction around it makes it durable).
 pub fn in_transaction<T>(
     conn: &mut Connection,
     f: impl FnOnce(&Connection) -> Result<T, TablesError>,
 ) -> Result<T, TablesError> {
-    let tx = conn
-        .transaction()
-        .map_err(TablesError::db("starting a transaction"))?;
-    let out = f(&tx)?;
-    tx.commit()
-        .map_err(TablesError::db("committing a transaction"))?;
+    let savepoint = conn
+        .savepoint()
+        .map_err(TablesError::db("starting a savepoint"))?;
+    let out = f(&savepoint)?;
+    savepoint
+        .commit()
+        .map_err(TablesError::db("releasing a savepoint"))?;
     Ok(out)
 }

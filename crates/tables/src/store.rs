@@ -73,6 +73,19 @@ pub fn open(dir: &Path) -> Result<Connection, TablesError> {
     Ok(conn)
 }
 
+/// Opens a read-only connection to a database `open` created. Reads on it
+/// see every committed (so every acknowledged) write.
+pub fn open_reader(dir: &Path) -> Result<Connection, TablesError> {
+    let conn = Connection::open_with_flags(
+        dir.join("tables.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(TablesError::db("opening tables.db for reading"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(TablesError::db("opening tables.db for reading"))?;
+    Ok(conn)
+}
+
 /// The order-preserving encoding of a key value.
 pub fn key_bytes(value: &AttrValue) -> Vec<u8> {
     match value {
