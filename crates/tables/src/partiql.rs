@@ -163,7 +163,29 @@ struct Parser<'a> {
 
 /// Parses a statement with its parameters.
 pub fn parse(src: &str, params: &[AttrValue]) -> Result<Statement, TablesError> {
+    if src.is_empty() || src.len() > 8192 {
+        return Err(TablesError::validation(format!(
+            "1 validation error detected: Value at 'statement' failed to satisfy constraint: Member must have length {}",
+            if src.is_empty() { "greater than or equal to 1" } else { "less than or equal to 8192" }
+        )));
+    }
     let (toks, glued) = tokenize(src)?;
+    // The parser recurses on brackets, parentheses and NOT: bound it.
+    let (mut depth, mut deepest, mut nots) = (0usize, 0usize, 0usize);
+    for tok in &toks {
+        match tok {
+            Tok::Sym("(" | "[" | "{" | "<<") => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            Tok::Sym(")" | "]" | "}" | ">>") => depth = depth.saturating_sub(1),
+            Tok::Word(w) if w.eq_ignore_ascii_case("NOT") => nots += 1,
+            _ => {}
+        }
+    }
+    if deepest + nots > 64 {
+        return Err(malformed("the statement nests too deeply"));
+    }
     let mut p = Parser {
         toks,
         glued,

@@ -122,6 +122,11 @@ fn is_reserved(word: &str) -> bool {
         .is_ok()
 }
 
+/// DynamoDB's limit on an expression's length.
+const MAX_EXPRESSION: usize = 4096;
+/// Parentheses, brackets and NOTs an expression may nest.
+const MAX_NESTING: usize = 64;
+
 const FUNCTIONS: &[&str] = &[
     "attribute_exists",
     "attribute_not_exists",
@@ -140,9 +145,36 @@ impl<'a> Parser<'a> {
                 "Invalid {what}: The expression can not be empty;"
             )));
         }
+        if src.len() > MAX_EXPRESSION {
+            return Err(TablesError::validation(format!(
+                "Invalid {what}: Expression size has exceeded the maximum allowed size; expression size: {}",
+                src.len()
+            )));
+        }
+        let toks = tokenize(src, what)?;
+        // The parser recurses on parentheses and NOT: bound it before
+        // parsing, so no expression can exhaust the stack.
+        let (mut depth, mut deepest, mut nots) = (0usize, 0usize, 0usize);
+        for t in &toks {
+            match &t.tok {
+                Tok::Sym("(" | "[") => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                Tok::Sym(")" | "]") => depth = depth.saturating_sub(1),
+                Tok::Ident(word) if word.eq_ignore_ascii_case("NOT") => nots += 1,
+                _ => {}
+            }
+        }
+        if deepest + nots > MAX_NESTING {
+            return Err(TablesError::validation(format!(
+                "Invalid {what}: The expression has exceeded the maximum nesting depth; depth: {}",
+                deepest + nots
+            )));
+        }
         Ok(Self {
             src,
-            toks: tokenize(src, what)?,
+            toks,
             pos: 0,
             what,
             attrs,

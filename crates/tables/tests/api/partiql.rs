@@ -286,3 +286,19 @@ fn tables_named_for_authorization() {
     assert!(Tables::tables_named("PutItem", b"{}").is_err());
     assert!(Tables::tables_named("PutItem", b"not json").is_err());
 }
+
+#[test]
+fn deep_statements_are_refused_not_crashed() {
+    let db = Db::new();
+    db.table("deep", None);
+    let nested = format!(
+        "INSERT INTO deep VALUE {{'pk': 'a', 'l': {}1{}}}",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let (kind, _) = db.fails("ExecuteStatement", json!({"Statement": nested}));
+    assert_eq!(kind, "ValidationException");
+    let nots = format!("SELECT * FROM deep WHERE {} pk = 'a'", "NOT ".repeat(1000));
+    let (kind, _) = db.fails("ExecuteStatement", json!({"Statement": nots}));
+    assert_eq!(kind, "ValidationException");
+}
