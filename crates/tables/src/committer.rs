@@ -45,6 +45,7 @@ impl Committer {
         let (sender, receiver) = mpsc::channel();
         std::thread::Builder::new()
             .name("tables-commit".into())
+            .stack_size(8 << 20)
             .spawn(move || serve(conn, receiver))
             .map_err(|source| TablesError::Io {
                 context: "starting the tables thread".into(),

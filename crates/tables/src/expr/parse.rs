@@ -124,6 +124,8 @@ fn is_reserved(word: &str) -> bool {
 
 /// DynamoDB's limit on an expression's length.
 const MAX_EXPRESSION: usize = 4096;
+/// Steps a document path may have (DynamoDB nests documents 32 deep).
+const MAX_PATH_DEPTH: usize = 32;
 /// Parentheses, brackets and NOTs an expression may nest.
 const MAX_NESTING: usize = 64;
 
@@ -502,6 +504,12 @@ impl<'a> Parser<'a> {
                     steps.push(Step::Index(index));
                 }
                 _ => return Ok(Path(steps)),
+            }
+            if steps.len() > MAX_PATH_DEPTH {
+                return Err(TablesError::validation(format!(
+                    "Invalid {}: The document path has exceeded the maximum nesting level of {MAX_PATH_DEPTH}",
+                    self.what
+                )));
             }
         }
     }

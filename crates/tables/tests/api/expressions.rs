@@ -124,6 +124,8 @@ fn expression_errors() {
          "Invalid attribute type name found; type: STRING, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}"),
         (put("", json!({}), None), "Invalid ConditionExpression: The expression can not be empty;"),
         (put(&"NOT ".repeat(1000), json!({}), None), "The expression has exceeded the maximum nesting depth"),
+        (put(&format!("attribute_exists(a{})", ".b".repeat(40)), json!({}), None),
+         "Invalid ConditionExpression: The document path has exceeded the maximum nesting level of 32"),
         (put(&format!("a = :v{}", " OR a = :v".repeat(500)), json!({":v": {"S": "x"}}), None),
          "Invalid ConditionExpression: Expression size has exceeded the maximum allowed size; expression size: 5006"),
         (put("((((a < b))))", json!({}), None), "Invalid ConditionExpression: The expression has redundant parentheses;"),
