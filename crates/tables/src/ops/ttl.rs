@@ -17,6 +17,9 @@ use crate::store::{self, Actor};
 
 const FIVE_YEARS: f64 = 5.0 * 365.0 * 86_400.0;
 const STREAM_RETENTION: f64 = 86_400.0;
+/// Items one sweep deletes per table at most, so a backlog drains over
+/// several sweeps instead of holding the writer in one long transaction.
+const SWEEP_LIMIT: usize = 1000;
 
 pub fn update(conn: &mut Connection, input: &Value) -> Result<Value, TablesError> {
     let name = table_name(input)?;
@@ -69,8 +72,8 @@ pub fn expire(conn: &mut Connection, now: f64) -> Result<usize, TablesError> {
             let mut expired = Vec::new();
             store::for_each_item(
                 tx,
-                "SELECT item, size FROM items WHERE tbl = ?1 AND ttl IS NOT NULL AND ttl < ?2 AND ttl > ?3",
-                &[meta.id.into(), now.into(), (now - FIVE_YEARS).into()],
+                "SELECT item, size FROM items WHERE tbl = ?1 AND ttl IS NOT NULL AND ttl < ?2 AND ttl > ?3 LIMIT ?4",
+                &[meta.id.into(), now.into(), (now - FIVE_YEARS).into(), (SWEEP_LIMIT as i64).into()],
                 |item, _| {
                     expired.push(item);
                     Ok(true)
