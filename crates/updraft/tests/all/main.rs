@@ -22,6 +22,7 @@ mod faults;
 mod hostile;
 mod iam;
 mod iam_cli;
+mod logs;
 mod mappings;
 mod metrics;
 mod node;
