@@ -25,6 +25,7 @@
 pub mod checksum;
 pub mod chunked;
 pub mod post;
+pub mod v2;
 
 use std::time::SystemTime;
 

@@ -160,6 +160,9 @@ pub(crate) fn request_context(
 /// `AccessDenied` as `service` words it.
 pub(crate) fn access_denied(service: &str, parts: &Parts, message: String) -> Response {
     match service {
+        "dynamodb" => {
+            crate::tables::error(StatusCode::BAD_REQUEST, "AccessDeniedException", &message)
+        }
         "events" | "logs" => {
             crate::logs::json_error(StatusCode::BAD_REQUEST, "AccessDeniedException", &message)
         }

@@ -15,14 +15,15 @@
 //!                                            ├─> /2017-10-31, /2019-09-30 .../concurrency, provisioned-concurrency
 //!                                            ├─> /schedules[/{name}], /schedule-groups[/{name}]   Scheduler
 //!                                            ├─> /updraft/v1/usage, /updraft/v1/queues, /updraft/v1/code/{sha} (presigned)
-//!                                            ├─> POST / (X-Amz-Target)     AmazonSQS.*, AWSEvents.*, Logs_*
+//!                                            ├─> POST / (X-Amz-Target)     AmazonSQS.*, AWSEvents.*, Logs_*, DynamoDB_20120810.*
 //!                                            └─> POST / or /{account}/{queue} (form)   SQS query protocol
 //!  request ─> /fn/{name}[:{alias}]/{path}   (auth per URL config: NONE streams, AWS_IAM verifies)
 //!  request ─> /metrics                      (Prometheus text; signed with --metrics-auth on)
+//!  request ─> S3 (bucket.<host>, signed for s3, or unsigned off the other APIs' paths) ─> s3 (streamed)
 //! ```
 //!
 //! The SigV4 service name is checked per API (`lambda`, `sqs`, `events`,
-//! `scheduler`, `logs`).
+//! `scheduler`, `logs`, `dynamodb`).
 
 mod authorize;
 mod cors;
@@ -39,9 +40,12 @@ mod operation;
 mod permissions;
 mod provisioned;
 mod resource_policy;
+mod s3;
+mod s3_events;
 mod scheduler;
 mod signed;
 mod sqs;
+mod tables;
 mod urls;
 mod usage;
 
@@ -59,6 +63,7 @@ use updraft_telemetry::FunctionGauges;
 
 pub use authorize::SecureTransport;
 pub use error::ApiError;
+pub use s3_events::S3Notifier;
 
 /// The SQS query protocol's form decoder, its rewriting into the JSON
 /// protocol's input and its XML writer, public so that they can be fuzzed
@@ -88,6 +93,8 @@ pub struct Tenant {
     /// The account's meter, when metering is on: the usage API commits
     /// what it is metering before reading, and prices with its prices.
     pub metering: Option<Arc<updraft_metering::Metering>>,
+    /// DynamoDB-compatible tables.
+    pub tables: Arc<updraft_tables::Tables>,
 }
 
 /// What every request shares: the node's identity directory and settings,
@@ -108,6 +115,11 @@ pub struct AppState {
     pub metrics_auth: bool,
     /// Every account's resources, by account id; the node's own among them.
     pub tenants: BTreeMap<String, Arc<Tenant>>,
+    /// Object storage (the node's: bucket names are global), when it is on.
+    pub s3: Option<Arc<updraft_s3::S3>>,
+    /// The node's host names for virtual-hosted S3 requests
+    /// (`bucket.<name>`).
+    pub s3_hosts: Vec<String>,
 }
 
 impl AppState {
@@ -241,14 +253,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             signed::verify,
         ));
 
-    Router::new()
+    let routed = Router::new()
         .route("/fn/{target}", any(urls::function_url))
         .route("/fn/{target}/", any(urls::function_url))
         .route("/fn/{target}/{*path}", any(urls::function_url))
         .route("/metrics", get(metrics))
         .merge(lambda)
         .layer(DefaultBodyLimit::disable())
-        .with_state(state)
+        .with_state(state.clone());
+    // S3's requests are picked off before routing: their paths
+    // (`/bucket/key`) overlap the other APIs' routes.
+    let s3 = axum::middleware::from_fn_with_state(state, s3::dispatch);
+    Router::new().fallback_service(tower::Layer::layer(&s3, routed))
 }
 
 /// Every queue (SQS queues and internal async-invocation queues) with its

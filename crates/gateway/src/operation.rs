@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  parts + body ─> signed for iam / sts          ─> SelfAuthorized (the iam crate decides per call)
-//!               ─> POST / with X-Amz-Target       ─> json: AmazonSQS.*, AWSEvents.*, Logs_20140328.*
+//!               ─> POST / with X-Amz-Target       ─> json: AmazonSQS.*, AWSEvents.*, Logs_20140328.*, DynamoDB_20120810.*
 //!               ─> POST / with a form             ─> json: SQS's query protocol
 //!               ─> /schedules, /schedule-groups   ─> scheduler
 //!               ─> Lambda's paths, /updraft/v1/…  ─> lambda

@@ -12,7 +12,7 @@
 //!
 //! The body is read because the signature covers its hash, then handed on
 //! to the handler as bytes. The expected service is the one the
-//! `X-Amz-Target` prefix names (`logs`, `sqs`, `events`), `scheduler` for
+//! `X-Amz-Target` prefix names (`logs`, `sqs`, `events`, `dynamodb`), `scheduler` for
 //! Scheduler's paths; a form-encoded POST is IAM's or STS's query protocol
 //! when its credential scope says so, and SQS's otherwise; everything else
 //! is `lambda`.
@@ -71,6 +71,13 @@ fn route(service: &str, req: &Request) -> Route {
         deadline: MINUTE,
         blocking,
     };
+    if service == "dynamodb" {
+        // Blocking: the tables write SQLite synchronously.
+        return Route {
+            limit: crate::tables::MAX_BODY,
+            ..control(true)
+        };
+    }
     if service != "lambda" {
         return control(matches!(service, "scheduler" | "logs"));
     }
@@ -120,6 +127,7 @@ fn expected_service(req: &Request) -> &'static str {
         Some(t) if t.starts_with("Logs_") => "logs",
         Some(t) if t.starts_with("AmazonSQS.") => "sqs",
         Some(t) if t.starts_with("AWSEvents.") => "events",
+        Some(t) if t.starts_with(crate::tables::TARGET_PREFIX) => "dynamodb",
         Some(_) => "lambda",
         None => {
             let path = req.uri().path();
@@ -146,7 +154,7 @@ fn expected_service(req: &Request) -> &'static str {
 
 /// The service named in the `Authorization` header's credential scope
 /// (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`).
-fn scope_service(headers: &http::HeaderMap) -> Option<&str> {
+pub(crate) fn scope_service(headers: &http::HeaderMap) -> Option<&str> {
     let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let credential = auth.split("Credential=").nth(1)?;
     let scope = credential.split([',', ' ']).next()?;
@@ -196,7 +204,7 @@ fn check_head(
 }
 
 /// The secret and principal of access key `key` (with its session token).
-fn lookup(
+pub(crate) fn lookup(
     state: &crate::AppState,
     key: &str,
     token: Option<&str>,

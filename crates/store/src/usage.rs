@@ -44,10 +44,12 @@ pub mod trigger {
     pub const QUEUE: &str = "sqs";
     /// An async invocation's destination is this function.
     pub const DESTINATION: &str = "destination";
+    /// An S3 bucket notification (an object created, removed, ...).
+    pub const S3: &str = "s3";
 
     /// The name as stored for a name read back (records carry `String`s).
     pub fn canonical(name: &str) -> Option<&'static str> {
-        [INVOKE, EVENT, URL, SCHEDULE, BUS, QUEUE, DESTINATION]
+        [INVOKE, EVENT, URL, SCHEDULE, BUS, QUEUE, DESTINATION, S3]
             .into_iter()
             .find(|t| *t == name)
     }

@@ -135,6 +135,11 @@ pub struct ServeArgs {
     /// reaches the listener (`off`, for Prometheus scrapers).
     #[arg(long, default_value = "off", value_parser = ["on", "off"])]
     metrics_auth: String,
+    /// Host names of the server for virtual-hosted S3 requests: a request
+    /// for `BUCKET.<name>` addresses that bucket (path-style `/BUCKET/KEY`
+    /// works whatever the host). Repeatable.
+    #[arg(long = "s3-host", value_name = "NAME", default_values_t = ["localhost".to_string(), "s3.localhost".to_string()])]
+    s3_hosts: Vec<String>,
 }
 
 /// A 12-digit account id.
@@ -344,6 +349,18 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
     for spec in &args.deploy {
         deployed.push(deploy_at_startup(&home.registry, spec)?);
     }
+    // Object storage is the node's (bucket names are global), in `s3/`.
+    let s3_notifier = updraft_gateway::S3Notifier::new();
+    let s3 = updraft_s3::S3::open(
+        &data_dir.join("s3"),
+        updraft_s3::S3Config {
+            region: account.region.clone(),
+            hosts: args.s3_hosts.clone(),
+        },
+        s3_notifier.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("opening object storage: {e}"))?;
+    spawn_lifecycle_sweeper(s3.clone());
     let state = Arc::new(AppState {
         iam: iam.clone(),
         account: account.clone(),
@@ -351,7 +368,10 @@ pub async fn run(args: ServeArgs, data_dir: PathBuf) -> anyhow::Result<()> {
         metrics_auth: args.metrics_auth == "on",
         credentials: creds,
         tenants: tenants.clone(),
+        s3: Some(s3),
+        s3_hosts: args.s3_hosts.clone(),
     });
+    s3_notifier.attach(&state);
 
     if let Some(pid) = &lock.unclean {
         // What the stores did at open: messages in flight at the crash are
@@ -557,6 +577,10 @@ fn open_tenant(
     schedules.start();
     mappings.start();
     spawn_log_pruning(store.clone(), args.log_retention);
+    let tables =
+        updraft_tables::Tables::open(&dir.join("tables"), &account.account_id, &account.region)
+            .map_err(|e| anyhow::anyhow!("opening the tables: {e}"))?;
+    spawn_ttl_sweeper(tables.clone());
     Ok(Arc::new(Tenant {
         account,
         invoker,
@@ -568,7 +592,47 @@ fn open_tenant(
         events,
         mappings,
         metering,
+        tables,
     }))
+}
+
+/// Applies the buckets' lifecycle expiration rules every minute.
+fn spawn_lifecycle_sweeper(s3: Arc<updraft_s3::S3>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match s3.expire_now(std::time::SystemTime::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(objects = n, "lifecycle rules expired objects"),
+                Err(e) => tracing::warn!(error = %e, "the lifecycle sweep failed"),
+            }
+        }
+    });
+}
+
+/// Deletes the tables' expired TTL items every few seconds (DynamoDB does
+/// it within days; sooner costs nothing here).
+fn spawn_ttl_sweeper(tables: Arc<updraft_tables::Tables>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let tables = tables.clone();
+            let swept = tokio::task::spawn_blocking(move || {
+                tables.expire_ttl(std::time::SystemTime::now())
+            })
+            .await;
+            match swept {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::debug!(items = n, "expired TTL items deleted"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "the TTL sweep failed"),
+                Err(e) => tracing::warn!(error = %e, "the TTL sweep panicked"),
+            }
+        }
+    });
 }
 
 /// The identity directory: the node's account with the key from the

@@ -15,6 +15,9 @@
 //!   `logGroupIdentifier` or (tag operations) `resourceArn` names (a name
 //!   or an ARN), checked on `log-group:NAME:*`, the ARN CloudWatch Logs
 //!   reports for a group; on `*` when none is named (DescribeLogGroups).
+//! - DynamoDB: `dynamodb:{Operation}` on `table/NAME` for every table the
+//!   input names (the tables crate reads them: `TableName`, the keys of
+//!   `RequestItems`, the items of a transaction).
 //!
 //! Fields are read from the body as the handler reads them (a JSON
 //! object; a field of another type is one the handler refuses).
@@ -45,7 +48,36 @@ pub(super) fn target(target: &str, body: &[u8], scope: Scope) -> Classified {
     if let Some(operation) = target.strip_prefix("AWSEvents.") {
         return events(operation, body, scope);
     }
+    if let Some(operation) = target.strip_prefix(crate::tables::TARGET_PREFIX) {
+        return dynamodb(operation, body, scope);
+    }
     Classified::Unknown
+}
+
+/// A DynamoDB operation: `dynamodb:{Operation}` on each table it names
+/// (`table/NAME`, or the ARN given in place of a name), on `*` when it
+/// names none (ListTables) or its input will be refused.
+fn dynamodb(operation: &str, body: &[u8], scope: Scope) -> Classified {
+    let action = format!("dynamodb:{operation}");
+    let input: &[u8] = if body.is_empty() { b"{}" } else { body };
+    let names = match updraft_tables::Tables::tables_named(operation, input) {
+        Ok(names) if !names.is_empty() => names,
+        _ => return Operation::any(&action).into(),
+    };
+    let mut arns = names.iter().map(|name| {
+        if name.starts_with("arn:") {
+            name.clone()
+        } else {
+            scope.arn("dynamodb", &format!("table/{name}"))
+        }
+    });
+    let mut op = Operation::new(&action, arns.next().unwrap_or_else(|| "*".into()));
+    for arn in arns {
+        if arn != op.resource && !op.more_resources.contains(&arn) {
+            op.more_resources.push(arn);
+        }
+    }
+    op.into()
 }
 
 /// A JSON body as the handlers see it: an empty body is `{}`; anything
