@@ -12,7 +12,8 @@
 //! | member                                   | handling                                           |
 //! |------------------------------------------|----------------------------------------------------|
 //! | `Code.ZipFile`                           | used (base64 in JSON)                              |
-//! | `Code.S3Bucket/S3Key/S3ObjectVersion`, `Code.ImageUri`, `Code.SourceKMSKeyArn` | rejected: only `Code.ZipFile` is supported |
+//! | `Code.S3Bucket/S3Key/S3ObjectVersion` | the package is read from the node's object storage (by the gateway, as the caller) |
+//! | `Code.ImageUri`, `Code.SourceKMSKeyArn` | rejected: only zip packages are supported |
 //! | `Tags`                                   | kept                                               |
 //! | `PackageType`                            | `Zip` accepted, `Image` rejected                   |
 //! | `Architectures`                          | `["x86_64"]` accepted, others rejected             |
@@ -278,8 +279,12 @@ pub struct NewFunction {
     pub memory_size: u32,
     pub timeout: u32,
     pub environment: BTreeMap<String, String>,
-    /// The deployment package, decoded (at most [`validate::MAX_ZIP_BYTES`]).
+    /// The deployment package, decoded (at most [`validate::MAX_ZIP_BYTES`]);
+    /// empty when it is to be read from `s3`.
     pub zip: Vec<u8>,
+    /// Where the package is in object storage (`Code.S3Bucket`, ...), when
+    /// it was not uploaded.
+    pub s3: Option<S3Location>,
     pub publish: bool,
     pub tags: BTreeMap<String, String>,
     /// The dead-letter queue's ARN (`DeadLetterConfig.TargetArn`).
@@ -288,10 +293,20 @@ pub struct NewFunction {
     pub ephemeral_storage: u32,
 }
 
+/// A deployment package in object storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    pub key: String,
+    pub version: Option<String>,
+}
+
 /// An UpdateFunctionCode that passed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeUpdate {
+    /// Empty when the package is to be read from `s3`.
     pub zip: Vec<u8>,
+    pub s3: Option<S3Location>,
     pub publish: bool,
     pub dry_run: bool,
     pub revision_id: Option<String>,
@@ -412,28 +427,54 @@ fn decode_zip(b64: &str) -> Result<Vec<u8>, LambdaError> {
     Ok(zip)
 }
 
-fn only_zip_file(
+/// The package a request names: an uploaded zip or an object in storage
+/// (`S3Bucket` and `S3Key`, optionally `S3ObjectVersion`), never both;
+/// container images and customer-managed keys are refused.
+fn code_source(
     prefix: &str,
+    zip_file: &Option<String>,
     s3_bucket: &Option<String>,
     s3_key: &Option<String>,
     s3_object_version: &Option<String>,
     image_uri: &Option<String>,
     source_kms_key_arn: &Option<String>,
-) -> Result<(), LambdaError> {
-    let others = [
-        ("S3Bucket", s3_bucket),
-        ("S3Key", s3_key),
-        ("S3ObjectVersion", s3_object_version),
+) -> Result<(Vec<u8>, Option<S3Location>), LambdaError> {
+    let unsupported = [
         ("ImageUri", image_uri),
         ("SourceKMSKeyArn", source_kms_key_arn),
     ];
-    if let Some((name, _)) = others.iter().find(|(_, v)| v.is_some()) {
+    if let Some((name, _)) = unsupported.iter().find(|(_, v)| v.is_some()) {
         return Err(LambdaError::InvalidParameterValue(format!(
-            "{prefix}{name} is not supported by updraft: only {prefix}ZipFile is supported. \
-             Upload the package itself, for example --zip-file fileb://function.zip"
+            "{prefix}{name} is not supported by updraft: only zip packages are supported. \
+             Upload the package itself (--zip-file fileb://function.zip) or name it in \
+             object storage ({prefix}S3Bucket and {prefix}S3Key)"
         )));
     }
-    Ok(())
+    let named_in_s3 = s3_bucket.is_some() || s3_key.is_some() || s3_object_version.is_some();
+    match (zip_file, named_in_s3) {
+        (Some(_), true) => Err(LambdaError::InvalidParameterValue(
+            "Please do not provide other FunctionCode parameters when providing a ZipFile.".into(),
+        )),
+        (Some(b64), false) => Ok((decode_zip(b64)?, None)),
+        (None, true) => match (s3_bucket, s3_key) {
+            (Some(bucket), Some(key)) if !bucket.is_empty() && !key.is_empty() => Ok((
+                Vec::new(),
+                Some(S3Location {
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                    version: s3_object_version.clone(),
+                }),
+            )),
+            _ => Err(LambdaError::InvalidParameterValue(format!(
+                "Please provide a source for function code: {prefix}S3Bucket and {prefix}S3Key \
+                 name the package together."
+            ))),
+        },
+        (None, false) => Err(LambdaError::InvalidParameterValue(format!(
+            "Please provide a source for function code: {prefix}ZipFile or {prefix}S3Bucket \
+             and {prefix}S3Key."
+        ))),
+    }
 }
 
 fn architectures(archs: &Option<Vec<String>>) -> Result<(), LambdaError> {
@@ -656,8 +697,9 @@ impl CreateFunctionRequest {
 
         let name = name.expect("validated");
         let code = self.code.expect("validated");
-        only_zip_file(
+        let (zip, s3) = code_source(
             "Code.",
+            &code.zip_file,
             &code.s3_bucket,
             &code.s3_key,
             &code.s3_object_version,
@@ -708,14 +750,6 @@ impl CreateFunctionRequest {
                     .into(),
             )),
         };
-        let zip = match &code.zip_file {
-            Some(b64) => decode_zip(b64)?,
-            None => {
-                return Err(LambdaError::InvalidParameterValue(
-                    "Please provide a source for function code: Code.ZipFile.".into(),
-                ))
-            }
-        };
         Ok(NewFunction {
             name,
             runtime,
@@ -726,6 +760,7 @@ impl CreateFunctionRequest {
             timeout: timeout.unwrap_or(DEFAULT_TIMEOUT_S),
             environment,
             zip,
+            s3,
             publish: self.publish.unwrap_or(false),
             tags: self.tags.unwrap_or_default(),
             dead_letter_target_arn,
@@ -736,8 +771,9 @@ impl CreateFunctionRequest {
 
 impl UpdateFunctionCodeRequest {
     pub fn validate(self) -> Result<CodeUpdate, LambdaError> {
-        only_zip_file(
+        let (zip, s3) = code_source(
             "",
+            &self.zip_file,
             &self.s3_bucket,
             &self.s3_key,
             &self.s3_object_version,
@@ -745,16 +781,9 @@ impl UpdateFunctionCodeRequest {
             &self.source_kms_key_arn,
         )?;
         architectures(&self.architectures)?;
-        let zip = match &self.zip_file {
-            Some(b64) => decode_zip(b64)?,
-            None => {
-                return Err(LambdaError::InvalidParameterValue(
-                    "Please provide a source for function code: ZipFile.".into(),
-                ))
-            }
-        };
         Ok(CodeUpdate {
             zip,
+            s3,
             publish: self.publish.unwrap_or(false),
             dry_run: self.dry_run.unwrap_or(false),
             revision_id: self.revision_id,

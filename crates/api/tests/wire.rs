@@ -315,13 +315,8 @@ fn unsupported_members_are_rejected_clearly() {
     let cases = [
         (
             "Code",
-            json!({"S3Bucket": "b", "S3Key": "k"}),
-            "only Code.ZipFile is supported",
-        ),
-        (
-            "Code",
             json!({"ImageUri": "x"}),
-            "only Code.ZipFile is supported",
+            "Code.ImageUri is not supported by updraft: only zip packages are supported",
         ),
         ("PackageType", json!("Image"), "PackageType Image"),
         (
@@ -417,14 +412,40 @@ fn update_code_and_publish_version() {
     .validate()
     .unwrap();
     assert!(code.publish && !code.dry_run);
-    let err = parse_json::<UpdateFunctionCodeRequest>(br#"{"S3Bucket":"b","S3Key":"k"}"#)
-        .unwrap()
-        .validate()
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("only ZipFile is supported"),
-        "{err}"
+    // A package in object storage is named, to be read by the gateway.
+    let from_s3 = parse_json::<UpdateFunctionCodeRequest>(
+        br#"{"S3Bucket":"b","S3Key":"k","S3ObjectVersion":"v1"}"#,
+    )
+    .unwrap()
+    .validate()
+    .unwrap();
+    assert!(from_s3.zip.is_empty());
+    assert_eq!(
+        from_s3.s3,
+        Some(S3Location {
+            bucket: "b".into(),
+            key: "k".into(),
+            version: Some("v1".into())
+        })
     );
+    for (body, expected) in [
+        (
+            &br#"{"S3Bucket":"b"}"#[..],
+            "S3Bucket and S3Key name the package together",
+        ),
+        (
+            br#"{"ZipFile":"UEsDBA==","S3Bucket":"b","S3Key":"k"}"#,
+            "Please do not provide other FunctionCode parameters when providing a ZipFile",
+        ),
+        (br#"{}"#, "Please provide a source for function code"),
+    ] {
+        let err = parse_json::<UpdateFunctionCodeRequest>(body)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.error_type(), "InvalidParameterValueException");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
 
     let v = parse_json::<PublishVersionRequest>(br#"{"Description":"v1"}"#)
         .unwrap()

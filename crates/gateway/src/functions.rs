@@ -8,10 +8,12 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use bytes::Bytes;
 use http::StatusCode;
 use updraft_api::{parse_json, render, LambdaError};
+use updraft_iam::Caller;
 use updraft_types::{FunctionName, FunctionRef, Qualifier};
 
 use crate::{ApiError, InAccount};
@@ -102,10 +104,17 @@ async fn publish_state(s: &crate::Tenant, name: &FunctionName, state: &str) {
     }
 }
 
-pub async fn create_function(s: InAccount, body: Bytes) -> Answer {
+pub async fn create_function(
+    s: InAccount,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Answer {
     let req: updraft_api::CreateFunctionRequest = parse_json(&body)?;
-    let create = req.validate()?;
+    let mut create = req.validate()?;
     check_role(&s, &create.role)?;
+    if let Some(location) = create.s3.take() {
+        create.zip = crate::s3::read_package(&s.node, &caller, &location).await?;
+    }
     let config = s.registry.create_function(create)?;
     publish_state(&s, &config.name, "Active").await;
     ok(
@@ -197,10 +206,19 @@ pub async fn update_configuration(s: InAccount, Path(name): Path<String>, body: 
     )
 }
 
-pub async fn update_code(s: InAccount, Path(name): Path<String>, body: Bytes) -> Answer {
+pub async fn update_code(
+    s: InAccount,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Answer {
     let name = name_only(&name)?;
     let req: updraft_api::UpdateFunctionCodeRequest = parse_json(&body)?;
-    let config = s.registry.update_code(name.as_str(), req.validate()?)?;
+    let mut update = req.validate()?;
+    if let Some(location) = update.s3.take() {
+        update.zip = crate::s3::read_package(&s.node, &caller, &location).await?;
+    }
+    let config = s.registry.update_code(name.as_str(), update)?;
     ok(
         StatusCode::OK,
         render::function_configuration(&config, s.registry.account()),

@@ -340,10 +340,82 @@ async fn metrics(State(state): Shared, req: axum::extract::Request) -> axum::res
             return *denied;
         }
     }
-    metrics_text(&state).into_response()
+    let text = metrics_text(&state);
+    let text = match &state.s3 {
+        Some(s3) => with_bucket_metrics(text, s3).await,
+        None => text,
+    };
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
-fn metrics_text(state: &AppState) -> impl axum::response::IntoResponse {
+/// `text` with every bucket's requests, errors, writes, objects and bytes
+/// added before its `# EOF`.
+async fn with_bucket_metrics(mut text: String, s3: &updraft_s3::S3) -> String {
+    use std::fmt::Write as _;
+    let counters = s3.bucket_metrics();
+    let usage = s3.bucket_usage().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not measure the buckets for /metrics");
+        Vec::new()
+    });
+    if counters.is_empty() && usage.is_empty() {
+        return text;
+    }
+    let eof = text.rfind("# EOF").unwrap_or(text.len());
+    let tail = text.split_off(eof);
+    let mut family =
+        |name: &str, kind: &str, help: &str, values: &mut dyn Iterator<Item = (&str, u64)>| {
+            let _ = writeln!(text, "# TYPE {name} {kind}\n# HELP {name} {help}");
+            let sample = if kind == "counter" {
+                format!("{name}_total")
+            } else {
+                name.to_string()
+            };
+            for (bucket, value) in values {
+                let _ = writeln!(text, "{sample}{{bucket=\"{bucket}\"}} {value}");
+            }
+        };
+    family(
+        "updraft_s3_bucket_requests",
+        "counter",
+        "S3 requests answered for the bucket.",
+        &mut counters.iter().map(|c| (c.bucket.as_str(), c.requests)),
+    );
+    family(
+        "updraft_s3_bucket_errors",
+        "counter",
+        "S3 requests for the bucket answered with an error.",
+        &mut counters.iter().map(|c| (c.bucket.as_str(), c.errors)),
+    );
+    family(
+        "updraft_s3_bucket_writes",
+        "counter",
+        "Object writes and deletes committed in the bucket.",
+        &mut counters.iter().map(|c| (c.bucket.as_str(), c.writes)),
+    );
+    family(
+        "updraft_s3_bucket_objects",
+        "gauge",
+        "Objects in the bucket (current versions).",
+        &mut usage.iter().map(|(b, u)| (b.as_str(), u.objects)),
+    );
+    family(
+        "updraft_s3_bucket_bytes",
+        "gauge",
+        "Bytes the bucket's versions hold.",
+        &mut usage.iter().map(|(b, u)| (b.as_str(), u.bytes)),
+    );
+    text.push_str(&tail);
+    text
+}
+
+fn metrics_text(state: &AppState) -> String {
     let home = state.home();
     let mut gauges: HashMap<String, FunctionGauges> = HashMap::new();
     // Pools and metrics are the node's: functions and queues of accounts
@@ -372,11 +444,5 @@ fn metrics_text(state: &AppState) -> impl axum::response::IntoResponse {
         .map(|m| m.stats().dropped)
         .sum();
     home.invoker.metrics().usage_records_dropped(dropped);
-    (
-        [(
-            http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        home.invoker.metrics().render(&gauges, &queues),
-    )
+    home.invoker.metrics().render(&gauges, &queues)
 }

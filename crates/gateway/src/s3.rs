@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use http::request::Parts;
 use http::StatusCode;
+use http_body_util::BodyExt;
 use updraft_auth::s3::Payload;
 use updraft_auth::SignedRequest;
 use updraft_iam::Caller;
@@ -200,6 +201,80 @@ async fn serve(state: Arc<AppState>, s3: Arc<updraft_s3::S3>, req: Request) -> R
         request_id,
     })
     .await
+}
+
+/// Reads a deployment package from object storage as `caller` may
+/// (`s3:GetObject` on the object, as Lambda reads `Code.S3Bucket` with the
+/// caller's permissions); errors are worded as Lambda words them.
+pub(crate) async fn read_package(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    location: &updraft_api::S3Location,
+) -> Result<Vec<u8>, updraft_api::LambdaError> {
+    use updraft_api::LambdaError;
+    let Some(s3) = &state.s3 else {
+        return Err(LambdaError::InvalidParameterValue(
+            "Object storage is not enabled on this node: upload the package with ZipFile.".into(),
+        ));
+    };
+    const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let mut uri = format!(
+        "/{}/{}",
+        percent_encoding::utf8_percent_encode(&location.bucket, PATH),
+        percent_encoding::utf8_percent_encode(&location.key, PATH)
+    );
+    if let Some(version) = &location.version {
+        uri.push_str("?versionId=");
+        uri.extend(percent_encoding::utf8_percent_encode(
+            version,
+            percent_encoding::NON_ALPHANUMERIC,
+        ));
+    }
+    let uri: http::Uri = uri.parse().map_err(|_| {
+        LambdaError::InvalidParameterValue("S3Bucket or S3Key is not valid.".into())
+    })?;
+    let (parts, ()) = http::Request::new(()).into_parts();
+    let access = Arc::new(S3Access::new(state.clone(), Some(caller.clone()), &parts));
+    let response = s3
+        .serve(updraft_s3::S3Request::new(
+            http::Method::GET,
+            uri,
+            http::HeaderMap::new(),
+            access,
+        ))
+        .await;
+    let status = response.status();
+    let limit = updraft_api::validate::MAX_UNZIPPED_BYTES as usize;
+    let body = http_body_util::Limited::new(response.into_body(), limit)
+        .collect()
+        .await
+        .map_err(|_| {
+            LambdaError::InvalidParameterValue(format!(
+                "Unzipped size must be smaller than {limit} bytes"
+            ))
+        })?
+        .to_bytes();
+    if status.is_success() {
+        return Ok(body.to_vec());
+    }
+    let text = String::from_utf8_lossy(&body);
+    let element = |name: &str| {
+        text.split(&format!("<{name}>"))
+            .nth(1)
+            .and_then(|rest| rest.split(&format!("</{name}>")).next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    Err(LambdaError::InvalidParameterValue(format!(
+        "Error occurred while GetObject. S3 Error Code: {}. S3 Error Message: {}",
+        element("Code"),
+        element("Message")
+    )))
 }
 
 /// An S3 error answered before the object store sees the request.

@@ -340,6 +340,7 @@ pub fn deploy_or_update(registry: &Registry, name: &str, zip: Vec<u8>) -> Result
             name,
             updraft_api::CodeUpdate {
                 zip,
+                s3: None,
                 publish: false,
                 dry_run: false,
                 revision_id: None,
@@ -359,6 +360,7 @@ pub fn deploy_or_update(registry: &Registry, name: &str, zip: Vec<u8>) -> Result
             timeout: updraft_types::DEFAULT_TIMEOUT_S,
             environment: Default::default(),
             zip,
+            s3: None,
             publish: false,
             tags: Default::default(),
             dead_letter_target_arn: None,

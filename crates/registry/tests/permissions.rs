@@ -26,6 +26,7 @@ fn create(registry: &Registry, name: &str) -> FunctionName {
             timeout: 3,
             environment: Default::default(),
             zip: zip("code"),
+            s3: None,
             publish: false,
             tags: Default::default(),
             dead_letter_target_arn: None,

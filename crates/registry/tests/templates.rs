@@ -18,6 +18,7 @@ fn new_function(name: &str, code: &str) -> NewFunction {
         timeout: 3,
         environment: Default::default(),
         zip: zip(code),
+        s3: None,
         publish: false,
         tags: Default::default(),
         dead_letter_target_arn: None,
@@ -28,6 +29,7 @@ fn new_function(name: &str, code: &str) -> NewFunction {
 fn update(code: &str) -> CodeUpdate {
     CodeUpdate {
         zip: zip(code),
+        s3: None,
         publish: false,
         dry_run: false,
         revision_id: None,

@@ -318,3 +318,83 @@ print("OK")
         "the function ran without a permission for s3.amazonaws.com"
     );
 }
+
+/// `Code.S3Bucket`/`S3Key` deploys a function from a bucket (read with the
+/// caller's permissions), UpdateFunctionCode takes a new version of the
+/// object, a missing key is refused as Lambda words it, and `/metrics`
+/// shows the bucket.
+#[test]
+fn functions_deploy_from_a_bucket_and_buckets_show_in_metrics() {
+    let s = server();
+    let bucket = unique("packages");
+    let name = unique("from-s3");
+    let zip = s.write_file("hello-from-s3.zip", &guest_zip(guests::EXAMPLE_HELLO_HTTP));
+    let b = format!("s3://{bucket}");
+    ok(&s.aws_v2(&["s3", "mb", &b]), "s3 mb");
+    ok(
+        &s.aws_v2(&["s3", "cp", zip.to_str().unwrap(), &format!("{b}/hello.zip")]),
+        "s3 cp package",
+    );
+    let created = ok_json(
+        &s.aws_v2(&[
+            "lambda",
+            "create-function",
+            "--function-name",
+            &name,
+            "--runtime",
+            "wasm",
+            "--role",
+            ROLE,
+            "--code",
+            &format!("S3Bucket={bucket},S3Key=hello.zip"),
+        ]),
+        "create-function from S3",
+    );
+    assert_eq!(created["FunctionName"], name.as_str(), "{created}");
+    let invoked = s.invoke(&name, b"{}");
+    assert_eq!(invoked.status, 200, "{}", invoked.text());
+    ok(
+        &s.aws_v2(&[
+            "lambda",
+            "update-function-code",
+            "--function-name",
+            &name,
+            "--s3-bucket",
+            &bucket,
+            "--s3-key",
+            "hello.zip",
+        ]),
+        "update-function-code from S3",
+    );
+    let missing = s.aws_v2(&[
+        "lambda",
+        "create-function",
+        "--function-name",
+        &unique("from-s3-missing"),
+        "--runtime",
+        "wasm",
+        "--role",
+        ROLE,
+        "--code",
+        &format!("S3Bucket={bucket},S3Key=nope.zip"),
+    ]);
+    let err = failed(&missing, "create-function from a missing key");
+    assert!(
+        err.contains("InvalidParameterValueException") && err.contains("NoSuchKey"),
+        "{err}"
+    );
+    let metrics = s.metrics();
+    assert!(
+        metrics.contains(&format!(
+            "updraft_s3_bucket_objects{{bucket=\"{bucket}\"}} 1"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "updraft_s3_bucket_requests_total{{bucket=\"{bucket}\"}}"
+        )),
+        "{metrics}"
+    );
+    assert!(metrics.trim_end().ends_with("# EOF"), "{metrics}");
+}
