@@ -184,6 +184,11 @@ assert anonymous(plain).endswith("403"), anonymous(plain)
 s3.put_bucket_policy(Bucket=b, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::%s/a/*" % b}]}))
 assert anonymous(plain) == "one200", anonymous(plain)
+# Virtual-hosted: the bucket named by the Host (bucket.localhost).
+port = endpoint.rsplit(":", 1)[1]
+hosted = subprocess.run(["curl", "-s", "-w", "%{http_code}", "-H", "Host: %s.localhost:%s" % (b, port),
+                         endpoint + "/a/1.txt"], capture_output=True).stdout.decode()
+assert hosted == "one200", hosted
 assert anonymous(endpoint + "/" + b + "/copy.txt").endswith("403")
 
 deleted = s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "a/1.txt"}, {"Key": "a/2.txt"}]})
