@@ -193,6 +193,13 @@ pub(super) fn group_of(
     }
     match (name, identifier) {
         (Some(name), _) => valid_group_name(name),
+        // The `arn` DescribeLogGroups shows ends in `:*`, which is no
+        // identifier (its `logGroupArn` is).
+        (None, Some(id)) if id.contains('*') => Err(LogsError::invalid(format!(
+            "1 validation error detected: Value '{id}' at 'logGroupIdentifier' failed to \
+             satisfy constraint: Member must satisfy regular expression pattern: \
+             [\\w#+=/:,.@-]*"
+        ))),
         (None, Some(id)) => match id.strip_prefix("arn:") {
             Some(_) => group_of_arn(&id).ok_or_else(LogsError::group_not_found),
             None => valid_group_name(id),
@@ -223,7 +230,13 @@ pub(super) fn group_of_arn(arn: &str) -> Option<String> {
 
 /// A group name as CloudWatch allows them: 1 to 512 of `[.\-_/#A-Za-z0-9]`.
 pub(super) fn valid_group_name(name: String) -> Result<String, LogsError> {
-    let ok = (1..=512).contains(&name.len())
+    if name.len() > 512 {
+        return Err(LogsError::invalid(format!(
+            "1 validation error detected: Value '{name}' at 'logGroupName' failed to satisfy \
+             constraint: Member must have length less than or equal to 512"
+        )));
+    }
+    let ok = !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#'));
@@ -256,21 +269,27 @@ pub(super) fn limit(given: Option<i64>, default: usize, max: usize) -> Result<us
     match given {
         None => Ok(default),
         Some(n) if n >= 1 && n as usize <= max => Ok(n as usize),
+        Some(n) if n < 1 => Err(LogsError::invalid(format!(
+            "1 validation error detected: Value '{n}' at 'limit' failed to satisfy constraint: \
+             Member must have value greater than or equal to 1"
+        ))),
         Some(n) => Err(LogsError::invalid(format!(
             "1 validation error detected: Value '{n}' at 'limit' failed to satisfy constraint: \
-             Member must have value between 1 and {max}"
+             Member must have value less than or equal to {max}"
         ))),
     }
 }
 
-/// An offset paging token (`DescribeLogGroups`, `DescribeLogStreams`).
-pub(super) fn offset_token(token: Option<&str>) -> Result<usize, LogsError> {
+/// An offset paging token (`DescribeLogGroups`, `DescribeLogStreams`);
+/// a token this server did not hand out is past the end (an empty page
+/// without a token, as CloudWatch answers it).
+pub(super) fn offset_token(token: Option<&str>) -> usize {
     match token {
-        None => Ok(0),
+        None => 0,
         Some(t) => t
             .strip_prefix("o/")
             .and_then(|n| n.parse().ok())
-            .ok_or_else(|| LogsError::invalid("The specified nextToken is invalid.")),
+            .unwrap_or(usize::MAX),
     }
 }
 
@@ -278,6 +297,7 @@ pub(super) fn offset_token(token: Option<&str>) -> Result<usize, LogsError> {
 pub(super) fn page<T>(items: Vec<T>, offset: usize, limit: usize) -> (Vec<T>, Option<String>) {
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
-    let next = (offset + page.len() < total).then(|| format!("o/{}", offset + page.len()));
+    let end = offset.saturating_add(page.len());
+    let next = (end < total).then(|| format!("o/{end}"));
     (page, next)
 }

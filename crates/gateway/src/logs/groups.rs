@@ -80,7 +80,7 @@ pub(super) fn describe(t: &Tenant, req: Describe) -> Answer {
         ));
     }
     let limit = limit(req.limit, 50, 50)?;
-    let offset = offset_token(req.next_token.as_deref())?;
+    let offset = offset_token(req.next_token.as_deref());
     let prefix = req.log_group_name_prefix.unwrap_or_default();
     let pattern = req.log_group_name_pattern.map(|p| p.to_lowercase());
     let wanted: Option<Vec<String>> = req.log_group_identifiers.map(|ids| {
