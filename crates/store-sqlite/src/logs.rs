@@ -481,3 +481,73 @@ impl SqliteStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use updraft_store::conformance::log_record;
+    use updraft_store::Store;
+
+    use super::*;
+
+    /// A database from before schema 5 gets its invocation logs as events
+    /// of their Lambda groups when it is opened.
+    #[test]
+    fn migration_fills_groups_from_stored_invocation_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("updraft.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .append_logs(&[
+                log_record("f", "r1", 100, 200, false),
+                log_record("g", "r2", 300, 400, true),
+            ])
+            .unwrap();
+        drop(store);
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute_batch(
+            "DROP TABLE log_events; DROP TABLE log_streams; DROP TABLE log_groups;
+             PRAGMA user_version = 4;",
+        )
+        .unwrap();
+        drop(raw);
+
+        let store = SqliteStore::open(&path).unwrap();
+        let groups: Vec<_> = store
+            .list_log_groups("/aws/lambda/")
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.name, g.created_ms))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("/aws/lambda/f".to_string(), 100),
+                ("/aws/lambda/g".to_string(), 300)
+            ]
+        );
+        let events = store
+            .query_log_events(&LogEventQuery {
+                group: "/aws/lambda/g".into(),
+                ..LogEventQuery::default()
+            })
+            .unwrap();
+        assert_eq!(
+            events
+                .iter()
+                .map(|e| e.message.as_str())
+                .collect::<Vec<_>>(),
+            ["START RequestId: r2\n", "hello\n", "REPORT RequestId: r2\n"]
+        );
+        assert_eq!(
+            store
+                .query_logs(&updraft_store::LogQuery {
+                    function: "f".into(),
+                    ..Default::default()
+                })
+                .unwrap()
+                .len(),
+            1,
+            "the records stay"
+        );
+    }
+}
