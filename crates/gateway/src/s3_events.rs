@@ -9,9 +9,9 @@
 //! ```
 //!
 //! Targets are checked as AWS checks them when it delivers: a function or
-//! queue whose policy does not let S3 in gets nothing (logged). Each event
-//! is written in a task of its own, so the request that caused it does not
-//! wait for the write.
+//! queue whose policy does not let S3 in gets nothing (logged). The request
+//! that caused an event answers once the event is durable in its queue (or
+//! on the bus), so an acknowledged write never loses its notification.
 
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -45,19 +45,24 @@ impl S3Notifier {
 }
 
 impl updraft_s3::Notifier for S3Notifier {
-    fn deliver(&self, target: NotificationTarget, event: serde_json::Value) {
-        let Some(node) = self.node.get().and_then(Weak::upgrade) else {
-            tracing::warn!(
-                ?target,
-                "an S3 event arrived before the node was ready; dropped"
-            );
-            return;
-        };
-        tokio::spawn(async move {
+    fn deliver(
+        &self,
+        target: NotificationTarget,
+        event: serde_json::Value,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        let node = self.node.get().and_then(Weak::upgrade);
+        Box::pin(async move {
+            let Some(node) = node else {
+                tracing::warn!(
+                    ?target,
+                    "an S3 event arrived before the node was ready; dropped"
+                );
+                return;
+            };
             if let Err(why) = deliver(&node, &target, event).await {
                 tracing::warn!(?target, why, "an S3 event notification was not delivered");
             }
-        });
+        })
     }
 }
 

@@ -155,7 +155,14 @@ pub struct PostSignature {
 /// Where event notifications go; implemented by the binary (async Lambda
 /// invoke through the durable queue, SQS send, EventBridge PutEvents).
 pub trait Notifier: Send + Sync {
-    fn deliver(&self, target: NotificationTarget, event: serde_json::Value);
+    /// Hands `event` to `target`'s delivery path; the future ends once the
+    /// event is durable there (or refused), and the request that caused it
+    /// answers only then, so an acknowledged write never loses its event.
+    fn deliver(
+        &self,
+        target: NotificationTarget,
+        event: serde_json::Value,
+    ) -> futures::future::BoxFuture<'static, ()>;
 }
 
 /// A notification destination.
@@ -178,5 +185,11 @@ pub enum NotificationTarget {
 pub struct NoNotifier;
 
 impl Notifier for NoNotifier {
-    fn deliver(&self, _target: NotificationTarget, _event: serde_json::Value) {}
+    fn deliver(
+        &self,
+        _target: NotificationTarget,
+        _event: serde_json::Value,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
 }

@@ -78,8 +78,13 @@ impl Access for DenyAll {
 struct Recorder(Mutex<Vec<(NotificationTarget, serde_json::Value)>>);
 
 impl Notifier for Recorder {
-    fn deliver(&self, target: NotificationTarget, event: serde_json::Value) {
+    fn deliver(
+        &self,
+        target: NotificationTarget,
+        event: serde_json::Value,
+    ) -> futures::future::BoxFuture<'static, ()> {
         self.0.lock().expect("lock").push((target, event));
+        Box::pin(async {})
     }
 }
 

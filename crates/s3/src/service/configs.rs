@@ -144,7 +144,7 @@ impl S3 {
         };
         let mut changed = object.clone();
         changed.meta = meta;
-        self.notify(ctx, &bucket, kind, &changed);
+        self.notify(ctx, &bucket, kind, &changed).await;
         let mut r = response;
         if object.version_id != "null" {
             put_header(r.headers_mut(), "x-amz-version-id", &object.version_id);

@@ -253,7 +253,7 @@ pub(crate) async fn run(s3: &S3, now: SystemTime) -> Result<usize, S3Error> {
         total += pass.removed;
         let actor = Actor::lifecycle();
         for (kind, rec) in pass.events {
-            s3.emit(&info, kind, &rec, &actor);
+            s3.emit(&info, kind, &rec, &actor).await;
         }
     }
     Ok(total)

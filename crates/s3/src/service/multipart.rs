@@ -454,7 +454,8 @@ impl S3 {
             }
             })
             .await?;
-        self.notify(ctx, &bucket, EventKind::CompleteMultipartUpload, &saved);
+        self.notify(ctx, &bucket, EventKind::CompleteMultipartUpload, &saved)
+            .await;
         let mut w = XmlWriter::new("CompleteMultipartUploadResult");
         w.elem("Location", format!("/{}/{}", bucket.record.name, key))
             .elem("Bucket", &bucket.record.name)

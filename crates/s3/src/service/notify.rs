@@ -383,8 +383,9 @@ fn eventbridge_event(
 }
 
 impl S3 {
-    /// Sends the events `kind` on `object` produces to the bucket's targets.
-    pub(crate) fn notify(
+    /// Sends the events `kind` on `object` produces to the bucket's
+    /// targets; returns once they are durable there.
+    pub(crate) async fn notify(
         &self,
         ctx: &Ctx,
         bucket: &BucketInfo,
@@ -392,10 +393,10 @@ impl S3 {
         object: &ObjectRecord,
     ) {
         self.count_write(&bucket.record.name);
-        self.emit(bucket, kind, object, &Actor::of(ctx));
+        self.emit(bucket, kind, object, &Actor::of(ctx)).await;
     }
 
-    pub(crate) fn emit(
+    pub(crate) async fn emit(
         &self,
         bucket: &BucketInfo,
         kind: EventKind,
@@ -406,22 +407,24 @@ impl S3 {
             return;
         };
         let sequencer = next_sequencer();
+        let mut deliveries = Vec::new();
         for rule in config.rules.iter().filter(|r| r.applies(kind, &object.key)) {
             let event = json!({ "Records": [record(&self.config.region, bucket, &rule.id, kind, object, actor, &sequencer)] });
-            self.notifier.deliver(rule.target(), event);
+            deliveries.push(self.notifier.deliver(rule.target(), event));
         }
         if config.eventbridge {
             if let Some(event) =
                 eventbridge_event(&self.config.region, bucket, kind, object, actor, &sequencer)
             {
-                self.notifier.deliver(
+                deliveries.push(self.notifier.deliver(
                     NotificationTarget::EventBridge {
                         bucket: bucket.record.name.clone(),
                     },
                     event,
-                );
+                ));
             }
         }
+        futures::future::join_all(deliveries).await;
     }
 
     pub(crate) async fn notification_document(
@@ -454,7 +457,7 @@ impl S3 {
                     "RequestId": ctx.request_id,
                     "HostId": ctx.request_id,
                 });
-                self.notifier.deliver(rule.target(), event);
+                self.notifier.deliver(rule.target(), event).await;
             }
         }
         Ok(wire::empty(StatusCode::OK))

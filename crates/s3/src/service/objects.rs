@@ -144,7 +144,7 @@ impl S3 {
         let condition = write_condition(ctx)?;
         let staged = receive(self, ctx).await?;
         let saved = self.store(&bucket, &key, meta, staged, condition).await?;
-        self.notify(ctx, &bucket, EventKind::Put, &saved);
+        self.notify(ctx, &bucket, EventKind::Put, &saved).await;
         let mut r = wire::empty(StatusCode::OK);
         let h = r.headers_mut();
         put_header(h, "etag", &quoted(&saved.etag));
@@ -401,7 +401,7 @@ impl S3 {
                     .await?;
                 match removed {
                     Some((rec, v)) => {
-                        self.notify(ctx, bucket, EventKind::Delete, &rec);
+                        self.notify(ctx, bucket, EventKind::Delete, &rec).await;
                         Ok(Deleted {
                             delete_marker: rec.delete_marker,
                             version_id: Some(v),
@@ -418,7 +418,7 @@ impl S3 {
                     .run(move |b| Ok(b.delete_version(&name, &k, "null")?))
                     .await?;
                 if let Some(rec) = removed {
-                    self.notify(ctx, bucket, EventKind::Delete, &rec);
+                    self.notify(ctx, bucket, EventKind::Delete, &rec).await;
                 }
                 Ok(Deleted {
                     delete_marker: false,
@@ -443,7 +443,8 @@ impl S3 {
                 let rec = self
                     .run(move |b| Ok(b.put_object(&name, marker, WriteCondition::Always)?))
                     .await?;
-                self.notify(ctx, bucket, EventKind::DeleteMarkerCreated, &rec);
+                self.notify(ctx, bucket, EventKind::DeleteMarkerCreated, &rec)
+                    .await;
                 Ok(Deleted {
                     delete_marker: true,
                     version_id: Some(rec.version_id),

@@ -305,7 +305,7 @@ impl S3 {
         let saved = self
             .store(&bucket, &key, meta, staged, WriteCondition::Always)
             .await?;
-        self.notify(ctx, &bucket, EventKind::Post, &saved);
+        self.notify(ctx, &bucket, EventKind::Post, &saved).await;
         let location = format!("/{}/{}", bucket.record.name, key);
         let redirect = fields
             .get("success_action_redirect")

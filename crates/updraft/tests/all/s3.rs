@@ -403,3 +403,51 @@ fn functions_deploy_from_a_bucket_and_buckets_show_in_metrics() {
     );
     assert!(metrics.trim_end().ends_with("# EOF"), "{metrics}");
 }
+
+/// A PUT answers only once its notification is durable in the function's
+/// queue: the events of every acknowledged PUT reach the function even when
+/// the server is killed (-9) right after the last answer.
+#[test]
+fn acknowledged_puts_keep_their_notifications_across_kill_9() {
+    let mut s = Server::start(&[]);
+    let bucket = unique("durable-events");
+    let name = unique("recorder");
+    s.deploy(&name, guests::CMD_RECORD, json!({}));
+    let out = s.boto3_inline(
+        r#"
+import boto3, sys
+endpoint, b, name = sys.argv[1], sys.argv[2], sys.argv[3]
+kw = dict(endpoint_url=endpoint, region_name="us-east-1")
+s3, lam = boto3.client("s3", **kw), boto3.client("lambda", **kw)
+s3.create_bucket(Bucket=b)
+fn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
+                   Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::" + b)
+s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+    "LambdaFunctionConfigurations": [{"LambdaFunctionArn": fn, "Events": ["s3:ObjectCreated:Put"]}]})
+for i in range(25):
+    s3.put_object(Bucket=b, Key="k%02d" % i, Body=b"x")
+print("OK")
+"#,
+        &[&bucket, &name],
+    );
+    assert_eq!(ok(&out, "puts").trim(), "OK");
+    s.kill_9();
+    s.restart_after_exit();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let events = s.recorded_events(&name).join("\n");
+        let missing: Vec<String> = (0..25)
+            .map(|i| format!("\"k{i:02}\""))
+            .filter(|k| !events.contains(k.as_str()))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "notifications lost after kill -9: {missing:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}

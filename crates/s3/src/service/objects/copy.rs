@@ -99,7 +99,7 @@ impl S3 {
                 Ok(rec)
             })
             .await?;
-        self.notify(ctx, &bucket, EventKind::Copy, &saved);
+        self.notify(ctx, &bucket, EventKind::Copy, &saved).await;
         let mut w = XmlWriter::new("CopyObjectResult");
         w.elem("LastModified", iso8601(saved.last_modified_ms))
             .elem("ETag", quoted(&saved.etag));
