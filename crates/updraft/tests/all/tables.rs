@@ -172,3 +172,107 @@ print("OK")
     );
     assert_eq!(ok(&out, "iam per table").trim(), "OK");
 }
+
+/// Every write DynamoDB acknowledged survives kill -9 under a concurrent
+/// write load: 8 writers put items and note each acknowledged key; the
+/// server is killed mid-load, restarted, and every noted key reads back
+/// with the value that was acknowledged.
+#[test]
+fn acknowledged_writes_survive_kill_9_under_load() {
+    let mut s = Server::start(&[]);
+    let table = unique("durable");
+    let acked = s.scratch().join("acked.txt");
+    let create = s.boto3_inline(
+        r##"
+import boto3, sys
+endpoint, name = sys.argv[1], sys.argv[2]
+ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+    KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+print("OK")
+"##,
+        &[&table],
+    );
+    assert_eq!(ok(&create, "create-table").trim(), "OK");
+    // The writers run until the server goes away; each acknowledged key is
+    // appended (and flushed) only after PutItem returned.
+    let writers = r##"
+import boto3, sys, threading
+from botocore.config import Config
+endpoint, name, path = sys.argv[1], sys.argv[2], sys.argv[3]
+out = open(path, "a", buffering=1)
+lock = threading.Lock()
+def writer(w):
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                       config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5))
+    i = 0
+    while True:
+        key = "w%d-%d" % (w, i)
+        try:
+            ddb.put_item(TableName=name, Item={"id": {"S": key}, "n": {"N": str(i)}})
+        except Exception:
+            return
+        with lock:
+            out.write(key + "\n")
+        i += 1
+threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+"##;
+    let creds = s.credentials();
+    let mut load = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(writers)
+        .arg(&s.url)
+        .arg(&table)
+        .arg(&acked)
+        .env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &creds.secret_access_key)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("starting the writers");
+    // Let the load build up, then kill the server in the middle of it.
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&acked).map_or(0, |t| t.lines().count()) < 300 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the writers did not get going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    s.kill_9();
+    let _ = load.wait();
+    let keys: Vec<String> = std::fs::read_to_string(&acked)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(keys.len() >= 300, "{} writes acknowledged", keys.len());
+    s.restart_after_exit();
+    let list = s.write_file("keys.txt", keys.join("\n").as_bytes());
+    let check = s.boto3_inline(
+        r##"
+import boto3, sys
+endpoint, name, path = sys.argv[1], sys.argv[2], sys.argv[3]
+ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+keys = [k for k in open(path).read().split("\n") if k]
+missing = []
+for i in range(0, len(keys), 100):
+    batch = keys[i:i + 100]
+    got = ddb.batch_get_item(RequestItems={name: {"Keys": [{"id": {"S": k}} for k in batch], "ConsistentRead": True}})
+    found = {item["id"]["S"]: item["n"]["N"] for item in got["Responses"][name]}
+    assert not got.get("UnprocessedKeys"), got["UnprocessedKeys"]
+    for k in batch:
+        if found.get(k) != k.split("-")[1]:
+            missing.append(k)
+print("checked %d, missing %d: %s" % (len(keys), len(missing), missing[:10]))
+"##,
+        &[&table, list.to_str().unwrap()],
+    );
+    let report = ok(&check, "reading back");
+    assert!(report.contains(", missing 0:"), "{report}");
+}
