@@ -1,7 +1,9 @@
-//! Third-party suites against a live server: moto's IAM policy-validation
-//! tests in server mode (`scripts/conformance/moto-iam`, installed from
-//! moto's sdist by `scripts/install-test-deps`; accepted failures and the
-//! pass count in `conformance/`).
+//! Third-party suites against a live server: moto's IAM policy-validation,
+//! S3 and DynamoDB tests in server mode (`scripts/conformance/moto-iam`,
+//! `moto-suite`) and the MinIO Python client's functional tests
+//! (`scripts/conformance/minio-functional`), installed from the sdists by
+//! `scripts/install-test-deps`; accepted failures and the pass counts in
+//! `conformance/`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -99,4 +101,69 @@ print("OK")
         &[&name],
     );
     assert_eq!(ok(&out, "cross-account invoke").trim(), "OK");
+}
+
+/// Runs a conformance runner from `scripts/conformance/` against a server
+/// started with `conformance/bootstrap.toml` and returns its summary line
+/// (the one starting with `summary_prefix`), failing when the runner does
+/// (a failure not in the suite's accepted list, or a listed one passing).
+fn run_conformance_script(script: &str, args: &[&str], summary_prefix: &str) -> String {
+    let bootstrap = repo().join("conformance/bootstrap.toml");
+    let server = Server::start(&["--bootstrap", bootstrap.to_str().unwrap()]);
+    let mut cmd = Command::new(repo().join("scripts/conformance").join(script));
+    cmd.args(args).arg(&server.url);
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running scripts/conformance/{script}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{script} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with(summary_prefix))
+        .unwrap_or_else(|| panic!("no summary line:\n{stdout}\n{stderr}"))
+        .to_string();
+    note(&summary);
+    summary
+}
+
+/// The pass count of a `N passed, M failed` summary.
+fn passed_count(summary: &str) -> usize {
+    summary
+        .split_once(": ")
+        .and_then(|(_, rest)| rest.split_once(" passed"))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pass count in `{summary}`"))
+}
+
+/// The MinIO Python client's functional tests (full mode) through the S3
+/// API: every test passes or is listed in
+/// `conformance/minio-functional.accepted` with its reason.
+#[test]
+fn minio_functional_tests() {
+    let summary = run_conformance_script("minio-functional", &[], "minio functional:");
+    assert!(passed_count(&summary) >= 46, "{summary}");
+}
+
+/// moto's S3 tests in server mode (the files `scripts/conformance/moto-suite`
+/// names): every failure is listed in `conformance/moto-s3.accepted`.
+#[test]
+fn moto_s3_in_server_mode() {
+    let summary = run_conformance_script("moto-suite", &["s3"], "moto s3:");
+    // conformance/README.md's count: fewer passes with no unlisted failure
+    // means tests stopped running (skipped or gone).
+    assert!(passed_count(&summary) >= 169, "{summary}");
+}
+
+/// moto's DynamoDB tests in server mode: every failure is listed in
+/// `conformance/moto-dynamodb.accepted`.
+#[test]
+fn moto_dynamodb_in_server_mode() {
+    let summary = run_conformance_script("moto-suite", &["dynamodb"], "moto dynamodb:");
+    assert!(passed_count(&summary) >= 566, "{summary}");
 }
