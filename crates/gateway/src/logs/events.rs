@@ -4,7 +4,9 @@
 //! GetLogEvents' `f/TS/ID` (events after it) and `b/TS/ID` (events before
 //! it), and FilterLogEvents' `n/TS/ID`. Following `nextForwardToken` past
 //! the newest event answers no events and the same token, as CloudWatch
-//! does; FilterLogEvents leaves `nextToken` out on its last page.
+//! does; FilterLogEvents leaves `nextToken` out of a page without events
+//! when the search is complete (a page with events has one, so following
+//! tokens, as `updraft logs --follow` does, picks up later events).
 //!
 //! Two FilterLogEvents fields beyond CloudWatch's, used by `updraft logs`:
 //! `requestId` and `errorsOnly` select whole invocations of a Lambda group
@@ -244,7 +246,10 @@ pub(super) fn filter(t: &Tenant, req: Filter) -> Answer {
         .map(|s| json!({ "logStreamName": s, "searchedCompletely": !more }))
         .collect();
     let mut out = json!({ "events": events, "searchedLogStreams": searched });
-    if let (true, Some(p)) = (more, from) {
+    // A page with events carries a token even when the search is done,
+    // so a client that follows tokens picks up what arrives later from
+    // there; the page after it, empty, carries none.
+    if let (true, Some(p)) = (more || !events.is_empty(), from) {
         out["nextToken"] = json!(token('n', p));
     }
     Ok(out)

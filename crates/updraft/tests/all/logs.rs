@@ -167,7 +167,8 @@ assert len(pages) >= 4, pages
 assert [e["message"] for p in pages for e in p["events"]] == lines + ["second stream ERROR", "kept"], pages
 r = logs.filter_log_events(logGroupName=group)
 assert sorted(s["logStreamName"] for s in r["searchedLogStreams"]) == ["web-1", "web-2"], r
-assert "nextToken" not in r, r
+last = logs.filter_log_events(logGroupName=group, nextToken=r["nextToken"])
+assert last["events"] == [] and "nextToken" not in last, last
 
 # Tags, by group name and by ARN.
 arn = "arn:aws:logs:us-east-1:000000000000:log-group:" + group
@@ -295,7 +296,8 @@ fn aws_cli_v2_logs_tail_and_follow() {
     assert_eq!(described["logGroups"][0]["logGroupName"], group.as_str());
 
     let creds = s.credentials();
-    let mut child = Command::new(aws_v2_program())
+    let mut command = Command::new(aws_v2_program());
+    command
         .args([
             "--endpoint-url",
             &s.url,
@@ -315,42 +317,113 @@ fn aws_cli_v2_logs_tail_and_follow() {
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_PAGER", "")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting aws logs tail --follow");
-    let seen = Arc::new(Mutex::new(String::new()));
-    let stdout = child.stdout.take().expect("stdout");
-    let reader = {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-                seen.push_str(&line);
-                seen.push('\n');
-            }
-        })
-    };
-    let text = || seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let mut follower = Follower::spawn(command);
     eventually(
         Duration::from_secs(20),
         "the earlier call, followed",
-        || text().contains("first-call").then_some(()),
+        || follower.text().contains("first-call").then_some(()),
     );
     let r = s.invoke(&name, br#"{"marker":"second-call"}"#);
     assert_eq!(r.status, 200, "{}", r.text());
     let followed = eventually(Duration::from_secs(30), "the new call, followed", || {
-        let t = text();
+        let t = follower.text();
         t.contains("second-call").then_some(t)
     });
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = reader.join();
+    follower.stop();
     assert_eq!(
         followed.matches("first-call").count(),
         1,
         "each event printed once: {followed}"
     );
+}
+
+/// `updraft logs --follow` prints each line once, and what later
+/// invocations log.
+#[test]
+fn updraft_logs_follow_prints_each_line_once() {
+    let s = server();
+    let name = unique("logs-follow");
+    s.deploy(&name, guests::CMD_RECORD, json!({}));
+    let r = s.invoke(&name, br#"{"marker":"one"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_updraft"));
+    command
+        .arg("--endpoint")
+        .arg(&s.url)
+        .arg("--data-dir")
+        .arg(s.data_dir())
+        .args(["logs", &name, "--follow"]);
+    let mut follower = Follower::spawn(command);
+    eventually(Duration::from_secs(20), "the first call", || {
+        follower
+            .text()
+            .contains(r#"{"marker":"one"}"#)
+            .then_some(())
+    });
+    let r = s.invoke(&name, br#"{"marker":"two"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    eventually(Duration::from_secs(20), "the second call", || {
+        (follower.text().matches("REPORT RequestId:").count() >= 2).then_some(())
+    });
+    // A moment more: nothing is printed twice while it polls.
+    std::thread::sleep(Duration::from_secs(2));
+    let text = follower.text();
+    follower.stop();
+    assert_eq!(text.matches("START RequestId:").count(), 2, "{text}");
+    assert_eq!(text.matches(r#"{"marker":"one"}"#).count(), 1, "{text}");
+    assert_eq!(text.matches(r#"{"marker":"two"}"#).count(), 1, "{text}");
+}
+
+/// A client process whose standard output is collected as it prints.
+struct Follower {
+    child: std::process::Child,
+    seen: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Follower {
+    fn spawn(mut command: Command) -> Follower {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting a follower");
+        let stdout = child.stdout.take().expect("stdout");
+        let seen = Arc::new(Mutex::new(String::new()));
+        let reader = {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                    seen.push_str(&line);
+                    seen.push('\n');
+                }
+            })
+        };
+        Follower {
+            child,
+            seen,
+            reader: Some(reader),
+        }
+    }
+
+    fn text(&self) -> String {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
