@@ -37,7 +37,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.core.models import ServerModeMockAWS
 
-READ_TIMEOUT = 15
+READ_TIMEOUT = 30
 # Clients the tests make take their defaults from here (moto's server mode
 # passes a Config of its own, which does too).
 botocore.config.Config.OPTION_DEFAULTS["read_timeout"] = READ_TIMEOUT
