@@ -23,6 +23,11 @@
 //!   updraft-bench authz      authorization on and off (two live servers
 //!                            loaded in turn): AWS_IAM function URL and
 //!                            Invoke as an IAM user, 1,000 policies
+//!   updraft-bench objects    S3 PUT/GET of 4 KiB, 1 MiB, 64 MiB objects
+//!                            against the disk's own bandwidth; RSS while
+//!                            a multi-GiB object streams through
+//!   updraft-bench tables     DynamoDB PutItem/GetItem/Query against bare
+//!                            SQLite doing the same
 //! ```
 //!
 //! Every load loop is bounded in time and only connects to the loopback
@@ -37,10 +42,12 @@ mod events;
 mod hello;
 mod lambda;
 mod load;
+mod objects;
 mod process;
 mod report;
 mod scale;
 mod servers;
+mod tables;
 mod zip;
 
 use std::path::PathBuf;
@@ -91,6 +98,69 @@ enum Command {
     /// server (slowloris, 2 GB and endless bodies, an idle connection
     /// flood), one attack at a time.
     Attacks(AttacksArgs),
+    /// Object storage: S3 PUT and GET throughput of 4 KiB, 1 MiB and
+    /// 64 MiB objects against the disk's own sequential bandwidth, and the
+    /// server's memory while a multi-GiB object streams through.
+    Objects(ObjectsArgs),
+    /// Tables: DynamoDB PutItem, GetItem and Query through the wire API
+    /// against a bare SQLite table doing the same.
+    Tables(TablesArgs),
+}
+
+#[derive(clap::Args, Clone)]
+pub struct ObjectsArgs {
+    /// The updraft binary.
+    #[arg(long)]
+    updraft: Option<PathBuf>,
+    /// Connections of the concurrent runs (the others use one).
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Measured window of each run.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Warmup before it.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// GiB of the object streamed through while the server's RSS is
+    /// sampled (0 skips it).
+    #[arg(long, default_value_t = 3)]
+    big_gib: u64,
+    /// MiB the disk peer writes (as 64 MiB files) and reads back.
+    #[arg(long, default_value_t = 1024)]
+    peer_mib: u64,
+    /// The no-op function of the notification latency run (a wasi:http
+    /// component); default: the example hello component if it is built.
+    #[arg(long)]
+    component: Option<PathBuf>,
+    /// Samples of the notification latency run (0 skips it).
+    #[arg(long, default_value_t = 100)]
+    samples: usize,
+    /// Worker threads of the load generator.
+    #[arg(long, default_value_t = 2)]
+    client_threads: usize,
+    #[command(flatten)]
+    output: Output,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct TablesArgs {
+    /// The updraft binary.
+    #[arg(long)]
+    updraft: Option<PathBuf>,
+    /// Clients of the concurrent runs (the others use one).
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Measured window of each run.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Warmup before it.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Worker threads of the load generator.
+    #[arg(long, default_value_t = 2)]
+    client_threads: usize,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(clap::Args, Clone)]
@@ -372,6 +442,8 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Events(args)) => events(args),
         Some(Command::Authz(args)) => authz(args),
         Some(Command::Attacks(args)) => attacks(args),
+        Some(Command::Objects(args)) => objects(args),
+        Some(Command::Tables(args)) => tables(args),
         None => run(cli.run),
     }
 }
@@ -567,6 +639,47 @@ fn attacks(args: AttacksArgs) -> anyhow::Result<()> {
         "Serving under attack (`updraft-bench attacks`)",
         args.client_threads,
         attacks::run(&settings),
+        &args.output,
+    )
+}
+
+fn objects(args: ObjectsArgs) -> anyhow::Result<()> {
+    let root = PathBuf::from(REPO_ROOT);
+    let settings = objects::Settings {
+        updraft: updraft_binary(args.updraft, &root)?,
+        connections: args.connections.max(1),
+        warmup: args.warmup,
+        duration: args.duration,
+        big: args.big_gib << 30,
+        peer_bytes: args.peer_mib.max(64) << 20,
+        notify: if args.samples == 0 {
+            None
+        } else {
+            Some((hello_component(args.component, &root)?, args.samples))
+        },
+    };
+    measure_and_publish(
+        "Object storage (`updraft-bench objects`)",
+        args.client_threads,
+        objects::run(&settings),
+        &args.output,
+    )
+}
+
+fn tables(args: TablesArgs) -> anyhow::Result<()> {
+    let root = PathBuf::from(REPO_ROOT);
+    let settings = tables::Settings {
+        updraft: updraft_binary(args.updraft, &root)?,
+        load: load::Settings {
+            connections: args.connections.max(1),
+            warmup: args.warmup,
+            duration: args.duration,
+        },
+    };
+    measure_and_publish(
+        "Tables (`updraft-bench tables`)",
+        args.client_threads,
+        tables::run(&settings),
         &args.output,
     )
 }
