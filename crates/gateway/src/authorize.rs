@@ -194,6 +194,19 @@ pub(crate) fn access_denied(service: &str, parts: &Parts, message: String) -> Re
 /// clients read the query protocol's XML error, the others the error
 /// they have always been sent.
 pub(crate) fn auth_failure(service: &str, _parts: &Parts, error: ApiError) -> Response {
+    if service == "dynamodb" {
+        // DynamoDB's clients read the code from `__type`, and DynamoDB
+        // answers every authentication failure with 400.
+        if let LambdaError::Auth {
+            error_type,
+            message,
+            ..
+        } = &error.0
+        {
+            return crate::tables::error(StatusCode::BAD_REQUEST, error_type, message);
+        }
+        return error.into_response();
+    }
     if service != "iam" && service != "sts" {
         return error.into_response();
     }

@@ -192,15 +192,40 @@ async fn serve(state: Arc<AppState>, s3: Arc<updraft_s3::S3>, req: Request) -> R
         })
         .boxed();
     let access = Arc::new(S3Access::new(state, caller, &parts));
-    s3.serve(updraft_s3::S3Request {
-        method: parts.method,
-        uri: parts.uri,
-        headers: parts.headers,
-        body: decoded,
-        access,
-        request_id,
-    })
-    .await
+    let close = expects_continue_without_body(&parts.headers);
+    let mut response = s3
+        .serve(updraft_s3::S3Request {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body: decoded,
+            access,
+            request_id,
+        })
+        .await;
+    if close {
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+/// Whether a request says `Expect: 100-continue` but has no body. The
+/// server then answers without the interim `100 Continue` (there is no
+/// body to ask for), and botocore, which sends the header with every
+/// upload, keeps that request's status line for the next request on the
+/// connection and misreads its answer. Closing the connection after such
+/// an answer resets the client.
+fn expects_continue_without_body(headers: &http::HeaderMap) -> bool {
+    let expects = headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let empty = headers
+        .get(http::header::CONTENT_LENGTH)
+        .is_none_or(|v| v.as_bytes() == b"0");
+    expects && empty && !headers.contains_key(http::header::TRANSFER_ENCODING)
 }
 
 /// Reads a deployment package from object storage as `caller` may

@@ -118,9 +118,14 @@ pub fn verify_s3_v2_presigned<G>(
             )
         })
         .collect();
-    // A session token in the query is signed as an x-amz header.
-    if let Some(token) = param("x-amz-security-token") {
-        amz.push(("x-amz-security-token".into(), token.to_string()));
+    // x-amz-* values in the query (the session token, metadata, a canned
+    // ACL: botocore moves them there when it presigns) are signed as
+    // headers.
+    for (name, value) in &query {
+        let name = name.to_ascii_lowercase();
+        if name.starts_with("x-amz-") && !amz.iter().any(|(n, _)| *n == name) {
+            amz.push((name, value.trim().to_string()));
+        }
     }
     amz.sort();
     let mut string_to_sign = format!(
@@ -227,6 +232,12 @@ mod tests {
             "/b/up.txt",
             "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=8G92Yu581Bz7idSXY3MApPlXQJ4%3D&content-type=text%2Fplain&Expires=1141889120",
             Some("text/plain"),
+        ),
+        (
+            "PUT",
+            "/b/meta.txt",
+            "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=OzJOX7G6sJTa4HRep48XK%2FSn%2F74%3D&x-amz-meta-venue=123&x-amz-acl=public-read&Expires=1141889120",
+            None,
         ),
     ];
 

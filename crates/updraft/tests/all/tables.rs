@@ -166,6 +166,14 @@ try:
     raise AssertionError("PutItem allowed")
 except ClientError as e:
     assert e.response["Error"]["Code"] == "AccessDeniedException", e.response
+stranger = boto3.client("dynamodb", aws_access_key_id="AKIANOTAKEY000000000",
+                        aws_secret_access_key="x", **kw)
+try:
+    stranger.list_tables()
+    raise AssertionError("an unknown key was accepted")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "UnrecognizedClientException", e.response
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response
 print("OK")
 "##,
         &[&table],
