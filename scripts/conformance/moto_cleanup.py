@@ -119,7 +119,17 @@ def delete_tables():
                     ddb.delete_table(TableName=table)
 
 
-CLEANUPS = {"s3": delete_buckets, "dynamodb": delete_tables}
+def delete_log_groups():
+    logs = _client("logs")
+    for page in logs.get_paginator("describe_log_groups").paginate():
+        for group in page.get("logGroups", []):
+            try:
+                logs.delete_log_group(logGroupName=group["logGroupName"])
+            except ClientError as err:
+                warnings.warn(f"cleanup: log group {group['logGroupName']}: {err}")
+
+
+CLEANUPS = {"s3": delete_buckets, "dynamodb": delete_tables, "logs": delete_log_groups}
 
 
 def _reset(_mock):

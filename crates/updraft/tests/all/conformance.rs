@@ -167,3 +167,11 @@ fn moto_dynamodb_in_server_mode() {
     let summary = run_conformance_script("moto-suite", &["dynamodb"], "moto dynamodb:");
     assert!(passed_count(&summary) >= 566, "{summary}");
 }
+
+/// moto's CloudWatch Logs tests in server mode: every failure is listed in
+/// `conformance/moto-logs.accepted`.
+#[test]
+fn moto_logs_in_server_mode() {
+    let summary = run_conformance_script("moto-suite", &["logs"], "moto logs:");
+    assert!(passed_count(&summary) >= 41, "{summary}");
+}
