@@ -45,6 +45,7 @@ mod s3_events;
 mod scheduler;
 mod signed;
 mod sqs;
+mod streams;
 mod tables;
 mod urls;
 mod usage;
@@ -64,6 +65,7 @@ use updraft_telemetry::FunctionGauges;
 pub use authorize::SecureTransport;
 pub use error::ApiError;
 pub use s3_events::S3Notifier;
+pub use streams::TableStreams;
 
 /// The SQS query protocol's form decoder, its rewriting into the JSON
 /// protocol's input and its XML writer, public so that they can be fuzzed

@@ -50,6 +50,9 @@ pub async fn json_protocol(state: InAccount, headers: HeaderMap, body: Bytes) ->
         t if t.starts_with("AmazonSQS.") => {
             crate::sqs::json(&state, &t["AmazonSQS.".len()..], &headers, &body).await
         }
+        t if t.starts_with(crate::streams::TARGET_PREFIX) => {
+            crate::streams::json(&state, &t[crate::streams::TARGET_PREFIX.len()..], &body)
+        }
         t if t.starts_with(crate::tables::TARGET_PREFIX) => {
             crate::tables::json(&state, &t[crate::tables::TARGET_PREFIX.len()..], &body)
         }

@@ -4,7 +4,9 @@
 //!
 //! Handlers check the wire shape's modelled constraints
 //! (`ValidationException`) and turn it into the typed requests of
-//! [`updraft_mappings`], which applies Lambda's rules for SQS sources.
+//! [`updraft_mappings`], which applies Lambda's rules for SQS queues and
+//! DynamoDB streams. The function's execution role must be allowed to
+//! read the source (and to send to a stream mapping's `OnFailure` queue).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use updraft_api::validate::Violations;
 use updraft_api::{paginate, parse_json, parse_max_items, LambdaError};
-use updraft_mappings::{MappingError, MappingStatus, MappingUpdate, NewMapping};
+use updraft_mappings::{MappingError, MappingStatus, MappingUpdate, NewMapping, StreamRequest};
 use updraft_types::{Account, FunctionRef};
 
 use crate::{ApiError, AppState, InAccount, Tenant};
@@ -29,18 +31,13 @@ type Answer = Result<Response, ApiError>;
 /// The only `FunctionResponseTypes` value.
 const REPORT_BATCH_ITEM_FAILURES: &str = "ReportBatchItemFailures";
 
-/// Request members of other event source types (streams, Kafka,
+/// Request members of other event source types (Kinesis, Kafka,
 /// DocumentDB) and optional features this server does not offer; a
 /// request with one is refused rather than half applied.
 const UNSUPPORTED: &[&str] = &[
     "FilterCriteria",
     "ParallelizationFactor",
-    "StartingPosition",
     "StartingPositionTimestamp",
-    "DestinationConfig",
-    "MaximumRecordAgeInSeconds",
-    "BisectBatchOnFunctionError",
-    "MaximumRetryAttempts",
     "Tags",
     "TumblingWindowInSeconds",
     "Topics",
@@ -74,6 +71,19 @@ struct ScalingConfig {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct Destination {
+    destination: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct DestinationConfig {
+    on_success: Option<Destination>,
+    on_failure: Option<Destination>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 struct CreateRequest {
     event_source_arn: Option<String>,
     function_name: Option<String>,
@@ -82,6 +92,11 @@ struct CreateRequest {
     maximum_batching_window_in_seconds: Option<i64>,
     function_response_types: Option<Vec<String>>,
     scaling_config: Option<ScalingConfig>,
+    starting_position: Option<String>,
+    maximum_retry_attempts: Option<i64>,
+    maximum_record_age_in_seconds: Option<i64>,
+    bisect_batch_on_function_error: Option<bool>,
+    destination_config: Option<DestinationConfig>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +108,73 @@ struct UpdateRequest {
     maximum_batching_window_in_seconds: Option<i64>,
     function_response_types: Option<Vec<String>>,
     scaling_config: Option<ScalingConfig>,
+    maximum_retry_attempts: Option<i64>,
+    maximum_record_age_in_seconds: Option<i64>,
+    bisect_batch_on_function_error: Option<bool>,
+    destination_config: Option<DestinationConfig>,
+}
+
+/// The stream members of a request, checked against the model:
+/// `MaximumRetryAttempts` -1 to 10,000, `MaximumRecordAgeInSeconds` -1
+/// or 60 to 604,800, `OnFailure` only.
+fn stream_request(
+    v: &mut Violations,
+    starting_position: Option<String>,
+    retries: Option<i64>,
+    age: Option<i64>,
+    bisect: Option<bool>,
+    destination: Option<DestinationConfig>,
+) -> Result<StreamRequest, ApiError> {
+    if let Some(p) = &starting_position {
+        if !matches!(p.as_str(), "TRIM_HORIZON" | "LATEST" | "AT_TIMESTAMP") {
+            v.add(
+                p,
+                "startingPosition",
+                "Member must satisfy enum value set: [TRIM_HORIZON, LATEST, AT_TIMESTAMP]",
+            );
+        }
+    }
+    if let Some(n) = retries {
+        if !(-1..=10_000).contains(&n) {
+            v.add(
+                n,
+                "maximumRetryAttempts",
+                "Member must have value between -1 and 10000",
+            );
+        }
+    }
+    if let Some(n) = age {
+        if !(-1..=604_800).contains(&n) {
+            v.add(
+                n,
+                "maximumRecordAgeInSeconds",
+                "Member must have value between -1 and 604800",
+            );
+        } else if (0..60).contains(&n) {
+            return Err(ApiError(LambdaError::InvalidParameterValue(
+                "MaximumRecordAgeInSeconds must be -1 or between 60 and 604800".into(),
+            )));
+        }
+    }
+    let on_failure = match destination {
+        None => None,
+        Some(config) => {
+            if config.on_success.is_some_and(|d| d.destination.is_some()) {
+                return Err(ApiError(LambdaError::InvalidParameterValue(
+                    "Unsupported OnSuccess destination for DynamoDB Streams event source mappings."
+                        .into(),
+                )));
+            }
+            Some(config.on_failure.and_then(|d| d.destination))
+        }
+    };
+    Ok(StreamRequest {
+        starting_position,
+        maximum_retry_attempts: retries,
+        maximum_record_age: age,
+        bisect_batch_on_function_error: bisect,
+        on_failure,
+    })
 }
 
 /// The settings both requests share, checked against the model.
@@ -150,7 +232,7 @@ fn refuse_unsupported(body: &[u8]) -> Result<(), ApiError> {
     };
     match UNSUPPORTED.iter().find(|m| members.contains_key(**m)) {
         Some(m) => Err(ApiError(LambdaError::InvalidParameterValue(format!(
-            "Unsupported {m} parameter for SQS event source mappings."
+            "Unsupported {m} parameter for event source mappings."
         )))),
         None => Ok(()),
     }
@@ -160,18 +242,31 @@ fn refuse_unsupported(body: &[u8]) -> Result<(), ApiError> {
 /// Lambda to poll it on the function's behalf.
 const POLLING_ACTIONS: [&str; 3] = ["ReceiveMessage", "DeleteMessage", "GetQueueAttributes"];
 
-/// Lambda polls a queue with the function's execution role: the role must
-/// be allowed to read and delete its messages, or the mapping is refused
-/// with Lambda's words. A function that does not exist or a source that
-/// is not a queue's ARN is left to the mapping's own checks.
+/// What it must be allowed on a DynamoDB stream.
+const STREAM_ACTIONS: [&str; 4] = [
+    "GetRecords",
+    "GetShardIterator",
+    "DescribeStream",
+    "ListStreams",
+];
+
+/// Lambda polls a queue or a stream with the function's execution role:
+/// the role must be allowed to read (and delete) from it, and to send to
+/// the `OnFailure` queue, or the mapping is refused with Lambda's words.
+/// A function that does not exist or a source that is neither is left to
+/// the mapping's own checks.
 fn check_role_reads(
     s: &InAccount,
     function: &FunctionRef,
-    queue_arn: &str,
+    source_arn: &str,
+    on_failure: Option<&str>,
 ) -> Result<(), ApiError> {
-    if updraft_types::Arn::parse(queue_arn).is_none_or(|a| a.service != "sqs") {
-        return Ok(());
-    }
+    let (service, label, actions): (&str, &str, &[&str]) =
+        match updraft_types::Arn::parse(source_arn).map(|a| a.service) {
+            Some("sqs") => ("sqs", "SQS", &POLLING_ACTIONS[..]),
+            Some("dynamodb") => ("dynamodb", "DynamoDB", &STREAM_ACTIONS[..]),
+            _ => return Ok(()),
+        };
     let Ok(target) = s
         .registry
         .resolve(&function.name, function.qualifier.as_ref())
@@ -179,24 +274,33 @@ fn check_role_reads(
         return Ok(());
     };
     let role = &target.config.role;
-    for action in POLLING_ACTIONS {
-        let allowed = s.node.iam.role_may(
-            role,
-            "lambda.amazonaws.com",
-            function.name.as_str(),
-            &format!("sqs:{action}"),
-            queue_arn,
-        );
-        if let Err(why) = allowed {
-            tracing::debug!(
+    let may = |action: &str, arn: &str| {
+        s.node
+            .iam
+            .role_may(
                 role,
-                queue_arn,
-                reason = why,
-                "mapping refused for its role"
-            );
+                "lambda.amazonaws.com",
+                function.name.as_str(),
+                action,
+                arn,
+            )
+            .map_err(|why| {
+                tracing::debug!(role, arn, reason = why, "mapping refused for its role");
+            })
+    };
+    for action in actions {
+        if may(&format!("{service}:{action}"), source_arn).is_err() {
             return Err(ApiError(LambdaError::InvalidParameterValue(format!(
-                "The function execution role does not have permissions to call {action} on SQS"
+                "The function execution role does not have permissions to call {action} on {label}"
             ))));
+        }
+    }
+    if let Some(destination) = on_failure {
+        if may("sqs:SendMessage", destination).is_err() {
+            return Err(ApiError(LambdaError::InvalidParameterValue(
+                "The function execution role does not have permissions to call SendMessage on SQS"
+                    .into(),
+            )));
         }
     }
     Ok(())
@@ -229,6 +333,18 @@ fn render(status: &MappingStatus, account: &Account) -> Value {
     });
     if let Some(n) = m.maximum_concurrency {
         out["ScalingConfig"] = json!({ "MaximumConcurrency": n });
+    }
+    if let Some(stream) = &m.stream {
+        out["StartingPosition"] = json!(stream.starting_position);
+        out["MaximumRetryAttempts"] = json!(stream.maximum_retry_attempts);
+        out["MaximumRecordAgeInSeconds"] = json!(stream.maximum_record_age);
+        out["BisectBatchOnFunctionError"] = json!(stream.bisect_batch_on_function_error);
+        out["ParallelizationFactor"] = json!(1);
+        out["TumblingWindowInSeconds"] = json!(0);
+        out["DestinationConfig"] = match &stream.on_failure {
+            Some(d) => json!({ "OnFailure": { "Destination": d } }),
+            None => json!({ "OnFailure": {} }),
+        };
     }
     out
 }
@@ -264,14 +380,23 @@ async fn create(s: InAccount, body: Bytes) -> Answer {
         req.function_response_types,
         req.scaling_config,
     );
+    let stream = stream_request(
+        &mut v,
+        req.starting_position,
+        req.maximum_retry_attempts,
+        req.maximum_record_age_in_seconds,
+        req.bisect_batch_on_function_error,
+        req.destination_config,
+    )?;
     v.finish()?;
     let function = function_ref(req.function_name.as_deref().unwrap_or_default())?;
     let Some(event_source_arn) = req.event_source_arn else {
         return Err(ApiError(LambdaError::InvalidParameterValue(
-            "EventSourceArn is required: the ARN of an SQS queue.".into(),
+            "EventSourceArn is required: the ARN of an SQS queue or a DynamoDB stream.".into(),
         )));
     };
-    check_role_reads(&s, &function, &event_source_arn)?;
+    let on_failure = stream.on_failure.clone().flatten();
+    check_role_reads(&s, &function, &event_source_arn, on_failure.as_deref())?;
     let created = s
         .mappings
         .create(NewMapping {
@@ -282,6 +407,7 @@ async fn create(s: InAccount, body: Bytes) -> Answer {
             batching_window: settings.batching_window,
             report_batch_item_failures: settings.report_batch_item_failures.unwrap_or(false),
             maximum_concurrency: settings.maximum_concurrency.flatten(),
+            stream,
         })
         .await
         .map_err(api_error)?;
@@ -330,11 +456,40 @@ async fn update(s: InAccount, Path(uuid): Path<String>, body: Bytes) -> Answer {
         req.function_response_types,
         req.scaling_config,
     );
+    let stream = stream_request(
+        &mut v,
+        None,
+        req.maximum_retry_attempts,
+        req.maximum_record_age_in_seconds,
+        req.bisect_batch_on_function_error,
+        req.destination_config,
+    )?;
     v.finish()?;
     let function = req.function_name.as_deref().map(function_ref).transpose()?;
-    if let Some(function) = &function {
+    let new_destination = stream.on_failure.clone().flatten();
+    if function.is_some() || new_destination.is_some() {
         let current = s.mappings.get(&uuid).map_err(api_error)?;
-        check_role_reads(&s, function, &current.mapping.event_source_arn)?;
+        let function = function.clone().unwrap_or_else(|| FunctionRef {
+            name: current.mapping.function.clone(),
+            qualifier: current
+                .mapping
+                .qualifier
+                .as_deref()
+                .and_then(|q| updraft_types::Qualifier::parse(q).ok()),
+        });
+        let destination = new_destination.or_else(|| {
+            current
+                .mapping
+                .stream
+                .as_ref()
+                .and_then(|st| st.on_failure.clone())
+        });
+        check_role_reads(
+            &s,
+            &function,
+            &current.mapping.event_source_arn,
+            destination.as_deref(),
+        )?;
     }
     let updated = s
         .mappings
@@ -347,6 +502,7 @@ async fn update(s: InAccount, Path(uuid): Path<String>, body: Bytes) -> Answer {
                 batching_window: settings.batching_window,
                 report_batch_item_failures: settings.report_batch_item_failures,
                 maximum_concurrency: settings.maximum_concurrency,
+                stream,
             },
         )
         .await

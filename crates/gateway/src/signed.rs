@@ -128,6 +128,7 @@ fn expected_service(req: &Request) -> &'static str {
         Some(t) if t.starts_with("AmazonSQS.") => "sqs",
         Some(t) if t.starts_with("AWSEvents.") => "events",
         Some(t) if t.starts_with(crate::tables::TARGET_PREFIX) => "dynamodb",
+        Some(t) if t.starts_with(crate::streams::TARGET_PREFIX) => "dynamodb",
         Some(_) => "lambda",
         None => {
             let path = req.uri().path();

@@ -1,5 +1,6 @@
 //! What a mapping is: the stored record, the requests that create and
-//! change it, and the rules Lambda applies to them for SQS sources.
+//! change it, and the rules Lambda applies to them for SQS queues and
+//! DynamoDB streams.
 
 use serde::{Deserialize, Serialize};
 use updraft_types::{Account, Arn, FunctionName, FunctionRef};
@@ -10,6 +11,10 @@ use crate::MappingError;
 pub const KIND: &str = "event-source-mapping";
 /// `BatchSize` when the request gives none.
 pub const DEFAULT_BATCH_SIZE: u32 = 10;
+/// `BatchSize` of a stream mapping when the request gives none.
+pub const DEFAULT_STREAM_BATCH_SIZE: u32 = 100;
+/// The largest batch from a DynamoDB stream.
+pub const MAX_STREAM_BATCH: u32 = 10_000;
 /// The largest batch Lambda takes without a batching window.
 pub const MAX_BATCH_WITHOUT_WINDOW: u32 = 10;
 /// The largest batch from a FIFO queue.
@@ -19,9 +24,9 @@ pub const MAX_FIFO_BATCH: u32 = 10;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mapping {
     pub uuid: String,
-    /// `arn:aws:sqs:REGION:ACCOUNT:QUEUE`
+    /// `arn:aws:sqs:REGION:ACCOUNT:QUEUE`, or a DynamoDB stream's ARN.
     pub event_source_arn: String,
-    /// The queue's name (the ARN's last part).
+    /// The queue's name (the ARN's last part); empty for a stream.
     pub queue: String,
     pub function: FunctionName,
     /// A version or alias, when the request named one.
@@ -41,6 +46,49 @@ pub struct Mapping {
     pub last_modified_ms: i64,
     /// Why the state last changed (`USER_INITIATED`).
     pub state_transition_reason: String,
+    /// The settings of a DynamoDB stream source; `None` for a queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamSettings>,
+}
+
+/// What a stream mapping adds to a queue's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamSettings {
+    /// The table whose stream is read.
+    pub table: String,
+    /// `TRIM_HORIZON` or `LATEST`.
+    pub starting_position: String,
+    /// `MaximumRetryAttempts`: -1 retries until the records expire.
+    pub maximum_retry_attempts: i64,
+    /// `MaximumRecordAgeInSeconds`: -1 for no limit.
+    pub maximum_record_age: i64,
+    /// `BisectBatchOnFunctionError`.
+    pub bisect_batch_on_function_error: bool,
+    /// `DestinationConfig.OnFailure.Destination`: an SQS queue's ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<String>,
+}
+
+/// The stream settings of a request, as far as it gives them.
+#[derive(Debug, Clone, Default)]
+pub struct StreamRequest {
+    pub starting_position: Option<String>,
+    pub maximum_retry_attempts: Option<i64>,
+    pub maximum_record_age: Option<i64>,
+    pub bisect_batch_on_function_error: Option<bool>,
+    /// `Some(None)`: an empty `OnFailure` (removes it).
+    pub on_failure: Option<Option<String>>,
+}
+
+impl StreamRequest {
+    /// Whether the request gives any stream setting.
+    pub fn is_empty(&self) -> bool {
+        self.starting_position.is_none()
+            && self.maximum_retry_attempts.is_none()
+            && self.maximum_record_age.is_none()
+            && self.bisect_batch_on_function_error.is_none()
+            && self.on_failure.is_none()
+    }
 }
 
 impl Mapping {
@@ -107,6 +155,8 @@ pub struct NewMapping {
     pub batching_window: Option<u32>,
     pub report_batch_item_failures: bool,
     pub maximum_concurrency: Option<u32>,
+    /// Stream settings (refused for a queue).
+    pub stream: StreamRequest,
 }
 
 /// `UpdateEventSourceMapping`: `None` leaves a setting as it is.
@@ -119,6 +169,9 @@ pub struct MappingUpdate {
     pub report_batch_item_failures: Option<bool>,
     /// `Some(None)` removes the scaling configuration.
     pub maximum_concurrency: Option<Option<u32>>,
+    /// Stream settings (refused for a queue; `StartingPosition` cannot
+    /// change).
+    pub stream: StreamRequest,
 }
 
 /// A queue ARN's parts.
@@ -144,7 +197,7 @@ pub fn parse_queue_arn(arn: &str) -> Result<QueueArn, MappingError> {
     };
     if parts.service != "sqs" {
         return Err(MappingError::InvalidParameter(format!(
-            "Unsupported event source type: {}. Event source mappings read SQS queues.",
+            "Unsupported event source type: {}. Event source mappings read SQS queues and DynamoDB streams.",
             parts.service
         )));
     }
@@ -152,6 +205,32 @@ pub fn parse_queue_arn(arn: &str) -> Result<QueueArn, MappingError> {
         region: parts.region.to_string(),
         account_id: parts.account.to_string(),
         queue: parts.resource.to_string(),
+    })
+}
+
+/// A DynamoDB stream ARN's parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamArn {
+    pub region: String,
+    pub account_id: String,
+    pub table: String,
+}
+
+/// `arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE/stream/LABEL`, or `None`
+/// for any other ARN.
+pub fn parse_stream_arn(arn: &str) -> Option<StreamArn> {
+    let parts = Arn::parse(arn).filter(|a| a.service == "dynamodb")?;
+    let (table, label) = parts
+        .resource
+        .strip_prefix("table/")?
+        .split_once("/stream/")?;
+    if table.is_empty() || label.is_empty() {
+        return None;
+    }
+    Some(StreamArn {
+        region: parts.region.to_string(),
+        account_id: parts.account.to_string(),
+        table: table.to_string(),
     })
 }
 
@@ -202,6 +281,24 @@ mod tests {
     }
 
     #[test]
+    fn stream_arns_name_their_table() {
+        let arn = parse_stream_arn(
+            "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/2026-01-01T00:00:00.000",
+        )
+        .unwrap();
+        assert_eq!(arn.table, "t");
+        assert_eq!(arn.account_id, "000000000000");
+        assert_eq!(
+            parse_stream_arn("arn:aws:dynamodb:us-east-1:000000000000:table/t"),
+            None
+        );
+        assert_eq!(
+            parse_stream_arn("arn:aws:sqs:us-east-1:000000000000:q"),
+            None
+        );
+    }
+
+    #[test]
     fn large_batches_need_a_window() {
         let mut m = Mapping {
             uuid: "u".into(),
@@ -216,6 +313,7 @@ mod tests {
             maximum_concurrency: None,
             last_modified_ms: 0,
             state_transition_reason: "USER_INITIATED".into(),
+            stream: None,
         };
         assert!(check_batching(&m, false).is_err());
         m.batching_window = 1;

@@ -1,5 +1,8 @@
-//! Event source mappings: SQS queues that invoke a function with batches
-//! of their messages, as Lambda's `CreateEventSourceMapping` sets up.
+//! Event source mappings: SQS queues and DynamoDB streams that invoke a
+//! function with batches of their messages or records, as Lambda's
+//! `CreateEventSourceMapping` sets up. This page is about queues; a
+//! stream mapping has one poller that reads in order and checkpoints
+//! durably ([`streams`]).
 //!
 //! A mapping is a resource of the event store (kind [`KIND`], keyed by
 //! its UUID), written through [`Queues::commit`] and loaded at
@@ -36,9 +39,11 @@
 pub mod config;
 pub mod event;
 mod poller;
+mod stream_mapping;
+pub mod streams;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use updraft_invoker::Invoker;
@@ -48,12 +53,16 @@ use updraft_store::EventWrite;
 use updraft_types::FunctionRef;
 
 pub use config::{
-    Mapping, MappingStatus, MappingUpdate, NewMapping, State, DEFAULT_BATCH_SIZE, KIND,
+    Mapping, MappingStatus, MappingUpdate, NewMapping, State, StreamRequest, StreamSettings,
+    DEFAULT_BATCH_SIZE, DEFAULT_STREAM_BATCH_SIZE, KIND, MAX_STREAM_BATCH,
 };
 pub use poller::DEFAULT_MAX_POLLERS;
+pub use streams::{StreamReader, POSITION_KIND};
 
-use config::{check_batching, no_such_queue, parse_queue_arn};
+use config::{check_batching, no_such_queue, parse_queue_arn, parse_stream_arn};
 use poller::{Context, Group};
+use stream_mapping::{no_scaling, stream_only};
+use streams::StreamPoller;
 
 /// Why a mapping operation failed, in Lambda's terms.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,21 +101,51 @@ impl From<QueueError> for MappingError {
     }
 }
 
+/// The pollers of a queue, or the poller of a stream.
+enum Pollers {
+    Queue(Arc<Group>),
+    Stream(StreamPoller),
+}
+
+impl Pollers {
+    fn stop(&self) {
+        match self {
+            Pollers::Queue(group) => group.stop(),
+            Pollers::Stream(poller) => poller.stop(),
+        }
+    }
+}
+
 /// A mapping and, while it is enabled, its pollers.
 struct Entry {
     mapping: Mapping,
-    pollers: Option<Arc<Group>>,
+    pollers: Option<Pollers>,
 }
 
 impl Entry {
-    /// Stops the pollers, and starts new ones if the mapping is enabled.
+    /// Stops the pollers, and starts new ones if the mapping is enabled
+    /// (a stream mapping's once the streams are attached).
     fn restart(&mut self, ctx: &Arc<Context>) {
-        if let Some(group) = self.pollers.take() {
-            group.stop();
+        if let Some(pollers) = self.pollers.take() {
+            pollers.stop();
         }
-        if self.mapping.enabled {
-            self.pollers = Some(Group::start(ctx.clone(), self.mapping.clone()));
+        if !self.mapping.enabled {
+            return;
         }
+        self.pollers = match &self.mapping.stream {
+            None => Some(Pollers::Queue(Group::start(
+                ctx.clone(),
+                self.mapping.clone(),
+            ))),
+            Some(settings) => ctx.streams.get().map(|reader| {
+                Pollers::Stream(StreamPoller::start(
+                    ctx.clone(),
+                    reader.clone(),
+                    self.mapping.clone(),
+                    settings.clone(),
+                ))
+            }),
+        };
     }
 }
 
@@ -126,6 +165,17 @@ impl Mappings {
             .store()
             .resources(KIND)
             .map_err(|e| format!("reading event source mappings: {e}"))?;
+        let mut positions = HashMap::new();
+        for (uuid, value) in queues
+            .store()
+            .resources(POSITION_KIND)
+            .map_err(|e| format!("reading stream mapping positions: {e}"))?
+        {
+            let position = value
+                .parse::<u64>()
+                .map_err(|e| format!("stream mapping {uuid} has an unreadable position: {e}"))?;
+            positions.insert(uuid, position);
+        }
         let mut entries = BTreeMap::new();
         for (uuid, value) in stored {
             match serde_json::from_str::<Mapping>(&value) {
@@ -148,6 +198,9 @@ impl Mappings {
                 queues,
                 invoker,
                 tasks: tokio_util::task::TaskTracker::new(),
+                streams: OnceLock::new(),
+                positions: Mutex::new(positions),
+                turns: Mutex::new(HashMap::new()),
             }),
             entries: Mutex::new(entries),
             changes: tokio::sync::Mutex::new(()),
@@ -163,14 +216,22 @@ impl Mappings {
         }
     }
 
+    /// Gives the stream mappings the tables' streams to read and starts
+    /// their pollers (once; later calls change nothing).
+    pub fn attach_streams(self: &Arc<Self>, reader: Arc<dyn StreamReader>) {
+        if self.ctx.streams.set(reader).is_ok() {
+            self.start();
+        }
+    }
+
     /// Stops every poller and waits, at most `bound`, for the
     /// invocations under way to finish and their batches to be settled.
     /// Messages not yet invoked stay in their queue. Returns whether
     /// everything finished.
     pub async fn shutdown(&self, bound: Duration) -> bool {
         for entry in self.lock().values_mut() {
-            if let Some(group) = entry.pollers.take() {
-                group.stop();
+            if let Some(pollers) = entry.pollers.take() {
+                pollers.stop();
             }
         }
         self.ctx.tasks.close();
@@ -186,6 +247,12 @@ impl Mappings {
     /// `CreateEventSourceMapping`: answers the mapping in state `Creating`;
     /// its pollers are running when this returns.
     pub async fn create(&self, new: NewMapping) -> Result<MappingStatus, MappingError> {
+        if let Some(arn) = parse_stream_arn(&new.event_source_arn) {
+            return self.create_stream(new, arn).await;
+        }
+        if !new.stream.is_empty() {
+            return Err(stream_only());
+        }
         let arn = parse_queue_arn(&new.event_source_arn)?;
         let account = self.ctx.invoker.registry().account();
         if arn.region != account.region || arn.account_id != account.account_id {
@@ -211,12 +278,13 @@ impl Mappings {
             maximum_concurrency: new.maximum_concurrency,
             last_modified_ms: now_ms(),
             state_transition_reason: "USER_INITIATED".into(),
+            stream: None,
         };
         check_batching(&mapping, queue.fifo)?;
 
         let _change = self.changes.lock().await;
         self.check_unique(&mapping)?;
-        self.persist(&mapping).await?;
+        self.persist(&mapping, None).await?;
         let mut entry = Entry {
             mapping: mapping.clone(),
             pollers: None,
@@ -275,9 +343,14 @@ impl Mappings {
         let old = self.mapping(uuid)?;
         let mut new = old.clone();
         let queue = self.ctx.queues.get_queue(&old.queue);
+        match &mut new.stream {
+            Some(settings) => self.apply_stream_update(settings, &update)?,
+            None if !update.stream.is_empty() => return Err(stream_only()),
+            None => {}
+        }
         if let Some(f) = update.function {
             let target = self.resolve(&f)?;
-            if let Some(q) = &queue {
+            if let (Some(q), None) = (&queue, &new.stream) {
                 check_visibility(q.visibility_timeout, &target)?;
             }
             new.function = f.name;
@@ -296,15 +369,20 @@ impl Mappings {
             new.report_batch_item_failures = r;
         }
         if let Some(c) = update.maximum_concurrency {
+            if new.stream.is_some() {
+                return Err(no_scaling());
+            }
             new.maximum_concurrency = c;
         }
-        check_batching(&new, queue.is_some_and(|q| q.fifo))?;
+        if new.stream.is_none() {
+            check_batching(&new, queue.is_some_and(|q| q.fifo))?;
+        }
         if (&new.function, &new.qualifier) != (&old.function, &old.qualifier) {
             self.check_unique(&new)?;
         }
         new.last_modified_ms = now_ms();
         new.state_transition_reason = "USER_INITIATED".into();
-        self.persist(&new).await?;
+        self.persist(&new, None).await?;
         if let Some(entry) = self.lock().get_mut(uuid) {
             entry.mapping = new.clone();
             entry.restart(&self.ctx);
@@ -328,14 +406,21 @@ impl Mappings {
         let mapping = self.mapping(uuid)?;
         self.ctx
             .queues
-            .commit(vec![EventWrite::DeleteResource {
-                kind: KIND.into(),
-                key: uuid.into(),
-            }])
+            .commit(vec![
+                EventWrite::DeleteResource {
+                    kind: KIND.into(),
+                    key: uuid.into(),
+                },
+                EventWrite::DeleteResource {
+                    kind: POSITION_KIND.into(),
+                    key: uuid.into(),
+                },
+            ])
             .await?;
-        if let Some(group) = self.lock().remove(uuid).and_then(|e| e.pollers) {
-            group.stop();
+        if let Some(pollers) = self.lock().remove(uuid).and_then(|e| e.pollers) {
+            pollers.stop();
         }
+        self.ctx.forget_position(uuid);
         Ok(MappingStatus {
             mapping,
             state: State::Deleting,
@@ -381,17 +466,27 @@ impl Mappings {
         }
     }
 
-    async fn persist(&self, mapping: &Mapping) -> Result<(), MappingError> {
+    /// Stores the mapping, and with it a stream mapping's starting
+    /// position when it is new.
+    async fn persist(&self, mapping: &Mapping, position: Option<u64>) -> Result<(), MappingError> {
         let value =
             serde_json::to_string(mapping).map_err(|e| MappingError::Internal(e.to_string()))?;
-        self.ctx
-            .queues
-            .commit(vec![EventWrite::PutResource {
-                kind: KIND.into(),
+        let mut writes = vec![EventWrite::PutResource {
+            kind: KIND.into(),
+            key: mapping.uuid.clone(),
+            value,
+        }];
+        if let Some(position) = position {
+            writes.push(EventWrite::PutResource {
+                kind: POSITION_KIND.into(),
                 key: mapping.uuid.clone(),
-                value,
-            }])
-            .await?;
+                value: position.to_string(),
+            });
+        }
+        self.ctx.queues.commit(writes).await?;
+        if let Some(position) = position {
+            self.ctx.set_position(&mapping.uuid, position);
+        }
         Ok(())
     }
 }

@@ -7,9 +7,9 @@
 //! cancels the receive calls at once; an invocation under way finishes
 //! and its messages are settled as usual, then the poller ends.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -24,6 +24,7 @@ use updraft_types::{new_request_id, Qualifier};
 
 use crate::config::Mapping;
 use crate::event::{self, Source};
+use crate::streams::StreamReader;
 
 /// Pollers per mapping without a `ScalingConfig`.
 pub const DEFAULT_MAX_POLLERS: usize = 10;
@@ -49,6 +50,56 @@ pub struct Context {
     pub invoker: Arc<Invoker>,
     /// Every poller task, so that shutdown can wait for them.
     pub tasks: TaskTracker,
+    /// The tables' streams, once attached (stream mappings wait for them).
+    pub streams: OnceLock<Arc<dyn StreamReader>>,
+    /// Each stream mapping's checkpoint: the last sequence number
+    /// delivered (as stored).
+    pub positions: Mutex<HashMap<String, u64>>,
+    /// Each stream mapping's turn: held by its running poller, so that a
+    /// replacement waits for the batch under way.
+    pub turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Context {
+    /// A stream mapping's checkpoint (0 before any record).
+    pub fn position(&self, uuid: &str) -> u64 {
+        self.positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(uuid)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Records a checkpoint that was committed.
+    pub fn set_position(&self, uuid: &str, position: u64) {
+        self.positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uuid.to_string(), position);
+    }
+
+    /// Forgets a deleted mapping's checkpoint.
+    pub fn forget_position(&self, uuid: &str) {
+        self.positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uuid);
+        self.turns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uuid);
+    }
+
+    /// The lock a stream mapping's poller holds while it runs.
+    pub fn stream_turn(&self, uuid: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.turns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(uuid.to_string())
+            .or_default()
+            .clone()
+    }
 }
 
 /// The pollers of one mapping, with the mapping as it was when they

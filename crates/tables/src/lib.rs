@@ -26,6 +26,7 @@ mod ops;
 mod partiql;
 mod schema;
 mod store;
+mod streams;
 mod value;
 
 use std::path::Path;
@@ -40,6 +41,7 @@ use serde_json::Value;
 use committer::Committer;
 pub use error::TablesError;
 pub use number::Number;
+pub use streams::StreamInfo;
 pub use value::{AttrValue, Item};
 
 /// Operations that only read: they run on a reader connection, beside the
@@ -163,6 +165,20 @@ impl Tables {
             Value::Array(list) => Ok(list),
             _ => Ok(Vec::new()),
         }
+    }
+}
+
+impl Tables {
+    /// Every table's stream (DynamoDB Streams' ListStreams), by table
+    /// name; `range` is not filled in. Blocking.
+    pub fn streams(&self) -> Result<Vec<StreamInfo>, TablesError> {
+        streams::list(&self.reader())
+    }
+
+    /// `table`'s stream with the sequence numbers it holds, or
+    /// `ResourceNotFoundException` when it has none. Blocking.
+    pub fn stream(&self, table: &str) -> Result<StreamInfo, TablesError> {
+        streams::describe(&self.reader(), table)
     }
 }
 

@@ -581,6 +581,7 @@ fn open_tenant(
         updraft_tables::Tables::open(&dir.join("tables"), &account.account_id, &account.region)
             .map_err(|e| anyhow::anyhow!("opening the tables: {e}"))?;
     spawn_ttl_sweeper(tables.clone());
+    mappings.attach_streams(Arc::new(updraft_gateway::TableStreams(tables.clone())));
     Ok(Arc::new(Tenant {
         account,
         invoker,

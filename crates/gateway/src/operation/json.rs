@@ -18,6 +18,8 @@
 //! - DynamoDB: `dynamodb:{Operation}` on `table/NAME` for every table the
 //!   input names (the tables crate reads them: `TableName`, the keys of
 //!   `RequestItems`, the items of a transaction).
+//! - DynamoDB Streams: `dynamodb:{Operation}` on the stream ARN
+//!   (`table/NAME/stream/LABEL`) of `StreamArn` or of the shard iterator.
 //!
 //! Fields are read from the body as the handler reads them (a JSON
 //! object; a field of another type is one the handler refuses).
@@ -51,6 +53,9 @@ pub(super) fn target(target: &str, body: &[u8], scope: Scope) -> Classified {
     if let Some(operation) = target.strip_prefix(crate::tables::TARGET_PREFIX) {
         return dynamodb(operation, body, scope);
     }
+    if let Some(operation) = target.strip_prefix(crate::streams::TARGET_PREFIX) {
+        return dynamodb_streams(operation, body);
+    }
     Classified::Unknown
 }
 
@@ -78,6 +83,26 @@ fn dynamodb(operation: &str, body: &[u8], scope: Scope) -> Classified {
         }
     }
     op.into()
+}
+
+/// A DynamoDB Streams operation: `dynamodb:{Operation}` on the stream
+/// ARN the input names (`StreamArn`, or the one a `ShardIterator` was
+/// made for); on `*` for ListStreams and input that will be refused.
+fn dynamodb_streams(operation: &str, body: &[u8]) -> Classified {
+    let action = format!("dynamodb:{operation}");
+    let params = json_object(body).unwrap_or_default();
+    let arn = match params.get("StreamArn").and_then(Value::as_str) {
+        Some(arn) => Some(arn.to_string()),
+        None => params
+            .get("ShardIterator")
+            .and_then(Value::as_str)
+            .and_then(crate::streams::ShardIterator::decode)
+            .map(|it| it.arn),
+    };
+    match arn.filter(|arn| crate::streams::parse_stream_arn(arn).is_some()) {
+        Some(arn) if operation != "ListStreams" => Operation::new(&action, arn).into(),
+        _ => Operation::any(&action).into(),
+    }
 }
 
 /// A JSON body as the handlers see it: an empty body is `{}`; anything

@@ -32,6 +32,7 @@ mod s3;
 mod scheduler;
 mod shutdown;
 mod sqs;
+mod streams;
 mod tables;
 mod tls;
 mod urls;
