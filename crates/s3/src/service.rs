@@ -245,6 +245,12 @@ impl S3 {
                 _ => Err(method_not_allowed()),
             };
         }
+        if unsupported_object_query(ctx) {
+            // Never mistaken for a read or a write of the object itself
+            // (a PUT ?acl would otherwise store the ACL document as the
+            // object).
+            return Err(ApiError::not_implemented("This object subresource"));
+        }
         let upload = ctx.has("uploadId");
         match method {
             Method::PUT if upload => self.upload_part(ctx).await,
@@ -318,6 +324,21 @@ fn unsupported_bucket_query(ctx: &Ctx) -> bool {
         "metrics",
         "intelligent-tiering",
         "policyStatus",
+    ];
+    OTHER.iter().any(|q| ctx.has(q))
+}
+
+/// Object subresources this service does not implement.
+fn unsupported_object_query(ctx: &Ctx) -> bool {
+    const OTHER: [&str; 8] = [
+        "acl",
+        "attributes",
+        "retention",
+        "legal-hold",
+        "torrent",
+        "restore",
+        "select",
+        "renameObject",
     ];
     OTHER.iter().any(|q| ctx.has(q))
 }

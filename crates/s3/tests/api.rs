@@ -1933,3 +1933,28 @@ async fn decoded_aws_chunked_uploads_keep_their_real_encoding_and_trailer_checks
     let r = h.ok(Method::HEAD, "/bkt/plain", &[], "").await;
     assert_eq!(r.header("content-encoding"), None);
 }
+
+#[tokio::test]
+async fn object_subresources_not_served_answer_not_implemented_and_touch_nothing() {
+    let h = harness();
+    h.bucket("subres").await;
+    h.ok(Method::PUT, "/subres/k", &[], "original").await;
+    for (method, path) in [
+        (Method::PUT, "/subres/k?acl"),
+        (Method::PUT, "/subres/new?acl"),
+        (Method::GET, "/subres/k?acl"),
+        (Method::GET, "/subres/k?attributes"),
+        (Method::PUT, "/subres/k?retention"),
+        (Method::POST, "/subres/k?select&select-type=2"),
+    ] {
+        let r = h
+            .call(method.clone(), path, &[], "<AccessControlPolicy/>")
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED, "{method} {path}");
+        assert_eq!(r.code(), "NotImplemented", "{method} {path}");
+    }
+    let r = h.ok(Method::GET, "/subres/k", &[], "").await;
+    assert_eq!(r.text(), "original");
+    let r = h.call(Method::GET, "/subres/new", &[], "").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
