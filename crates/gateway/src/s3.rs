@@ -69,12 +69,14 @@ fn is_s3(state: &AppState, req: &Request) -> bool {
     if virtual_hosted(state, headers) {
         return true;
     }
-    if let Some(service) = signed_for(req) {
-        return service == updraft_auth::s3::S3_SERVICE;
-    }
+    // The other APIs' paths stay theirs whatever a request is signed for
+    // (a function URL signed for s3 gets the URL's 403).
     let path = req.uri().path();
     if path == "/metrics" || OTHER_APIS.iter().any(|p| path.starts_with(p)) {
         return false;
+    }
+    if let Some(service) = signed_for(req) {
+        return service == updraft_auth::s3::S3_SERVICE;
     }
     if req.method() == http::Method::POST {
         // The JSON protocols and SQS's query protocol answer unsigned
