@@ -30,12 +30,10 @@ pub mod v2;
 use std::time::SystemTime;
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::verify::{
-    canonical_headers, canonical_query_candidates, check_head, Head, Rules, SignedRequest,
-    VerifiedIdentity, ALGORITHM, AMZ_DATE_FORMAT, STRICT, TERMINATOR,
+    canonical_headers, canonical_query_candidates, check_head, Candidate, Head, Rules,
+    SignedRequest, VerifiedIdentity, AMZ_DATE_FORMAT, STRICT, TERMINATOR,
 };
 use crate::AuthError;
 pub use checksum::{ChecksumAlgorithm, ChecksumSlot, VerifiedChecksum};
@@ -175,27 +173,18 @@ pub fn verify_s3<G>(
             .as_ref()
             .to_vec();
 
+    let candidate = Candidate {
+        method: req.method,
+        headers: &headers,
+        signed_headers: &signed_headers,
+        payload_hash,
+        amz_date: &amz_date,
+        scope: &scope,
+        signing_key: &signing_key,
+        signature: &parts.signature,
+    };
     let queries = canonical_query_candidates(&query_pairs, presigned);
-    let mut matched = false;
-    'uris: for uri in canonical_uri_candidates(req.path) {
-        for query in &queries {
-            let creq = format!(
-                "{}\n{uri}\n{query}\n{headers}\n{signed_headers}\n{payload_hash}",
-                req.method
-            );
-            let string_to_sign = format!(
-                "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-                hex::encode(Sha256::digest(creq.as_bytes()))
-            );
-            let expected =
-                aws_sigv4::sign::v4::calculate_signature(&signing_key, string_to_sign.as_bytes());
-            if bool::from(expected.as_bytes().ct_eq(parts.signature.as_bytes())) {
-                matched = true;
-                break 'uris;
-            }
-        }
-    }
-    if !matched {
+    if !candidate.matches(&canonical_uri_candidates(req.path), &queries) {
         return Err(AuthError::InvalidSignature);
     }
 

@@ -210,24 +210,18 @@ pub fn verify_with<G>(
     let signing_key =
         aws_sigv4::sign::v4::generate_signing_key(secret, signed_at, &parts.region, &parts.service);
 
-    let mut matched = false;
-    for query in canonical_query_candidates(&query_pairs, presigned) {
-        let creq = format!(
-            "{}\n{uri}\n{query}\n{headers}\n{signed_headers}\n{payload_hash}",
-            req.method
-        );
-        let string_to_sign = format!(
-            "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-            hex::encode(Sha256::digest(creq.as_bytes()))
-        );
-        let expected =
-            aws_sigv4::sign::v4::calculate_signature(&signing_key, string_to_sign.as_bytes());
-        if bool::from(expected.as_bytes().ct_eq(parts.signature.as_bytes())) {
-            matched = true;
-            break;
-        }
-    }
-    if !matched {
+    let candidate = Candidate {
+        method: req.method,
+        headers: &headers,
+        signed_headers: &signed_headers,
+        payload_hash: &payload_hash,
+        amz_date: &amz_date,
+        scope: &scope,
+        signing_key: signing_key.as_ref(),
+        signature: &parts.signature,
+    };
+    let queries = canonical_query_candidates(&query_pairs, presigned);
+    if !candidate.matches(std::slice::from_ref(&uri), &queries) {
         return Err(AuthError::InvalidSignature);
     }
     Ok((
@@ -624,6 +618,45 @@ pub(crate) fn decode(s: &str) -> String {
 /// name and value, encode them again strictly, sort. The second is
 /// botocore's: the raw pairs as sent, sorted. They differ only for queries a
 /// client did not encode strictly (a literal `+`, `$`, ...).
+/// The parts of a canonical request that do not vary between the spellings
+/// of its URI and query string a client may have signed.
+pub(crate) struct Candidate<'a> {
+    pub method: &'a str,
+    pub headers: &'a str,
+    pub signed_headers: &'a str,
+    pub payload_hash: &'a str,
+    pub amz_date: &'a str,
+    pub scope: &'a str,
+    pub signing_key: &'a [u8],
+    pub signature: &'a str,
+}
+
+impl Candidate<'_> {
+    /// Whether the signature matches the canonical request for any of the
+    /// `uris` and `queries` (compared in constant time).
+    pub(crate) fn matches(&self, uris: &[String], queries: &[String]) -> bool {
+        uris.iter().any(|uri| {
+            queries.iter().any(|query| {
+                let creq = format!(
+                    "{}\n{uri}\n{query}\n{}\n{}\n{}",
+                    self.method, self.headers, self.signed_headers, self.payload_hash
+                );
+                let string_to_sign = format!(
+                    "{ALGORITHM}\n{}\n{}\n{}",
+                    self.amz_date,
+                    self.scope,
+                    hex::encode(Sha256::digest(creq.as_bytes()))
+                );
+                let expected = aws_sigv4::sign::v4::calculate_signature(
+                    self.signing_key,
+                    string_to_sign.as_bytes(),
+                );
+                bool::from(expected.as_bytes().ct_eq(self.signature.as_bytes()))
+            })
+        })
+    }
+}
+
 pub(crate) fn canonical_query_candidates(pairs: &[(&str, &str)], presigned: bool) -> Vec<String> {
     let keep = |k: &str| !presigned || decode(k) != "X-Amz-Signature";
     let mut strict: Vec<(String, String)> = pairs
