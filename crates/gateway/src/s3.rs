@@ -20,10 +20,9 @@ use std::time::SystemTime;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures::StreamExt;
 use http::request::Parts;
-use http::StatusCode;
 use http_body_util::BodyExt;
 use updraft_auth::s3::Payload;
 use updraft_auth::SignedRequest;
@@ -124,28 +123,16 @@ fn signed_for(req: &Request) -> Option<String> {
         return Some(service.to_string());
     }
     let query = req.uri().query()?;
-    form_urlencoded_pairs(query)
+    updraft_auth::s3::v2::pairs(query)
         .find(|(k, _)| k.eq_ignore_ascii_case("X-Amz-Credential"))
         .and_then(|(_, v)| v.rsplit('/').nth(1).map(str::to_string))
-}
-
-fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(&s.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        (decode(k), decode(v))
-    })
 }
 
 /// Whether the request carries a signature at all (else it is anonymous).
 fn is_signed(parts: &Parts) -> bool {
     parts.headers.contains_key(http::header::AUTHORIZATION)
         || parts.uri.query().is_some_and(|q| {
-            form_urlencoded_pairs(q)
+            updraft_auth::s3::v2::pairs(q)
                 .any(|(k, _)| k.eq_ignore_ascii_case("X-Amz-Signature") || k == "Signature")
         })
 }
@@ -171,11 +158,11 @@ async fn serve(state: Arc<AppState>, s3: Arc<updraft_s3::S3>, req: Request) -> R
             }
             Err(e) => {
                 tracing::debug!(error = %e, path = parts.uri.path(), "S3 request not authenticated");
-                return error(
+                return updraft_s3::error_response(
                     e.s3_status(),
                     e.s3_code(),
-                    &e.s3_message(),
-                    &parts,
+                    e.s3_message(),
+                    parts.uri.path(),
                     &request_id,
                 );
             }
@@ -302,48 +289,6 @@ pub(crate) async fn read_package(
         element("Code"),
         element("Message")
     )))
-}
-
-/// An S3 error answered before the object store sees the request.
-fn error(
-    status: StatusCode,
-    code: &str,
-    message: &str,
-    parts: &Parts,
-    request_id: &str,
-) -> Response {
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource><RequestId>{}</RequestId></Error>",
-        escape(code),
-        escape(message),
-        escape(parts.uri.path()),
-        escape(request_id)
-    );
-    let mut response = (status, xml).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/xml"),
-    );
-    if let Ok(id) = http::HeaderValue::from_str(request_id) {
-        headers.insert("x-amz-request-id", id);
-    }
-    response
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The caller of one S3 request, authorized with IAM: its identity

@@ -30,6 +30,29 @@ use futures::stream::BoxStream;
 pub use error::S3Error;
 pub use service::{BucketMetrics, S3};
 
+/// An S3 error document (`<Error><Code>…`) for a request refused before
+/// [`S3::serve`] sees it (an authentication failure).
+pub fn error_response(
+    status: http::StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+    resource: &str,
+    request_id: &str,
+) -> http::Response<axum::body::Body> {
+    let mut response = service::error_response(
+        &error::ApiError::new(status, code, message),
+        resource,
+        request_id,
+    );
+    if let Ok(id) = http::HeaderValue::from_str(request_id) {
+        response
+            .headers_mut()
+            .insert("x-amz-request-id", id.clone());
+        response.headers_mut().insert("x-amz-id-2", id);
+    }
+    response
+}
+
 /// The node's S3 settings.
 #[derive(Debug, Clone)]
 pub struct S3Config {

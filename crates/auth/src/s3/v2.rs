@@ -58,7 +58,8 @@ pub fn is_v2_presigned(req: &SignedRequest<'_>) -> bool {
         && pairs(req.query).any(|(k, _)| k == "Signature")
 }
 
-fn pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+/// A raw query string's `name=value` pairs, percent-decoded.
+pub fn pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     query.split('&').filter(|p| !p.is_empty()).map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
